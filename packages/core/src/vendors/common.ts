@@ -1,0 +1,114 @@
+import { z } from 'zod';
+import { SmsOtpConfigError, SmsOtpError } from '../errors.js';
+
+/** Default milliseconds an adapter waits for a vendor's answer. */
+export const DEFAULT_TIMEOUT_MS = 5000;
+
+/** `timeout` option shared by all adapters: 1 ms – 60 s, default 5000. */
+export const timeoutSchema = z.number().int().min(1).max(60_000).default(DEFAULT_TIMEOUT_MS);
+
+/** A non-empty string without surrounding whitespace or control characters (credentials, ids). */
+export const tokenSchema = z
+  .string()
+  .min(1, 'must be a non-empty string')
+  .regex(/^[^\s\p{Cc}]+$/u, 'must not contain whitespace or control characters');
+
+/** `baseUrl` option: an http(s) URL; a trailing slash is dropped. */
+export function baseUrlSchema(defaultUrl?: string) {
+  const schema = z
+    .string()
+    .refine((value) => /^https?:\/\/[^\s/]+/i.test(value) && URL.canParse(value), 'must be an http(s) URL')
+    .transform((value) => value.replace(/\/+$/, ''));
+  return defaultUrl === undefined ? schema : schema.default(defaultUrl);
+}
+
+/** `clock` option: returns epoch milliseconds. */
+export const clockSchema = z
+  .custom<() => number>((value) => typeof value === 'function', 'must be a function returning epoch ms')
+  .default(() => Date.now);
+
+/** A function-valued option (zod only checks that it is callable). */
+export function functionSchema<T extends (...args: never[]) => unknown>(what: string) {
+  return z.custom<T>((value) => typeof value === 'function', `must be a function ${what}`);
+}
+
+/**
+ * Parses adapter options once, at construction. The first problem becomes a `SmsOtpConfigError` naming the
+ * option (e.g. `ronglian.authToken`); the offending value is never echoed (it may be a secret).
+ *
+ * @example
+ * const config = parseAdapterOptions('jpush', jpushOptionsSchema, options);
+ */
+export function parseAdapterOptions<S extends z.ZodType>(
+  adapter: string,
+  schema: S,
+  options: unknown,
+): z.output<S> {
+  const result = schema.safeParse(options ?? {});
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const path = issue?.path.length ? issue.path.map(String).join('.') : '(options)';
+  const missing = issue?.code === 'invalid_type' && valueAt(options, issue.path) === undefined;
+  const message = missing ? 'is required' : (issue?.message ?? 'is invalid');
+  throw new SmsOtpConfigError(`${adapter}.${path}`, message);
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let current = root;
+  for (const key of path) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as Record<PropertyKey, unknown>)[key];
+  }
+  return current;
+}
+
+/**
+ * Converts an E.164 number to the 11-digit national mobile number Chinese vendors expect
+ * (`+8613800138000` → `13800138000`). Numbers outside mainland China are refused with `INVALID_PHONE`
+ * and `details.reason: 'unsupported_country'` (the vendor cannot reach them; `failover` moves on to the
+ * next member for this reason only); malformed +86 numbers with `details.reason: 'not_mobile'`.
+ *
+ * @example
+ * chinaMobile('ronglian', '+8613800138000'); // '13800138000'
+ */
+export function chinaMobile(vendor: string, phone: string): string {
+  const compact = phone.replace(/[\s-]/g, '');
+  if (!compact.startsWith('+86')) {
+    throw new SmsOtpError('INVALID_PHONE', { vendor, reason: 'unsupported_country' });
+  }
+  const national = compact.slice(3);
+  if (!/^1[3-9]\d{9}$/.test(national)) {
+    throw new SmsOtpError('INVALID_PHONE', { vendor, reason: 'not_mobile' });
+  }
+  return national;
+}
+
+/** Whole minutes a code of `ttlSeconds` stays valid, at least 1 (for "valid for {2} minutes" templates). */
+export function ttlMinutes(ttlSeconds: number): number {
+  return Math.max(1, Math.ceil(ttlSeconds / 60));
+}
+
+/** Seconds a client is told to wait when a vendor refuses for frequency and gives no time of its own. */
+export const VENDOR_RETRY_AFTER_SECONDS = 60;
+
+/**
+ * Builds the `RATE_LIMITED` error for a vendor's frequency refusal, with `retryAfter` (the vendor gives
+ * none, so one minute, the usual per-number interval of Chinese SMS vendors) and the vendor's raw code.
+ *
+ * @example
+ * throw vendorRateLimited('ronglian', { vendorCode: '160038', vendorMessage: '…' });
+ */
+export function vendorRateLimited(vendor: string, info: Record<string, unknown>): SmsOtpError {
+  return new SmsOtpError('RATE_LIMITED', { vendor, ...info, retryAfter: VENDOR_RETRY_AFTER_SECONDS });
+}
+
+/**
+ * Refuses a channel the adapter cannot deliver (e.g. `voice` on an SMS-only vendor) with `SEND_FAILED`,
+ * `reason: 'unsupported_channel'`, so that `failover` moves on to a member that can.
+ *
+ * @example
+ * if (message.channel !== 'sms') throw unsupportedChannel('ronglian', message.channel);
+ */
+export function unsupportedChannel(vendor: string, channel: string): SmsOtpError {
+  return new SmsOtpError('SEND_FAILED', { vendor, reason: 'unsupported_channel', channel });
+}

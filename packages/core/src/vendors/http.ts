@@ -1,0 +1,172 @@
+import { SmsOtpError } from '../errors.js';
+
+/**
+ * Why a vendor call failed, in `details.reason` of a `SEND_FAILED` error.
+ * - `timeout`: no answer within the adapter's `timeout` (the vendor may still deliver the message).
+ * - `network`: connection refused, DNS failure, TLS error … (`details.errno` holds the system code).
+ * - `http_error`: HTTP 5xx (or an unexpected 3xx) from the vendor.
+ * - `bad_response`: the body was not the JSON the vendor documents (an HTML error page, a proxy page …).
+ * - `auth`, `config`, `balance`, `arrears`, `template`, `signature`, `bad_request`, `rejected`,
+ *   `vendor_error`, `unsupported_channel`: the vendor answered and refused; see VENDORS.md per adapter.
+ */
+export type FailureReason =
+  | 'timeout'
+  | 'network'
+  | 'http_error'
+  | 'bad_response'
+  | 'auth'
+  | 'config'
+  | 'balance'
+  | 'arrears'
+  | 'template'
+  | 'signature'
+  | 'bad_request'
+  | 'rejected'
+  | 'vendor_error'
+  | 'unsupported_channel';
+
+/** Raw facts about a vendor's refusal, kept in an error's `details` (never credentials). */
+export interface VendorErrorInfo {
+  vendorCode?: string;
+  vendorMessage?: string;
+}
+
+/** One JSON call to a vendor. */
+export interface VendorRequest {
+  /** Adapter name, copied into every error's `details.vendor`. */
+  vendor: string;
+  url: string;
+  method?: 'POST' | 'GET';
+  headers: Record<string, string>;
+  /** Serialised with `JSON.stringify` when present. */
+  body?: unknown;
+  /** Milliseconds before the call is abandoned with reason `timeout`. */
+  timeout: number;
+  /** Picks the vendor's own error code and message out of a JSON body (used for 5xx answers). */
+  describe?: (json: unknown) => VendorErrorInfo | undefined;
+}
+
+/** A vendor's answer with a status below 300 or in 4xx (5xx, timeouts and network errors throw). */
+export interface VendorResponse {
+  status: number;
+  /** The parsed JSON body, or `undefined` when the body was empty or not JSON. */
+  json: unknown;
+  /** True when the body was present but could not be parsed as JSON. */
+  notJson: boolean;
+}
+
+/**
+ * Builds the `SEND_FAILED` error every adapter throws for a failed vendor call. `details` must never hold a
+ * credential; the message is the generic one from `errors.ts`.
+ *
+ * @example
+ * throw sendFailed('jpush', 'balance', { vendorCode: '50014', vendorMessage: 'no money' });
+ */
+export function sendFailed(
+  vendor: string,
+  reason: FailureReason,
+  extra: Record<string, unknown> = {},
+): SmsOtpError {
+  return new SmsOtpError('SEND_FAILED', { vendor, reason, ...extra });
+}
+
+/**
+ * Sends one JSON request with a timeout and turns every transport problem into a clean `SEND_FAILED`:
+ * timeout → `reason: 'timeout'`, connection refused / DNS / TLS → `'network'` (with `errno`), HTTP 3xx/5xx →
+ * `'http_error'` (with `httpStatus`). It never logs, and never puts the URL, headers or the underlying error
+ * into the thrown error (a URL or header may carry a signature or credential).
+ *
+ * @example
+ * const res = await vendorFetch({ vendor: 'jpush', url, headers: { Authorization: auth }, body, timeout: 5000 });
+ * if (res.notJson) throw sendFailed('jpush', 'bad_response', { httpStatus: res.status });
+ */
+export async function vendorFetch(request: VendorRequest): Promise<VendorResponse> {
+  const { vendor, timeout } = request;
+  const headers: Record<string, string> = { ...request.headers };
+  const init: RequestInit = {
+    method: request.method ?? 'POST',
+    headers,
+    redirect: 'manual',
+    signal: AbortSignal.timeout(timeout),
+  };
+  if (request.body !== undefined) init.body = JSON.stringify(request.body);
+
+  let response: Response;
+  let text: string;
+  try {
+    response = await fetch(request.url, init);
+    text = await response.text();
+  } catch (error) {
+    throw transportError(vendor, timeout, error);
+  }
+
+  let json: unknown;
+  let notJson = false;
+  if (text.trim() !== '') {
+    try {
+      json = JSON.parse(text);
+    } catch {
+      notJson = true;
+    }
+  }
+
+  const status = response.status;
+  if (status >= 500 || (status >= 300 && status < 400)) {
+    const described = json === undefined ? undefined : safeDescribe(request.describe, json);
+    throw sendFailed(vendor, 'http_error', { httpStatus: status, ...described });
+  }
+  return { status, json, notJson };
+}
+
+/**
+ * Throws `SEND_FAILED` with `reason: 'bad_response'` unless the answer is a JSON object; returns that object.
+ *
+ * @example
+ * const body = expectJsonObject('ronglian', await vendorFetch(request));
+ */
+export function expectJsonObject(vendor: string, response: VendorResponse): Record<string, unknown> {
+  const { json } = response;
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+    throw sendFailed(vendor, 'bad_response', { httpStatus: response.status });
+  }
+  return json as Record<string, unknown>;
+}
+
+/** Reads a string (or number, as a string) field of a JSON object; `undefined` otherwise. */
+export function stringField(object: unknown, key: string): string | undefined {
+  if (object === null || typeof object !== 'object') return undefined;
+  const value = (object as Record<string, unknown>)[key];
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  return undefined;
+}
+
+function safeDescribe(describe: VendorRequest['describe'], json: unknown): VendorErrorInfo | undefined {
+  if (!describe) return undefined;
+  try {
+    return describe(json);
+  } catch {
+    return undefined;
+  }
+}
+
+function transportError(vendor: string, timeout: number, error: unknown): SmsOtpError {
+  if (isAbort(error)) return sendFailed(vendor, 'timeout', { timeoutMs: timeout });
+  const errno = findErrno(error);
+  return sendFailed(vendor, 'network', errno ? { errno } : {});
+}
+
+function isAbort(error: unknown): boolean {
+  return error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
+}
+
+/** Finds a system error code (`ECONNREFUSED` …) on an error or its causes, without keeping any message. */
+function findErrno(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current && typeof current === 'object'; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[A-Z][A-Z0-9_]+$/.test(code)) return code;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
