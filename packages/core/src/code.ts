@@ -1,0 +1,32 @@
+import { createHmac, createSecretKey, hkdfSync, type KeyObject, randomBytes, randomInt } from 'node:crypto';
+
+/** A uniformly random code of `length` decimal digits, from `crypto.randomInt`. */
+export function generateCode(length: number): string {
+  return randomInt(0, 10 ** length)
+    .toString()
+    .padStart(length, '0');
+}
+
+/** 128 random bits, base64url: request ids and token ids. */
+export function randomId(): string {
+  return randomBytes(16).toString('base64url');
+}
+
+/** Independent keys derived from the one `secret`: one to hash codes, one to sign tokens. */
+export interface Keys {
+  code: KeyObject;
+  token: Uint8Array;
+}
+
+export function deriveKeys(secret: string): Keys {
+  const derive = (info: string) => new Uint8Array(hkdfSync('sha256', secret, 'sms-otp', info, 32));
+  return { code: createSecretKey(derive('sms-otp code hash v1')), token: derive('sms-otp token v1') };
+}
+
+/**
+ * What the store keeps instead of a code: HMAC-SHA256(secret, purpose | phone | code), truncated to
+ * 128 bits (plenty to tell codes apart; the secret key is what makes it unguessable), base64url.
+ */
+export function hashCode(key: KeyObject, purpose: string, phone: string, code: string): string {
+  return `h:${createHmac('sha256', key).update(`${purpose}\u0000${phone}\u0000${code}`).digest().subarray(0, 16).toString('base64url')}`;
+}

@@ -1,0 +1,129 @@
+/**
+ * Error codes a client can see, with their HTTP status. The table is part of the public contract
+ * (DESIGN.md): codes and statuses never change.
+ */
+export const ERROR_STATUS = {
+  INVALID_REQUEST: 400,
+  INVALID_PHONE: 400,
+  COUNTRY_NOT_ALLOWED: 403,
+  UNKNOWN_PURPOSE: 400,
+  CAPTCHA_REQUIRED: 400,
+  CAPTCHA_INVALID: 400,
+  RESEND_TOO_SOON: 429,
+  RATE_LIMITED: 429,
+  CODE_INVALID: 400,
+  CODE_EXPIRED: 400,
+  TOO_MANY_ATTEMPTS: 429,
+  SEND_FAILED: 502,
+  STORE_UNAVAILABLE: 503,
+  NOT_VERIFIED: 401,
+  TOKEN_INVALID: 401,
+  TOKEN_EXPIRED: 401,
+  TOKEN_USED: 401,
+  PURPOSE_MISMATCH: 403,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+/** Extra, JSON-serialisable facts about an error (`attemptsLeft`, `retryAfter`, `issues`, vendor codes …). */
+export type ErrorDetails = Record<string, unknown>;
+
+/** English messages, one per code. */
+export const MESSAGES_EN: Record<ErrorCode, string> = {
+  INVALID_REQUEST: 'The request is malformed.',
+  INVALID_PHONE: 'This is not a valid phone number.',
+  COUNTRY_NOT_ALLOWED: 'Phone numbers from this country are not accepted.',
+  UNKNOWN_PURPOSE: 'Unknown verification purpose.',
+  CAPTCHA_REQUIRED: 'Please solve the captcha first.',
+  CAPTCHA_INVALID: 'The captcha answer is wrong.',
+  RESEND_TOO_SOON: 'A code was sent recently. Please wait before asking for another.',
+  RATE_LIMITED: 'Too many codes were requested. Please try again later.',
+  CODE_INVALID: 'The code is wrong.',
+  CODE_EXPIRED: 'The code has expired or was never sent. Please ask for a new one.',
+  TOO_MANY_ATTEMPTS: 'Too many wrong codes. Please try again later.',
+  SEND_FAILED: 'The code could not be sent. Please try again.',
+  STORE_UNAVAILABLE: 'The service is temporarily unavailable. Please try again.',
+  NOT_VERIFIED: 'Phone verification is required.',
+  TOKEN_INVALID: 'The verification token is invalid.',
+  TOKEN_EXPIRED: 'The verification token has expired.',
+  TOKEN_USED: 'The verification token was already used.',
+  PURPOSE_MISMATCH: 'The verification was made for another purpose.',
+};
+
+/** Simplified Chinese messages, one per code. */
+export const MESSAGES_ZH_CN: Record<ErrorCode, string> = {
+  INVALID_REQUEST: '请求格式错误。',
+  INVALID_PHONE: '手机号码无效。',
+  COUNTRY_NOT_ALLOWED: '不支持该国家或地区的手机号码。',
+  UNKNOWN_PURPOSE: '未知的验证用途。',
+  CAPTCHA_REQUIRED: '请先完成图形验证码。',
+  CAPTCHA_INVALID: '图形验证码错误。',
+  RESEND_TOO_SOON: '验证码已发送，请稍后再试。',
+  RATE_LIMITED: '短信发送过于频繁，请稍后再试。',
+  CODE_INVALID: '验证码错误。',
+  CODE_EXPIRED: '验证码已过期或未发送，请重新获取。',
+  TOO_MANY_ATTEMPTS: '验证码错误次数过多，请稍后再试。',
+  SEND_FAILED: '短信发送失败，请重试。',
+  STORE_UNAVAILABLE: '服务暂时不可用，请稍后再试。',
+  NOT_VERIFIED: '请先完成手机验证。',
+  TOKEN_INVALID: '验证凭证无效。',
+  TOKEN_EXPIRED: '验证凭证已过期。',
+  TOKEN_USED: '验证凭证已被使用。',
+  PURPOSE_MISMATCH: '验证用途不匹配。',
+};
+
+/** Built-in message sets, by locale. */
+export const MESSAGES = { en: MESSAGES_EN, 'zh-CN': MESSAGES_ZH_CN } as const;
+
+/**
+ * What clients see when an operation is refused. `status` is the HTTP status of DESIGN.md's table;
+ * `details` is serialised next to `code` and `message` in the error body.
+ *
+ * @example
+ * try { await otp.verify({ phone, code }) }
+ * catch (e) { if (e instanceof SmsOtpError && e.code === 'CODE_INVALID') console.log(e.details.attemptsLeft) }
+ */
+export class SmsOtpError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: ErrorDetails;
+
+  constructor(
+    code: ErrorCode,
+    details: ErrorDetails = {},
+    message: string = MESSAGES_EN[code],
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = 'SmsOtpError';
+    this.code = code;
+    this.status = ERROR_STATUS[code];
+    this.details = details;
+  }
+
+  /** Seconds a client should wait, for 429s; `undefined` otherwise. */
+  get retryAfter(): number | undefined {
+    const value = this.details.retryAfter;
+    return typeof value === 'number' ? value : undefined;
+  }
+}
+
+/** A mistake in the options given to `createSmsOtp` or an adapter: names the option and how to fix it. */
+export class SmsOtpConfigError extends Error {
+  readonly path: string;
+
+  constructor(path: string, message: string) {
+    super(`sms-otp: invalid option "${path}": ${message}`);
+    this.name = 'SmsOtpConfigError';
+    this.path = path;
+  }
+}
+
+/** Builds a 429 error with whole seconds to wait (at least 1). */
+export function tooMany(
+  code: 'RESEND_TOO_SOON' | 'RATE_LIMITED' | 'TOO_MANY_ATTEMPTS',
+  retryAfterMs: number,
+  details: ErrorDetails = {},
+): SmsOtpError {
+  return new SmsOtpError(code, { ...details, retryAfter: Math.max(1, Math.ceil(retryAfterMs / 1000)) });
+}

@@ -1,0 +1,260 @@
+import { z } from 'zod';
+import type { CheckTokenOptions, SmsOtp } from './create-sms-otp.js';
+import { type ErrorCode, MESSAGES, SmsOtpError } from './errors.js';
+import { type HttpOptions, httpOptionsSchema, parseWith, type ResponseContext } from './options.js';
+import type { VerifiedPhone } from './token.js';
+
+/** A request as a framework package hands it to the core. */
+export interface HttpRequest {
+  /** The body the framework already parsed, if it did. */
+  body?: unknown;
+  /** The raw body, when nothing parsed it (the core parses it as JSON). */
+  rawBody?: string;
+  /** The client IP as the framework sees it (its own trust-proxy rules). */
+  ip?: string;
+  /** Request headers, lower-case names. */
+  headers?: Record<string, string | string[] | undefined>;
+}
+
+/** What a framework package writes back. */
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: unknown;
+}
+
+/** Route options after parsing. */
+export interface ResolvedHttpOptions {
+  messages: Record<ErrorCode, string>;
+  formatResponse?: (body: unknown, context: ResponseContext) => unknown;
+  cookie?: { name: string; path: string; domain?: string; secure: boolean };
+}
+
+export const TOKEN_HEADER = 'x-sms-token';
+export const TOKEN_COOKIE = 'sms_token';
+/** Bodies larger than this are refused with INVALID_REQUEST before parsing. */
+export const MAX_BODY_BYTES = 16 * 1024;
+
+const text = (max: number) => z.string().min(1).max(max);
+const recipient = {
+  phone: text(32).optional(),
+  userId: text(128).optional(),
+  country: text(8).optional(),
+  purpose: text(64).optional(),
+};
+const needsRecipient = (body: { phone?: string; userId?: string }) =>
+  body.phone !== undefined || body.userId !== undefined;
+
+/** JSON body of `POST {prefix}/send`. Unknown fields are ignored. */
+export const sendBodySchema = z
+  .object({
+    ...recipient,
+    channel: z.enum(['sms', 'voice']).optional(),
+    captchaKey: text(128).optional(),
+    captcha: text(32).optional(),
+  })
+  .refine(needsRecipient, { message: 'phone or userId is required', path: ['phone'] });
+
+/** JSON body of `POST {prefix}/verify`. Unknown fields are ignored. */
+export const verifyBodySchema = z
+  .object({ ...recipient, code: text(32) })
+  .refine(needsRecipient, { message: 'phone or userId is required', path: ['phone'] });
+
+/**
+ * Resolves route options (messages, envelope, cookie) once, when a framework package mounts the routes.
+ * Unset options fall back to those given to `createSmsOtp`.
+ */
+export function resolveHttpOptions(otp: SmsOtp, input: HttpOptions = {}): ResolvedHttpOptions {
+  const own = parseWith(httpOptionsSchema, input);
+  const messagesOption = own.messages ?? otp.options.messages ?? 'en';
+  const messages =
+    typeof messagesOption === 'string' ? MESSAGES[messagesOption] : { ...MESSAGES.en, ...messagesOption };
+  const cookieOption = own.cookie ?? otp.options.cookie ?? false;
+  const cookie =
+    cookieOption === false
+      ? undefined
+      : {
+          name: TOKEN_COOKIE,
+          path: '/',
+          secure: process.env.NODE_ENV === 'production',
+          ...(cookieOption === true ? {} : cookieOption),
+        };
+  const formatResponse = own.formatResponse ?? otp.options.formatResponse;
+  return { messages, ...(formatResponse ? { formatResponse } : {}), ...(cookie ? { cookie } : {}) };
+}
+
+/** `POST {prefix}/send`. */
+export async function handleSend(
+  otp: SmsOtp,
+  request: HttpRequest,
+  options: ResolvedHttpOptions,
+): Promise<HttpResponse> {
+  try {
+    const body = parseBody(sendBodySchema, request);
+    const result = await otp.send({ ...body, ...(request.ip ? { ip: request.ip } : {}) });
+    return respond(options, 200, { sent: true, ...result });
+  } catch (error) {
+    return errorResponse(error, options);
+  }
+}
+
+/** `POST {prefix}/verify`. Sets the token cookie when the routes were mounted with `cookie`. */
+export async function handleVerify(
+  otp: SmsOtp,
+  request: HttpRequest,
+  options: ResolvedHttpOptions,
+): Promise<HttpResponse> {
+  try {
+    const body = parseBody(verifyBodySchema, request);
+    const result = await otp.verify(body);
+    const response = respond(options, 200, {
+      verified: true,
+      token: result.token,
+      expiresIn: result.expiresIn,
+    });
+    if (options.cookie)
+      response.headers['set-cookie'] = tokenCookie(options.cookie, result.token, result.expiresIn);
+    return response;
+  } catch (error) {
+    return errorResponse(error, options);
+  }
+}
+
+export type GuardResult = { ok: true; verified: VerifiedPhone } | { ok: false; response: HttpResponse };
+
+/**
+ * The guard's check: reads the token from `X-Sms-Token` (or the `sms_token` cookie) and checks it.
+ * Framework packages turn `ok` into the framework's "next" and `response` into a reply.
+ */
+export async function handleGuard(
+  otp: SmsOtp,
+  request: HttpRequest,
+  check: CheckTokenOptions,
+  options: ResolvedHttpOptions,
+): Promise<GuardResult> {
+  try {
+    const verified = await otp.checkToken(tokenOf(request, options.cookie?.name ?? TOKEN_COOKIE), check);
+    return { ok: true, verified };
+  } catch (error) {
+    return { ok: false, response: errorResponse(error, options) };
+  }
+}
+
+/** Turns an `SmsOtpError` into its response; rethrows anything else (a bug, for the framework's handler). */
+export function errorResponse(error: unknown, options: ResolvedHttpOptions): HttpResponse {
+  if (!(error instanceof SmsOtpError)) throw error;
+  const details = publicDetails(error);
+  const headers: Record<string, string> = {};
+  if (error.status === 429) {
+    const retryAfter = typeof details.retryAfter === 'number' ? details.retryAfter : 60;
+    details.retryAfter = retryAfter;
+    headers['retry-after'] = String(retryAfter);
+    if (typeof details.limit === 'number' && typeof details.window === 'number') {
+      headers['ratelimit-policy'] = `${details.limit};w=${details.window}`;
+      headers.ratelimit = `limit=${details.limit}, remaining=0, reset=${retryAfter}`;
+    }
+  }
+  const body = { error: { code: error.code, message: options.messages[error.code], ...details } };
+  return respond(options, error.status, body, error.code, headers);
+}
+
+/** Details a client may see. Vendor codes and messages stay on the server (in the error's `details`). */
+const PUBLIC_DETAILS = new Set([
+  'attemptsLeft',
+  'retryAfter',
+  'issues',
+  'scope',
+  'limit',
+  'window',
+  'purposes',
+  'country',
+  'expected',
+]);
+
+function publicDetails(error: SmsOtpError): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(error.details)) if (PUBLIC_DETAILS.has(key)) out[key] = value;
+  return out;
+}
+
+function respond(
+  options: ResolvedHttpOptions,
+  status: number,
+  body: unknown,
+  code?: ErrorCode,
+  headers: Record<string, string> = {},
+): HttpResponse {
+  const ok = status < 400;
+  const formatted = options.formatResponse
+    ? options.formatResponse(body, { status, ok, ...(code ? { code } : {}) })
+    : body;
+  return { status, headers: { 'cache-control': 'no-store', ...headers }, body: formatted };
+}
+
+function parseBody<S extends z.ZodType>(schema: S, request: HttpRequest): z.output<S> {
+  let body = request.body;
+  if (body === undefined && request.rawBody !== undefined) {
+    if (Buffer.byteLength(request.rawBody) > MAX_BODY_BYTES) {
+      throw new SmsOtpError('INVALID_REQUEST', { issues: [{ path: '', message: 'body too large' }] });
+    }
+    try {
+      body = JSON.parse(request.rawBody);
+    } catch {
+      throw new SmsOtpError('INVALID_REQUEST', { issues: [{ path: '', message: 'body is not JSON' }] });
+    }
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new SmsOtpError('INVALID_REQUEST', {
+      issues: [{ path: '', message: 'body must be a JSON object' }],
+    });
+  }
+  const result = schema.safeParse(body);
+  if (!result.success) {
+    const issues = result.error.issues.map((issue) => ({
+      path: issue.path.map(String).join('.'),
+      message: issue.message,
+    }));
+    throw new SmsOtpError('INVALID_REQUEST', { issues });
+  }
+  return result.data;
+}
+
+function header(request: HttpRequest, name: string): string | undefined {
+  const value = request.headers?.[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function tokenOf(request: HttpRequest, cookieName: string): string | undefined {
+  const fromHeader = header(request, TOKEN_HEADER);
+  if (fromHeader) return fromHeader.trim();
+  const cookies = header(request, 'cookie');
+  if (!cookies) return undefined;
+  for (const part of cookies.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === cookieName) {
+      try {
+        return decodeURIComponent(part.slice(eq + 1).trim());
+      } catch {
+        return 'malformed';
+      }
+    }
+  }
+  return undefined;
+}
+
+function tokenCookie(
+  cookie: NonNullable<ResolvedHttpOptions['cookie']>,
+  token: string,
+  maxAge: number,
+): string {
+  const parts = [
+    `${cookie.name}=${token}`,
+    `Path=${cookie.path}`,
+    `Max-Age=${maxAge}`,
+    'HttpOnly',
+    'SameSite=Strict',
+  ];
+  if (cookie.domain) parts.push(`Domain=${cookie.domain}`);
+  if (cookie.secure) parts.push('Secure');
+  return parts.join('; ');
+}

@@ -1,0 +1,60 @@
+export { generateCode, hashCode } from './code.js';
+export {
+  type CheckTokenOptions,
+  createSmsOtp,
+  type Recipient,
+  type SendInput,
+  type SendResult,
+  type SmsOtp,
+  type VerifyInput,
+  type VerifyResult,
+} from './create-sms-otp.js';
+export {
+  type ConsoleSenderOptions,
+  consoleSender,
+  type MemorySender,
+  type MemorySenderOptions,
+  memorySender,
+  type Outbox,
+  type OutboxMessage,
+} from './dev-senders.js';
+export {
+  ERROR_STATUS,
+  type ErrorCode,
+  type ErrorDetails,
+  MESSAGES,
+  MESSAGES_EN,
+  MESSAGES_ZH_CN,
+  SmsOtpConfigError,
+  SmsOtpError,
+} from './errors.js';
+export {
+  errorResponse,
+  type GuardResult,
+  type HttpRequest,
+  type HttpResponse,
+  handleGuard,
+  handleSend,
+  handleVerify,
+  MAX_BODY_BYTES,
+  type ResolvedHttpOptions,
+  resolveHttpOptions,
+  sendBodySchema,
+  TOKEN_COOKIE,
+  TOKEN_HEADER,
+  verifyBodySchema,
+} from './http.js';
+export type {
+  HttpOptions,
+  Logger,
+  Messages,
+  ResolvedOptions,
+  ResponseContext,
+  SmsOtpOptions,
+} from './options.js';
+export { maskPhone, type NormalizedPhone, type PhoneInput, PhoneParser } from './phone.js';
+export { MemoryStore, type MemoryStoreOptions } from './stores/memory-store.js';
+export { RedisStore, type RedisStoreOptions } from './stores/redis-store.js';
+export type * from './stores/types.js';
+export type { VerifiedPhone } from './token.js';
+export type * from './vendors/types.js';

@@ -1,0 +1,222 @@
+import { type CountryCode, isSupportedCountry } from 'libphonenumber-js';
+import { z } from 'zod';
+import { ERROR_STATUS, type ErrorCode, SmsOtpConfigError } from './errors.js';
+import type { OtpStore } from './stores/types.js';
+import type { Vendor } from './vendors/types.js';
+
+const int = (min: number, max: number) => {
+  const error = `must be an integer from ${min} to ${max}`;
+  return z.int({ error }).min(min, { error }).max(max, { error });
+};
+
+const country = z
+  .string({ error: 'must be an ISO 3166 country code such as "CN"' })
+  .refine((value) => isSupportedCountry(value), { error: 'must be an ISO 3166 country code such as "CN"' })
+  .transform((value) => value as CountryCode);
+
+const fn = <T>(what: string) =>
+  z.custom<T>((value) => typeof value === 'function', { error: `must be ${what}` });
+
+const isStore = (value: unknown): value is OtpStore =>
+  typeof value === 'object' &&
+  value !== null &&
+  ['issue', 'rollback', 'verify', 'reserve', 'settle', 'hit', 'unhit', 'useToken'].every(
+    (method) => typeof (value as Record<string, unknown>)[method] === 'function',
+  );
+
+const isVendor = (value: unknown): value is Vendor => {
+  if (typeof value !== 'object' || value === null) return false;
+  const vendor = value as Record<string, unknown>;
+  if (vendor.kind === 'sender') return typeof vendor.send === 'function';
+  if (vendor.kind === 'provider')
+    return typeof vendor.start === 'function' && typeof vendor.check === 'function';
+  return false;
+};
+
+const PURPOSE = /^[a-z][a-z0-9_-]{0,31}$/;
+const errorCodes = Object.keys(ERROR_STATUS) as [ErrorCode, ...ErrorCode[]];
+
+/** Where log lines go. Codes and secrets are never passed to it. */
+export interface Logger {
+  warn(message: string): void;
+}
+
+/** What `formatResponse` is told about the body it wraps. */
+export interface ResponseContext {
+  status: number;
+  ok: boolean;
+  /** The error code, for error bodies. */
+  code?: ErrorCode;
+}
+
+/** A table of error messages by code (any subset), or the name of a shipped set. */
+export type Messages = 'en' | 'zh-CN' | Partial<Record<ErrorCode, string>>;
+
+const messages = z.union([z.enum(['en', 'zh-CN']), z.partialRecord(z.enum(errorCodes), z.string())], {
+  error: 'must be "en", "zh-CN" or an object of messages by error code',
+});
+
+/** Options shared by `createSmsOtp` and the framework packages' routes. */
+export const httpOptionsSchema = z.object({
+  /** Message set or overrides for error bodies. Default `'en'`. */
+  messages: messages.optional(),
+  /** Wraps every body (success and error) in the host's own envelope. */
+  formatResponse: fn<(body: unknown, context: ResponseContext) => unknown>(
+    'a function (body, context) => body',
+  ).optional(),
+  /**
+   * `true` (or options) makes `/verify` also set an `sms_token` cookie: HttpOnly, SameSite=Strict, Path=/,
+   * Secure when NODE_ENV=production. Default `false`.
+   */
+  cookie: z
+    .union([
+      z.boolean(),
+      z.object({
+        name: z
+          .string()
+          .regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'must be letters, digits, _ or -' })
+          .optional(),
+        path: z.string().startsWith('/').optional(),
+        domain: z.string().optional(),
+        secure: z.boolean().optional(),
+      }),
+    ])
+    .optional(),
+});
+
+/** Public options of `createSmsOtp`: the input of this schema. */
+export const optionsSchema = z
+  .object({
+    /** HMAC key for stored codes and signing tokens, at least 32 bytes. Required when NODE_ENV=production. */
+    secret: z
+      .string({ error: 'must be a string of at least 32 bytes' })
+      .refine((value) => Buffer.byteLength(value) >= 32, {
+        error: 'must be at least 32 bytes (e.g. `openssl rand -base64 48`)',
+      })
+      .optional(),
+    /** Where codes and limits live. Default `new MemoryStore()` (one process only). */
+    store: z
+      .custom<OtpStore>(isStore, {
+        error: 'must be a store: new MemoryStore() or new RedisStore({ client })',
+      })
+      .optional(),
+    /** Who delivers (or makes and checks) codes. Default `consoleSender()`. */
+    sender: z
+      .custom<Vendor>(isVendor, {
+        error:
+          "must be a sender ({ kind: 'sender', send }) or a code provider ({ kind: 'provider', start, check })",
+      })
+      .optional(),
+    /** What codes may be asked for. Default `['login']`. */
+    purposes: z
+      .array(
+        z.string().regex(PURPOSE, { error: 'must be lower-case letters, digits, _ or -, 1 to 32 long' }),
+        {
+          error: 'must be an array of purpose names',
+        },
+      )
+      .min(1, { error: 'must name at least one purpose' })
+      .max(32, { error: 'must name at most 32 purposes' })
+      .refine((list) => new Set(list).size === list.length, { error: 'must not repeat a purpose' })
+      .default(['login']),
+    /** How national numbers are read (ISO code, e.g. `'CN'`). Default: only E.164 numbers are accepted. */
+    defaultCountry: country.optional(),
+    /** Only numbers of these countries are accepted (`COUNTRY_NOT_ALLOWED` otherwise). Default: all. */
+    allowedCountries: z.array(country, { error: 'must be an array of ISO country codes' }).min(1).optional(),
+    /** Digits per code, 4–10. Default 6. */
+    codeLength: int(4, 10).default(6),
+    /** Seconds a code stays valid, 30–600 (up to 86 400 with `allowLongTtl`). Default 300. */
+    ttl: int(30, 86_400).default(300),
+    /** Allows `ttl` above 600 s. Default `false`. */
+    allowLongTtl: z.boolean({ error: 'must be true or false' }).default(false),
+    /** Seconds before the same phone and purpose may be sent another code, 1–3600. Default 60. */
+    resendCooldown: int(1, 3_600).default(60),
+    /** Wrong guesses that kill a code, 1–10. Default 5. */
+    maxAttempts: int(1, 10).default(5),
+    /** Failed verifies per phone in `failureWindow` across codes and purposes (a resend does not reset it), 1–100. Default 20. */
+    maxFailuresPerPhone: int(1, 100).default(20),
+    /** Seconds the phone's failure count is kept, 60–604 800. Default 86 400. */
+    failureWindow: int(60, 604_800).default(86_400),
+    /** Send windows. */
+    sendLimits: z
+      .object(
+        {
+          /** Sends per phone per hour, across purposes. Default 5. */
+          perPhoneHour: int(1, 1_000).default(5),
+          /** Sends per phone per day, across purposes. Default 10. */
+          perPhoneDay: int(1, 10_000).default(10),
+          /** Sends per client IP per hour. Default 20. */
+          perIpHour: int(1, 1_000_000).default(20),
+        },
+        { error: 'must be an object' },
+      )
+      .prefault({}),
+    /** Seconds a verification token is good for, 30–3600. Default 600. */
+    tokenTtl: int(30, 3_600).default(600),
+    /** Puts the code in send responses as `devCode`, for development and e2e tests. Refused when NODE_ENV=production. */
+    exposeCode: z.boolean({ error: 'must be true or false' }).default(false),
+    /** Milliseconds a store call may take before `STORE_UNAVAILABLE`, 50–30 000. Default 2000. */
+    storeTimeout: int(50, 30_000).default(2_000),
+    /** Milliseconds a vendor may take before `SEND_FAILED`, 100–60 000. Default 10 000. */
+    sendTimeout: int(100, 60_000).default(10_000),
+    /** Looks up the phone of a user id, for sends by `userId`; `null` for an unknown user. */
+    resolvePhone: fn<(userId: string) => Promise<string | null | undefined> | string | null | undefined>(
+      'a function (userId) => phone | null',
+    ).optional(),
+    /** Where the one-time set-up warnings go. Default `console`. */
+    logger: z
+      .custom<Logger>((value) => typeof (value as Logger | null)?.warn === 'function', {
+        error: 'must have a warn(message) method',
+      })
+      .optional(),
+    /** Milliseconds since the epoch; for tests. Default `Date.now`. */
+    clock: fn<() => number>('a function () => epoch milliseconds').optional(),
+  })
+  .extend(httpOptionsSchema.shape)
+  .superRefine((options, ctx) => {
+    if (options.ttl > 600 && !options.allowLongTtl) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ttl'],
+        message: 'must be at most 600 seconds unless allowLongTtl: true',
+      });
+    }
+    if (options.sendLimits.perPhoneDay < options.sendLimits.perPhoneHour) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sendLimits', 'perPhoneDay'],
+        message: 'must be at least sendLimits.perPhoneHour',
+      });
+    }
+  });
+
+/** What `createSmsOtp` accepts. */
+export type SmsOtpOptions = z.input<typeof optionsSchema>;
+/** Options after defaults, as the engine uses them. */
+export type ResolvedOptions = z.output<typeof optionsSchema>;
+/** Route options shared by the framework packages. */
+export type HttpOptions = z.input<typeof httpOptionsSchema>;
+
+/** Throws `SmsOtpConfigError` naming the first bad option's path. */
+export function parseWith<S extends z.ZodType>(schema: S, input: unknown, pathPrefix = ''): z.output<S> {
+  const result = schema.safeParse(input ?? {});
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const path = [pathPrefix, ...issue.path.map(String)].filter(Boolean).join('.') || '(options)';
+  throw new SmsOtpConfigError(path, issue.message);
+}
+
+/** Parses `createSmsOtp` options and applies the production rules. */
+export function parseOptions(
+  input: SmsOtpOptions,
+  env: string | undefined = process.env.NODE_ENV,
+): ResolvedOptions {
+  const options = parseWith(optionsSchema, input);
+  if (env === 'production') {
+    if (!options.secret)
+      throw new SmsOtpConfigError('secret', 'is required when NODE_ENV=production (at least 32 bytes)');
+    if (options.exposeCode)
+      throw new SmsOtpConfigError('exposeCode', 'must not be true when NODE_ENV=production');
+  }
+  return options;
+}

@@ -1,0 +1,305 @@
+import { SmsOtpError } from '../errors.js';
+import type {
+  HitInput,
+  HitResult,
+  IssueInput,
+  IssueResult,
+  OtpStore,
+  ReserveInput,
+  ReserveResult,
+  RollbackInput,
+  SettleInput,
+  SettleResult,
+  VerifyInput,
+  VerifyResult,
+} from './types.js';
+
+export const HOUR_MS = 3_600_000;
+export const DAY_MS = 86_400_000;
+
+/** One purpose's code: secret (`''` once used or rolled back), expiry, wrong attempts, cooldown end. */
+interface CodeRecord {
+  secret: string;
+  expiresAt: number;
+  attempts: number;
+  cooldownUntil: number;
+}
+
+/** Everything kept for one phone. */
+interface PhoneRecord {
+  codes: Map<string, CodeRecord>;
+  hourStart: number;
+  hourCount: number;
+  dayStart: number;
+  dayCount: number;
+  failStart: number;
+  failCount: number;
+  expiresAt: number;
+}
+
+export interface MemoryStoreOptions {
+  /**
+   * Most records (phones, rate-limit buckets, used tokens) kept at once. When full, expired records are
+   * swept first; if it is still full, new records are refused with `STORE_UNAVAILABLE` (fail closed:
+   * evicting live records would reset somebody's limits). Default 100 000.
+   */
+  maxEntries?: number;
+  /** How often expired records are swept, in ms. The timer is `unref`'d. Default 60 000. */
+  sweepIntervalMs?: number;
+}
+
+/**
+ * Keeps codes and limits in this process's memory. For one process only (development, tests, a single
+ * instance): several app instances need a shared store such as `RedisStore`.
+ *
+ * @example
+ * const otp = createSmsOtp({ secret, store: new MemoryStore({ maxEntries: 10_000 }) });
+ */
+export class MemoryStore implements OtpStore {
+  readonly #phones = new Map<string, PhoneRecord>();
+  readonly #buckets = new Map<string, { start: number; count: number; windowMs: number }>();
+  readonly #tokens = new Map<string, number>();
+  readonly #maxEntries: number;
+  readonly #timer: NodeJS.Timeout;
+  /** Latest time any operation was given: the sweep uses the engine's clock, not its own. */
+  #now = 0;
+
+  constructor(options: MemoryStoreOptions = {}) {
+    const { maxEntries = 100_000, sweepIntervalMs = 60_000 } = options;
+    if (!Number.isInteger(maxEntries) || maxEntries < 1) {
+      throw new TypeError('sms-otp: MemoryStore option "maxEntries" must be a positive integer');
+    }
+    this.#maxEntries = maxEntries;
+    this.#timer = setInterval(() => this.sweep(), sweepIntervalMs);
+    this.#timer.unref();
+  }
+
+  /** Number of records held (phones, buckets, used tokens). */
+  get size(): number {
+    return this.#phones.size + this.#buckets.size + this.#tokens.size;
+  }
+
+  /** Drops every expired record now. */
+  sweep(): void {
+    const now = this.#now;
+    for (const [key, record] of this.#phones) if (record.expiresAt <= now) this.#phones.delete(key);
+    for (const [key, bucket] of this.#buckets)
+      if (bucket.start + bucket.windowMs <= now) this.#buckets.delete(key);
+    for (const [key, expiresAt] of this.#tokens) if (expiresAt <= now) this.#tokens.delete(key);
+  }
+
+  async issue(input: IssueInput): Promise<IssueResult> {
+    const { now } = this.#tick(input.now);
+    const record = this.#phone(input.phone, now, true);
+    const code = record.codes.get(input.purpose);
+    if (code && now < code.cooldownUntil)
+      return { ok: false, reason: 'cooldown', retryAfterMs: code.cooldownUntil - now };
+    const locked = lockedFor(record, now, input.failLimit, input.failWindowMs);
+    if (locked > 0) return { ok: false, reason: 'locked', retryAfterMs: locked };
+    if (now >= record.hourStart + HOUR_MS) Object.assign(record, { hourStart: now, hourCount: 0 });
+    if (now >= record.dayStart + DAY_MS) Object.assign(record, { dayStart: now, dayCount: 0 });
+    if (record.hourCount >= input.hourLimit) {
+      return { ok: false, reason: 'phone_hour', retryAfterMs: record.hourStart + HOUR_MS - now };
+    }
+    if (record.dayCount >= input.dayLimit)
+      return { ok: false, reason: 'phone_day', retryAfterMs: record.dayStart + DAY_MS - now };
+    record.hourCount += 1;
+    record.dayCount += 1;
+    const undo = JSON.stringify({
+      code: code ?? null,
+      hourStart: record.hourStart,
+      dayStart: record.dayStart,
+    });
+    record.codes.set(input.purpose, {
+      secret: input.secret,
+      expiresAt: now + input.ttlMs,
+      attempts: 0,
+      cooldownUntil: now + input.cooldownMs,
+    });
+    this.#touch(input.phone, record, input.failWindowMs);
+    return { ok: true, undo };
+  }
+
+  async rollback(input: RollbackInput): Promise<void> {
+    const { now } = this.#tick(input.now);
+    const record = this.#phone(input.phone, now, false);
+    if (!record) return;
+    const undo = JSON.parse(input.undo) as { code: CodeRecord | null; hourStart: number; dayStart: number };
+    const current = record.codes.get(input.purpose);
+    if (current?.secret === input.secret) {
+      if (undo.code) record.codes.set(input.purpose, undo.code);
+      else record.codes.delete(input.purpose);
+    }
+    if (record.hourStart === undo.hourStart && record.hourCount > 0) record.hourCount -= 1;
+    if (record.dayStart === undo.dayStart && record.dayCount > 0) record.dayCount -= 1;
+    this.#touch(input.phone, record, 0);
+  }
+
+  async verify(input: VerifyInput): Promise<VerifyResult> {
+    const checked = this.#check(input);
+    if ('status' in checked) return checked;
+    const { record, code, now } = checked;
+    if (constantTimeEqual(code.secret, input.candidate)) {
+      consume(record, code);
+      this.#touch(input.phone, record, input.failWindowMs);
+      return { status: 'ok' };
+    }
+    const attemptsLeft = countFailure(record, code, now, input);
+    this.#touch(input.phone, record, input.failWindowMs);
+    return { status: 'invalid', attemptsLeft };
+  }
+
+  async reserve(input: ReserveInput): Promise<ReserveResult> {
+    const checked = this.#check(input);
+    if ('status' in checked) return checked;
+    const { record, code, now } = checked;
+    const attemptsLeft = countFailure(record, code, now, input);
+    this.#touch(input.phone, record, input.failWindowMs);
+    return { status: 'reserved', ref: code.secret, attemptsLeft };
+  }
+
+  async rekey(input: { phone: string; purpose: string; from: string; to: string }): Promise<void> {
+    const code = this.#phones.get(input.phone)?.codes.get(input.purpose);
+    if (code?.secret === input.from) code.secret = input.to;
+  }
+
+  async settle(input: SettleInput): Promise<SettleResult> {
+    const { now } = this.#tick(input.now);
+    const record = this.#phone(input.phone, now, false);
+    const code = record?.codes.get(input.purpose);
+    if (!record || !code || code.secret !== input.ref || now >= code.expiresAt) return { status: 'expired' };
+    if (input.ok) consume(record, code);
+    return { status: 'ok' };
+  }
+
+  async hit(input: HitInput): Promise<HitResult> {
+    const { now } = this.#tick(input.now);
+    let bucket = this.#buckets.get(input.bucket);
+    if (!bucket || now >= bucket.start + bucket.windowMs) {
+      if (!bucket) this.#reserveRoom();
+      bucket = { start: now, count: 0, windowMs: input.windowMs };
+      this.#buckets.set(input.bucket, bucket);
+    }
+    if (bucket.count >= input.limit) return { ok: false, retryAfterMs: bucket.start + bucket.windowMs - now };
+    bucket.count += 1;
+    return { ok: true };
+  }
+
+  async unhit(input: { bucket: string }): Promise<void> {
+    const bucket = this.#buckets.get(input.bucket);
+    if (bucket && bucket.count > 0) bucket.count -= 1;
+  }
+
+  async useToken(input: { jti: string; ttlMs: number; consume: boolean }): Promise<boolean> {
+    const expiresAt = this.#tokens.get(input.jti);
+    if (expiresAt !== undefined && expiresAt > this.#now) return false;
+    if (input.consume) {
+      this.#reserveRoom();
+      this.#tokens.set(input.jti, this.#now + input.ttlMs);
+    }
+    return true;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+  }
+
+  #tick(now: number): { now: number } {
+    if (now > this.#now) this.#now = now;
+    return { now };
+  }
+
+  /** The live code for a verify or reserve, or the result that ends it early. */
+  #check(
+    input: ReserveInput,
+  ):
+    | { record: PhoneRecord; code: CodeRecord; now: number }
+    | Exclude<VerifyResult, { status: 'ok' } | { status: 'invalid' }> {
+    const { now } = this.#tick(input.now);
+    const record = this.#phone(input.phone, now, false);
+    if (record) {
+      const locked = lockedFor(record, now, input.failLimit, input.failWindowMs);
+      if (locked > 0) return { status: 'locked', retryAfterMs: locked };
+    }
+    const code = record?.codes.get(input.purpose);
+    if (!record || !code || code.secret === '' || now >= code.expiresAt) return { status: 'expired' };
+    if (code.attempts >= input.maxAttempts)
+      return { status: 'dead', retryAfterMs: Math.max(0, code.cooldownUntil - now) };
+    return { record, code, now };
+  }
+
+  #phone(phone: string, now: number, create: true): PhoneRecord;
+  #phone(phone: string, now: number, create: false): PhoneRecord | undefined;
+  #phone(phone: string, now: number, create: boolean): PhoneRecord | undefined {
+    let record = this.#phones.get(phone);
+    if (record && record.expiresAt <= now) {
+      this.#phones.delete(phone);
+      record = undefined;
+    }
+    if (!record && create) {
+      this.#reserveRoom();
+      record = {
+        codes: new Map(),
+        hourStart: 0,
+        hourCount: 0,
+        dayStart: 0,
+        dayCount: 0,
+        failStart: 0,
+        failCount: 0,
+        expiresAt: 0,
+      };
+      this.#phones.set(phone, record);
+    }
+    return record;
+  }
+
+  /** Recomputes when a phone's record may be dropped: when nothing in it matters any more. */
+  #touch(phone: string, record: PhoneRecord, failWindowMs: number): void {
+    let expiresAt = 0;
+    for (const code of record.codes.values())
+      expiresAt = Math.max(expiresAt, code.expiresAt, code.cooldownUntil);
+    if (record.hourCount > 0) expiresAt = Math.max(expiresAt, record.hourStart + HOUR_MS);
+    if (record.dayCount > 0) expiresAt = Math.max(expiresAt, record.dayStart + DAY_MS);
+    if (record.failCount > 0) expiresAt = Math.max(expiresAt, record.failStart + failWindowMs);
+    record.expiresAt = Math.max(expiresAt, record.expiresAt);
+    if (record.expiresAt <= this.#now) this.#phones.delete(phone);
+  }
+
+  #reserveRoom(): void {
+    if (this.size < this.#maxEntries) return;
+    this.sweep();
+    if (this.size >= this.#maxEntries) {
+      throw new SmsOtpError('STORE_UNAVAILABLE', { reason: 'memory_store_full' });
+    }
+  }
+}
+
+function lockedFor(record: PhoneRecord, now: number, failLimit: number, failWindowMs: number): number {
+  const end = record.failStart + failWindowMs;
+  return record.failCount >= failLimit && now < end ? end - now : 0;
+}
+
+/** Counts one wrong guess on the code and one failure for the phone; returns the guesses left. */
+function countFailure(record: PhoneRecord, code: CodeRecord, now: number, limits: ReserveInput): number {
+  code.attempts += 1;
+  if (now >= record.failStart + limits.failWindowMs) {
+    record.failStart = now;
+    record.failCount = 0;
+  }
+  record.failCount += 1;
+  return Math.max(0, Math.min(limits.maxAttempts - code.attempts, limits.failLimit - record.failCount));
+}
+
+function consume(record: PhoneRecord, code: CodeRecord): void {
+  code.secret = '';
+  code.attempts = 0;
+  record.failCount = 0;
+}
+
+/** Compares two strings without an early exit. */
+export function constantTimeEqual(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i += 1) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}

@@ -1,0 +1,179 @@
+import type { Cluster, Redis } from 'ioredis';
+import { SmsOtpError } from '../errors.js';
+import { HIT, ISSUE, REKEY, ROLLBACK, SETTLE, UNHIT, VERIFY } from './redis-scripts.js';
+import type {
+  HitInput,
+  HitResult,
+  IssueInput,
+  IssueResult,
+  OtpStore,
+  ReserveInput,
+  ReserveResult,
+  RollbackInput,
+  SettleInput,
+  SettleResult,
+  VerifyInput,
+  VerifyResult,
+} from './types.js';
+
+export interface RedisStoreOptions {
+  /** An ioredis client: `new Redis(url)` or `new Redis.Cluster(nodes)`. The store never closes it. */
+  client: Redis | Cluster;
+  /** Prepended to every key. Default `sms-otp:`. */
+  prefix?: string;
+}
+
+type Reply = Array<string | number>;
+
+/** The commands RedisStore defines on the client (EVALSHA under the hood, EVAL again on NOSCRIPT). */
+interface ScriptCommands {
+  smsOtpIssue(key: string, ...args: Array<string | number>): Promise<Reply>;
+  smsOtpRollback(key: string, ...args: Array<string | number>): Promise<number>;
+  smsOtpVerify(key: string, ...args: Array<string | number>): Promise<Reply>;
+  smsOtpRekey(key: string, ...args: string[]): Promise<number>;
+  smsOtpSettle(key: string, ...args: Array<string | number>): Promise<string>;
+  smsOtpHit(key: string, ...args: Array<string | number>): Promise<number>;
+  smsOtpUnhit(key: string): Promise<number>;
+}
+
+const SCRIPTS: Record<keyof ScriptCommands, string> = {
+  smsOtpIssue: ISSUE,
+  smsOtpRollback: ROLLBACK,
+  smsOtpVerify: VERIFY,
+  smsOtpRekey: REKEY,
+  smsOtpSettle: SETTLE,
+  smsOtpHit: HIT,
+  smsOtpUnhit: UNHIT,
+};
+
+/** ioredis states in which a command would only wait in the offline queue. */
+const DOWN = new Set(['close', 'reconnecting', 'end']);
+
+/**
+ * Keeps codes and limits in Redis (standalone or Cluster) through ioredis, so that any number of app
+ * instances share them. Every operation is one Lua script on one key; a phone's keys carry the phone as a
+ * hash tag (`sms-otp:{+8613800138000}`), so per-phone windows and the failure ceiling hold across purposes
+ * and every script runs on one Cluster slot.
+ *
+ * @example
+ * import { Redis } from 'ioredis';
+ * const otp = createSmsOtp({ secret, store: new RedisStore({ client: new Redis(process.env.REDIS_URL) }) });
+ */
+export class RedisStore implements OtpStore {
+  readonly #client: (Redis | Cluster) & ScriptCommands;
+  readonly #prefix: string;
+
+  constructor(options: RedisStoreOptions) {
+    const { client, prefix = 'sms-otp:' } = options ?? {};
+    if (!client || typeof client.defineCommand !== 'function') {
+      throw new TypeError('sms-otp: RedisStore option "client" must be an ioredis Redis or Cluster client');
+    }
+    for (const [name, lua] of Object.entries(SCRIPTS)) {
+      if (typeof (client as unknown as Record<string, unknown>)[name] !== 'function') {
+        client.defineCommand(name, { numberOfKeys: 1, lua });
+      }
+    }
+    this.#client = client as (Redis | Cluster) & ScriptCommands;
+    this.#prefix = prefix;
+  }
+
+  #phoneKey(phone: string): string {
+    return `${this.#prefix}{${phone}}`;
+  }
+
+  #ready(): (Redis | Cluster) & ScriptCommands {
+    if (DOWN.has(this.#client.status)) throw new SmsOtpError('STORE_UNAVAILABLE', { reason: 'disconnected' });
+    return this.#client;
+  }
+
+  async issue(i: IssueInput): Promise<IssueResult> {
+    const [status, value] = await this.#ready().smsOtpIssue(
+      this.#phoneKey(i.phone),
+      i.purpose,
+      i.now,
+      i.secret,
+      i.ttlMs,
+      i.cooldownMs,
+      i.hourLimit,
+      i.dayLimit,
+      i.failLimit,
+      i.failWindowMs,
+    );
+    if (status === 'ok') return { ok: true, undo: String(value) };
+    return { ok: false, reason: status as 'cooldown', retryAfterMs: Number(value) };
+  }
+
+  async rollback(i: RollbackInput): Promise<void> {
+    await this.#ready().smsOtpRollback(this.#phoneKey(i.phone), i.purpose, i.secret, i.undo);
+  }
+
+  async verify(i: VerifyInput): Promise<VerifyResult> {
+    return toVerifyResult(await this.#verify(i, i.candidate, 'v')) as VerifyResult;
+  }
+
+  async reserve(i: ReserveInput): Promise<ReserveResult> {
+    return toVerifyResult(await this.#verify(i, '', 'r')) as ReserveResult;
+  }
+
+  #verify(i: ReserveInput, candidate: string, mode: 'v' | 'r'): Promise<Reply> {
+    return this.#ready().smsOtpVerify(
+      this.#phoneKey(i.phone),
+      i.purpose,
+      i.now,
+      candidate,
+      i.maxAttempts,
+      i.failLimit,
+      i.failWindowMs,
+      mode,
+    );
+  }
+
+  async rekey(i: { phone: string; purpose: string; from: string; to: string }): Promise<void> {
+    await this.#ready().smsOtpRekey(this.#phoneKey(i.phone), i.purpose, i.from, i.to);
+  }
+
+  async settle(i: SettleInput): Promise<SettleResult> {
+    const status = await this.#ready().smsOtpSettle(
+      this.#phoneKey(i.phone),
+      i.purpose,
+      i.now,
+      i.ref,
+      i.ok ? '1' : '0',
+    );
+    return { status: status === 'ok' ? 'ok' : 'expired' };
+  }
+
+  async hit(i: HitInput): Promise<HitResult> {
+    const ms = await this.#ready().smsOtpHit(`${this.#prefix}hit:{${i.bucket}}`, i.now, i.limit, i.windowMs);
+    return ms < 0 ? { ok: true } : { ok: false, retryAfterMs: ms };
+  }
+
+  async unhit(i: { bucket: string }): Promise<void> {
+    await this.#ready().smsOtpUnhit(`${this.#prefix}hit:{${i.bucket}}`);
+  }
+
+  async useToken(i: { jti: string; ttlMs: number; consume: boolean }): Promise<boolean> {
+    const key = `${this.#prefix}jti:{${i.jti}}`;
+    const client = this.#ready();
+    if (!i.consume) return (await client.exists(key)) === 0;
+    return (await client.set(key, '1', 'PX', Math.max(1, Math.ceil(i.ttlMs)), 'NX')) === 'OK';
+  }
+}
+
+function toVerifyResult(reply: Reply): VerifyResult | ReserveResult {
+  const [status, a, b] = reply;
+  switch (status) {
+    case 'ok':
+      return { status: 'ok' };
+    case 'invalid':
+      return { status: 'invalid', attemptsLeft: Number(a) };
+    case 'reserved':
+      return { status: 'reserved', ref: String(a), attemptsLeft: Number(b) };
+    case 'locked':
+      return { status: 'locked', retryAfterMs: Number(a) };
+    case 'dead':
+      return { status: 'dead', retryAfterMs: Number(a) };
+    default:
+      return { status: 'expired' };
+  }
+}
