@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { SmsOtpConfigError, SmsOtpError } from '../errors.js';
+import type { SendReceipt } from './types.js';
 
 /** Default milliseconds an adapter waits for a vendor's answer. */
 export const DEFAULT_TIMEOUT_MS = 5000;
@@ -13,13 +14,15 @@ export const tokenSchema = z
   .min(1, 'must be a non-empty string')
   .regex(/^[^\s\p{Cc}]+$/u, 'must not contain whitespace or control characters');
 
-/** `baseUrl` option: an http(s) URL; a trailing slash is dropped. */
-export function baseUrlSchema(defaultUrl?: string) {
-  const schema = z
-    .string()
-    .refine((value) => /^https?:\/\/[^\s/]+/i.test(value) && URL.canParse(value), 'must be an http(s) URL')
-    .transform((value) => value.replace(/\/+$/, ''));
-  return defaultUrl === undefined ? schema : schema.default(defaultUrl);
+/** An http(s) URL; a trailing slash is dropped (DeepCloud's `baseUrl`, which has no default). */
+export const urlSchema = z
+  .string()
+  .refine((value) => /^https?:\/\/[^\s/]+/i.test(value) && URL.canParse(value), 'must be an http(s) URL')
+  .transform((value) => value.replace(/\/+$/, ''));
+
+/** `baseUrl` option with the vendor's production URL as default. */
+export function baseUrlSchema(defaultUrl: string) {
+  return urlSchema.default(defaultUrl);
 }
 
 /** `clock` option: returns epoch milliseconds. */
@@ -111,4 +114,55 @@ export function vendorRateLimited(vendor: string, info: Record<string, unknown>)
  */
 export function unsupportedChannel(vendor: string, channel: string): SmsOtpError {
   return new SmsOtpError('SEND_FAILED', { vendor, reason: 'unsupported_channel', channel });
+}
+
+/**
+ * Converts every number of a template send with {@link chinaMobile}; a refusal names the number's
+ * position in `details.index`. Nothing is sent when one number is refused.
+ *
+ * @example
+ * const numbers = chinaMobiles('jpush', message.phones);
+ */
+export function chinaMobiles(vendor: string, phones: readonly string[]): string[] {
+  if (phones.length === 0) {
+    throw new SmsOtpError('INVALID_REQUEST', { vendor, field: 'phones', reason: 'no phone numbers' });
+  }
+  return phones.map((phone, index) => {
+    try {
+      return chinaMobile(vendor, phone);
+    } catch (error) {
+      if (error instanceof SmsOtpError) throw new SmsOtpError(error.code, { ...error.details, index });
+      throw error;
+    }
+  });
+}
+
+/**
+ * Sends template batches one after another and returns one receipt per request. When a batch fails after
+ * others went out, the error says so (`details.partial: true`, `failedBatch`, `batches`, `receipts`), so
+ * that nobody — `failover` included — resends the whole list.
+ *
+ * @example
+ * return sendBatches(batches, (batch) => templateSms(batch));
+ */
+export async function sendBatches<T>(
+  batches: readonly T[],
+  send: (batch: T) => Promise<SendReceipt>,
+): Promise<SendReceipt[]> {
+  const receipts: SendReceipt[] = [];
+  for (const [index, batch] of batches.entries()) {
+    try {
+      receipts.push(await send(batch));
+    } catch (error) {
+      if (!(error instanceof SmsOtpError) || receipts.length === 0) throw error;
+      throw new SmsOtpError(error.code, {
+        ...error.details,
+        partial: true,
+        failedBatch: index,
+        batches: batches.length,
+        receipts,
+      });
+    }
+  }
+  return receipts;
 }

@@ -4,9 +4,11 @@ import { SmsOtpError } from '../errors.js';
 import {
   baseUrlSchema,
   chinaMobile,
+  chinaMobiles,
   clockSchema,
   functionSchema,
   parseAdapterOptions,
+  sendBatches,
   timeoutSchema,
   tokenSchema,
   ttlMinutes,
@@ -174,39 +176,13 @@ export function ronglianSender(options: RonglianSenderOptions): Sender {
           reason: 'Ronglian template data is an ordered list (datas): pass params as string[]',
         });
       }
-      if (message.phones.length === 0) {
-        throw new SmsOtpError('INVALID_REQUEST', { vendor, field: 'phones', reason: 'no phone numbers' });
-      }
-      const numbers = message.phones.map((phone, index) => {
-        try {
-          return chinaMobile(vendor, phone);
-        } catch (error) {
-          if (error instanceof SmsOtpError) throw new SmsOtpError(error.code, { ...error.details, index });
-          throw error;
-        }
-      });
+      const numbers = chinaMobiles(vendor, message.phones);
       const datas = message.params.map(String);
       const batches: string[][] = [];
       for (let i = 0; i < numbers.length; i += RONGLIAN_MAX_RECIPIENTS) {
         batches.push(numbers.slice(i, i + RONGLIAN_MAX_RECIPIENTS));
       }
-      const receipts: SendReceipt[] = [];
-      for (const [index, batch] of batches.entries()) {
-        try {
-          receipts.push(await templateSms(batch, String(message.templateId), datas));
-        } catch (error) {
-          if (!(error instanceof SmsOtpError) || receipts.length === 0) throw error;
-          // Some batches went out: say so, so that nobody (failover included) resends the whole list.
-          throw new SmsOtpError(error.code, {
-            ...error.details,
-            partial: true,
-            failedBatch: index,
-            batches: batches.length,
-            receipts,
-          });
-        }
-      }
-      return receipts;
+      return sendBatches(batches, (batch) => templateSms(batch, String(message.templateId), datas));
     },
   };
 }
