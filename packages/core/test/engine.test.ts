@@ -1,0 +1,369 @@
+import {
+  type CodeProvider,
+  createSmsOtp,
+  memorySender,
+  type OtpStore,
+  SmsOtpError,
+  type SmsOtpOptions,
+} from '@sms-otp/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ALL_KITS } from './support/store-kits.js';
+
+const SECRET = 'test-secret-test-secret-test-secret!';
+let phoneSeq = 0;
+/** A fresh valid Chinese mobile number for each test, so tests never share state. */
+const nextPhone = () => `+86138${String(10_000_000 + process.pid * 1000 + ++phoneSeq).slice(-8)}`;
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+    return 'OK';
+  } catch (error) {
+    if (error instanceof SmsOtpError) return error.code;
+    throw error;
+  }
+}
+
+async function errorOf(promise: Promise<unknown>): Promise<SmsOtpError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(error instanceof SmsOtpError)) throw new Error(`expected an SmsOtpError, got ${String(error)}`);
+  return error;
+}
+
+/** A code guaranteed to differ from `code`. */
+const wrong = (code: string) => code.replace(/^./, (d) => String((Number(d) + 1) % 10));
+
+describe.each(ALL_KITS.map((make) => [make().name, make] as const))('engine on %s', (_name, makeKit) => {
+  const kit = makeKit();
+  const clock = { now: Date.UTC(2026, 0, 1) };
+  beforeAll(() => kit.setup(), 60_000);
+  afterAll(() => kit.teardown());
+
+  function engine(overrides: Partial<SmsOtpOptions> = {}, store: OtpStore = kit.instance()) {
+    const sender = memorySender();
+    const otp = createSmsOtp({
+      secret: SECRET,
+      store,
+      sender,
+      purposes: ['login', 'reset-password'],
+      defaultCountry: 'CN',
+      clock: () => clock.now,
+      ...overrides,
+    });
+    return { otp, sender };
+  }
+  const advance = (seconds: number) => {
+    clock.now += seconds * 1000;
+  };
+
+  it('sends a code and verifies it once, returning a token for the phone and purpose', async () => {
+    const { otp, sender } = engine();
+    const phone = nextPhone();
+    const sent = await otp.send({ phone, purpose: 'login' });
+    expect(sent).toEqual({ expiresIn: 300, resendIn: 60, requestId: expect.stringMatching(/^[\w-]{22}$/) });
+    const message = sender.outbox.last(phone)!;
+    expect(message.code).toMatch(/^\d{6}$/);
+    const verified = await otp.verify({ phone, purpose: 'login', code: message.code });
+    expect(verified).toMatchObject({ expiresIn: 600, phone, purpose: 'login' });
+    expect(await otp.checkToken(verified.token, { purpose: 'login' })).toMatchObject({
+      phone,
+      purpose: 'login',
+    });
+    expect(await codeOf(otp.verify({ phone, purpose: 'login', code: message.code }))).toBe('CODE_EXPIRED');
+  });
+
+  it('reads national numbers with defaultCountry and country given as ISO code or calling code', async () => {
+    const { otp, sender } = engine();
+    await otp.send({ phone: '139 0000 1111' });
+    expect(sender.outbox.last('+8613900001111')).toBeDefined();
+    await otp.send({ phone: '012345678', country: 'KH' });
+    expect(sender.outbox.last('+85512345678')).toBeDefined();
+    await otp.send({ phone: '012345679', country: '+855' });
+    expect(sender.outbox.last('+85512345679')).toBeDefined();
+    expect(await codeOf(otp.send({ phone: '12345' }))).toBe('INVALID_PHONE');
+    expect(await codeOf(otp.send({ phone: '012345678', country: 'ZZ' }))).toBe('INVALID_PHONE');
+    expect(await codeOf(otp.send({ phone: nextPhone(), purpose: 'signup' }))).toBe('UNKNOWN_PURPOSE');
+    const onlyCn = engine({ allowedCountries: ['CN'] }).otp;
+    expect(await codeOf(onlyCn.send({ phone: '+85512345670' }))).toBe('COUNTRY_NOT_ALLOWED');
+    expect(await codeOf(onlyCn.send({ phone: nextPhone() }))).toBe('OK');
+  });
+
+  it('exposes the code as devCode only with exposeCode', async () => {
+    const { otp, sender } = engine({ exposeCode: true });
+    const phone = nextPhone();
+    const sent = await otp.send({ phone });
+    expect(sent.devCode).toBe(sender.outbox.last(phone)!.code);
+  });
+
+  if (kit.dump) {
+    it('never stores the code in clear', async () => {
+      const { otp, sender } = engine({ codeLength: 10 });
+      const phone = nextPhone();
+      await otp.send({ phone, purpose: 'login', ip: '198.51.100.7' });
+      const code = sender.outbox.last(phone)!.code;
+      const everything = (await kit.dump!()).join('\n');
+      expect(everything).toContain(phone);
+      expect(everything).not.toContain(code);
+    });
+  }
+
+  it('50 parallel verifies of the right code through two app instances: exactly one succeeds', async () => {
+    const a = engine();
+    const b = engine();
+    const phone = nextPhone();
+    await a.otp.send({ phone });
+    const code = a.sender.outbox.last(phone)!.code;
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => codeOf((i % 2 ? a : b).otp.verify({ phone, code }))),
+    );
+    expect(results.filter((r) => r === 'OK')).toHaveLength(1);
+    expect(results.filter((r) => r === 'CODE_EXPIRED')).toHaveLength(49);
+  });
+
+  it('200 parallel wrong guesses: at most maxAttempts are evaluated, then the right code is dead too', async () => {
+    const a = engine();
+    const b = engine();
+    const phone = nextPhone();
+    await a.otp.send({ phone });
+    const code = a.sender.outbox.last(phone)!.code;
+    const errors = await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        errorOf((i % 2 ? a : b).otp.verify({ phone, code: wrong(code) })),
+      ),
+    );
+    const evaluated = errors.filter((e) => e.code === 'CODE_INVALID');
+    expect(evaluated).toHaveLength(5);
+    expect(evaluated.map((e) => e.details.attemptsLeft).sort()).toEqual([0, 1, 2, 3, 4]);
+    expect(errors.filter((e) => e.code === 'TOO_MANY_ATTEMPTS')).toHaveLength(195);
+    expect(await codeOf(a.otp.verify({ phone, code }))).toBe('TOO_MANY_ATTEMPTS');
+  });
+
+  it('50 parallel sends to one phone: the sender is called once', async () => {
+    const a = engine();
+    const b = engine({ sender: a.sender });
+    const phone = nextPhone();
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => codeOf((i % 2 ? a : b).otp.send({ phone }))),
+    );
+    expect(results.filter((r) => r === 'OK')).toHaveLength(1);
+    expect(results.filter((r) => r === 'RESEND_TOO_SOON')).toHaveLength(49);
+    expect(a.sender.outbox.all().filter((m) => m.phone === phone)).toHaveLength(1);
+  });
+
+  it('a resend does not reset the failure ceiling across codes', async () => {
+    const { otp, sender } = engine({ maxAttempts: 5, maxFailuresPerPhone: 8 });
+    const phone = nextPhone();
+    await otp.send({ phone });
+    let code = sender.outbox.last(phone)!.code;
+    for (let i = 0; i < 5; i++) await codeOf(otp.verify({ phone, code: wrong(code) }));
+    expect((await errorOf(otp.verify({ phone, code }))).details.scope).toBe('code');
+    advance(61);
+    await otp.send({ phone });
+    code = sender.outbox.last(phone)!.code;
+    const left = [];
+    for (let i = 0; i < 3; i++)
+      left.push((await errorOf(otp.verify({ phone, code: wrong(code) }))).details.attemptsLeft);
+    expect(left).toEqual([2, 1, 0]);
+    const locked = await errorOf(otp.verify({ phone, code }));
+    expect(locked.code).toBe('TOO_MANY_ATTEMPTS');
+    expect(locked.details.scope).toBe('phone');
+    advance(61);
+    expect(await codeOf(otp.send({ phone }))).toBe('TOO_MANY_ATTEMPTS');
+    expect(await codeOf(otp.send({ phone, purpose: 'reset-password' }))).toBe('TOO_MANY_ATTEMPTS');
+    advance(86_400);
+    await otp.send({ phone });
+    expect(await codeOf(otp.verify({ phone, code: sender.outbox.last(phone)!.code }))).toBe('OK');
+  });
+
+  it('a code expires after its ttl', async () => {
+    const { otp, sender } = engine({ ttl: 30 });
+    const phone = nextPhone();
+    await otp.send({ phone });
+    advance(31);
+    expect(await codeOf(otp.verify({ phone, code: sender.outbox.last(phone)!.code }))).toBe('CODE_EXPIRED');
+  });
+
+  it('a code is bound to its purpose and its phone; a newer send replaces the older code', async () => {
+    const { otp, sender } = engine();
+    const phone = nextPhone();
+    const other = nextPhone();
+    await otp.send({ phone, purpose: 'login' });
+    const first = sender.outbox.last(phone)!.code;
+    expect(await codeOf(otp.verify({ phone, purpose: 'reset-password', code: first }))).toBe('CODE_EXPIRED');
+    await otp.send({ phone: other, purpose: 'login' });
+    expect(await codeOf(otp.verify({ phone: other, purpose: 'login', code: first }))).toMatch(
+      /OK|CODE_INVALID/,
+    );
+    advance(61);
+    await otp.send({ phone, purpose: 'login' });
+    const second = sender.outbox.last(phone)!.code;
+    if (second !== first) expect(await codeOf(otp.verify({ phone, code: first }))).toBe('CODE_INVALID');
+    expect(await codeOf(otp.verify({ phone, code: second }))).toBe('OK');
+  });
+
+  it('a code for one phone fails for another', async () => {
+    const { otp, sender } = engine();
+    const a = nextPhone();
+    const b = nextPhone();
+    await otp.send({ phone: a });
+    await otp.send({ phone: b });
+    const codeA = sender.outbox.last(a)!.code;
+    const codeB = sender.outbox.last(b)!.code;
+    if (codeA !== codeB) expect(await codeOf(otp.verify({ phone: b, code: codeA }))).toBe('CODE_INVALID');
+    expect(await codeOf(otp.verify({ phone: a, code: codeA }))).toBe('OK');
+  });
+
+  it('a sender failure rolls back the code, the cooldown and the window counts', async () => {
+    let failing = false;
+    const sender = memorySender({ fail: () => (failing ? new Error('vendor down') : undefined) });
+    const { otp } = engine({ sender, sendLimits: { perPhoneHour: 2, perPhoneDay: 10, perIpHour: 2 } });
+    const phone = nextPhone();
+    const ip = `203.0.113.${phoneSeq % 250}`;
+    await otp.send({ phone, ip });
+    const first = sender.outbox.last(phone)!.code;
+    advance(61);
+    failing = true;
+    for (let i = 0; i < 3; i++) expect(await codeOf(otp.send({ phone, ip }))).toBe('SEND_FAILED');
+    failing = false;
+    expect(await codeOf(otp.verify({ phone, code: first }))).toBe('OK');
+    expect(await codeOf(otp.send({ phone, ip }))).toBe('OK');
+    advance(61);
+    // Both windows hold exactly the two sends that were delivered, none of the three that failed.
+    const byPhone = await errorOf(otp.send({ phone, ip: `${ip}9` }));
+    expect([byPhone.code, byPhone.details.scope]).toEqual(['RATE_LIMITED', 'phone']);
+    const byIp = await errorOf(otp.send({ phone: nextPhone(), ip }));
+    expect([byIp.code, byIp.details.scope]).toEqual(['RATE_LIMITED', 'ip']);
+  });
+
+  it('enforces the per-phone hour and day windows and the per-IP window', async () => {
+    const { otp } = engine({ sendLimits: { perPhoneHour: 2, perPhoneDay: 3, perIpHour: 3 } });
+    const phone = nextPhone();
+    await otp.send({ phone });
+    advance(61);
+    await otp.send({ phone, purpose: 'reset-password' });
+    advance(61);
+    const hour = await errorOf(otp.send({ phone }));
+    expect([hour.code, hour.details.scope, hour.details.window]).toEqual(['RATE_LIMITED', 'phone', 3600]);
+    expect(hour.retryAfter).toBeGreaterThan(0);
+    advance(3600);
+    await otp.send({ phone });
+    advance(3600);
+    const day = await errorOf(otp.send({ phone }));
+    expect([day.code, day.details.window]).toEqual(['RATE_LIMITED', 86_400]);
+
+    const ip = `192.0.2.${phoneSeq % 250}`;
+    for (let i = 0; i < 3; i++) await otp.send({ phone: nextPhone(), ip });
+    const byIp = await errorOf(otp.send({ phone: nextPhone(), ip }));
+    expect([byIp.code, byIp.details.scope]).toEqual(['RATE_LIMITED', 'ip']);
+    expect(await codeOf(otp.send({ phone: nextPhone(), ip: `${ip}0` }))).toBe('OK');
+  });
+
+  it('checks tokens: purpose, single use across instances, expiry, tampering, absence', async () => {
+    const a = engine();
+    const b = engine();
+    const phone = nextPhone();
+    await a.otp.send({ phone });
+    const { token } = await a.otp.verify({ phone, code: a.sender.outbox.last(phone)!.code });
+    expect(await codeOf(a.otp.checkToken(token, { purpose: 'reset-password' }))).toBe('PURPOSE_MISMATCH');
+    expect(await codeOf(a.otp.checkToken(token, { purpose: 'login', consume: false }))).toBe('OK');
+    expect(await codeOf(a.otp.checkToken(token, { purpose: 'login' }))).toBe('OK');
+    expect(await codeOf(b.otp.checkToken(token, { purpose: 'login' }))).toBe('TOKEN_USED');
+    expect(await codeOf(b.otp.checkToken(token, { purpose: 'login', consume: false }))).toBe('TOKEN_USED');
+    expect(await codeOf(a.otp.checkToken(undefined))).toBe('NOT_VERIFIED');
+    expect(await codeOf(a.otp.checkToken(`${token.slice(0, -2)}xx`))).toBe('TOKEN_INVALID');
+    const stranger = engine({ secret: 'another-secret-another-secret-another' });
+    expect(await codeOf(stranger.otp.checkToken(token))).toBe('TOKEN_INVALID');
+
+    advance(61);
+    await a.otp.send({ phone });
+    const second = await a.otp.verify({ phone, code: a.sender.outbox.last(phone)!.code });
+    advance(601);
+    expect(await codeOf(a.otp.checkToken(second.token, { purpose: 'login' }))).toBe('TOKEN_EXPIRED');
+  });
+
+  it('a store that does not answer gives STORE_UNAVAILABLE and sends nothing', async () => {
+    const real = kit.instance();
+    const hanging = new Proxy(real, {
+      get: (target, prop) =>
+        prop === 'issue' || prop === 'verify' ? () => new Promise(() => {}) : Reflect.get(target, prop),
+    });
+    const { otp, sender } = engine({ storeTimeout: 100 }, hanging);
+    const phone = nextPhone();
+    const error = await errorOf(otp.send({ phone }));
+    expect([error.code, error.status, error.details.reason]).toEqual(['STORE_UNAVAILABLE', 503, 'timeout']);
+    expect(await codeOf(otp.verify({ phone, code: '123456' }))).toBe('STORE_UNAVAILABLE');
+    expect(sender.outbox.size).toBe(0);
+  });
+
+  it('vendor-checked codes: limits and single use hold, the vendor sees at most maxAttempts checks', async () => {
+    const codes = new Map<string, string>();
+    let checks = 0;
+    let failStart = false;
+    const provider: CodeProvider = {
+      kind: 'provider',
+      name: 'fake-vendor',
+      async start(request) {
+        if (failStart) throw new SmsOtpError('SEND_FAILED', { vendor: 'fake-vendor' });
+        const ref = `msg-${codes.size + 1}`;
+        codes.set(ref, request.phone.slice(-6));
+        return { ref, vendor: 'fake-vendor' };
+      },
+      async check(request) {
+        checks += 1;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        return codes.get(request.ref) === request.code;
+      },
+    };
+    const a = engine({ sender: provider });
+    const b = engine({ sender: provider });
+    const phone = nextPhone();
+    await a.otp.send({ phone });
+    const code = phone.slice(-6);
+    const wrongs = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => codeOf((i % 2 ? a : b).otp.verify({ phone, code: wrong(code) }))),
+    );
+    expect(wrongs.filter((r) => r === 'CODE_INVALID')).toHaveLength(5);
+    expect(checks).toBe(5);
+
+    const other = nextPhone();
+    await a.otp.send({ phone: other });
+    const rights = await Promise.all(
+      Array.from({ length: 4 }, (_, i) =>
+        codeOf((i % 2 ? a : b).otp.verify({ phone: other, code: other.slice(-6) })),
+      ),
+    );
+    expect(rights.filter((r) => r === 'OK')).toHaveLength(1);
+
+    const third = nextPhone();
+    failStart = true;
+    expect(await codeOf(a.otp.send({ phone: third }))).toBe('SEND_FAILED');
+    failStart = false;
+    expect(await codeOf(a.otp.send({ phone: third }))).toBe('OK');
+  });
+
+  if (kit.server) {
+    it('redis-server down: STORE_UNAVAILABLE and nothing sent; back up: works without re-creating anything', async () => {
+      const { otp, sender } = engine({ storeTimeout: 500 });
+      const phone = nextPhone();
+      await otp.send({ phone });
+      const code = sender.outbox.last(phone)!.code;
+      await kit.server!().kill();
+      advance(61);
+      const down = await Promise.all(
+        [otp.send({ phone }), otp.verify({ phone, code }), otp.send({ phone: nextPhone() })].map(codeOf),
+      );
+      expect(down).toEqual(['STORE_UNAVAILABLE', 'STORE_UNAVAILABLE', 'STORE_UNAVAILABLE']);
+      expect(sender.outbox.all().filter((m) => m.phone === phone)).toHaveLength(1);
+      await kit.server!().restart();
+      let result = '';
+      for (let i = 0; i < 100 && result !== 'OK'; i++) {
+        result = await codeOf(otp.send({ phone: nextPhone() }));
+        if (result !== 'OK') await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(result).toBe('OK');
+    });
+  }
+});
