@@ -1,0 +1,115 @@
+import {
+  createSmsOtp,
+  handleGuard,
+  handleSend,
+  handleVerify,
+  maskPhone,
+  memorySender,
+  resolveHttpOptions,
+} from '@sms-otp/core';
+import { describe, expect, it } from 'vitest';
+
+const secret = 'h'.repeat(32);
+
+function setup(routeOptions = {}) {
+  const sender = memorySender();
+  const otp = createSmsOtp({ secret, sender, defaultCountry: 'CN' });
+  return { otp, sender, http: resolveHttpOptions(otp, routeOptions) };
+}
+
+describe('neutral HTTP handlers', () => {
+  it('answers send and verify with the contract bodies and guards with the token', async () => {
+    const { otp, sender, http } = setup();
+    const sent = await handleSend(
+      otp,
+      { body: { phone: '13800138000', purpose: 'login' }, ip: '203.0.113.1' },
+      http,
+    );
+    expect(sent.status).toBe(200);
+    expect(sent.body).toEqual({ sent: true, expiresIn: 300, resendIn: 60, requestId: expect.any(String) });
+    const code = sender.outbox.last('+8613800138000')!.code;
+    const verified = await handleVerify(
+      otp,
+      { rawBody: JSON.stringify({ phone: '+8613800138000', code }) },
+      http,
+    );
+    expect(verified.status).toBe(200);
+    const body = verified.body as { verified: boolean; token: string; expiresIn: number };
+    expect(body).toEqual({ verified: true, token: expect.any(String), expiresIn: 600 });
+    const guard = await handleGuard(
+      otp,
+      { headers: { 'x-sms-token': body.token } },
+      { purpose: 'login' },
+      http,
+    );
+    expect(guard).toMatchObject({ ok: true, verified: { phone: '+8613800138000', purpose: 'login' } });
+  });
+
+  it.each([
+    ['no body', {}],
+    ['a JSON array', { body: [1, 2] }],
+    ['a string body', { body: 'phone' }],
+    ['invalid JSON', { rawBody: '{"phone":' }],
+    ['an oversized body', { rawBody: JSON.stringify({ phone: 'x'.repeat(20_000) }) }],
+    ['a number as phone', { body: { phone: 13800138000 } }],
+    ['a nested object', { body: { phone: { $gt: '' } } }],
+    ['no phone or userId', { body: { purpose: 'login' } }],
+    ['a bad channel', { body: { phone: '13800138000', channel: 'fax' } }],
+  ])('answers 400 INVALID_REQUEST for %s', async (_label, request) => {
+    const { otp, http, sender } = setup();
+    const response = await handleSend(otp, request, http);
+    expect(response.status).toBe(400);
+    expect(response.body).toMatchObject({ error: { code: 'INVALID_REQUEST', issues: expect.any(Array) } });
+    expect(sender.outbox.size).toBe(0);
+  });
+
+  it('gives 429s a Retry-After header, retryAfter and RateLimit headers', async () => {
+    const { otp, http } = setup();
+    await handleSend(otp, { body: { phone: '13800138001' } }, http);
+    const again = await handleSend(otp, { body: { phone: '13800138001' } }, http);
+    expect(again.status).toBe(429);
+    expect(again.headers['retry-after']).toBe('60');
+    expect(again.headers.ratelimit).toBe('limit=1, remaining=0, reset=60');
+    expect(again.body).toMatchObject({ error: { code: 'RESEND_TOO_SOON', retryAfter: 60 } });
+  });
+
+  it('uses zh-CN messages and a host envelope when asked', async () => {
+    const { otp, http } = setup({
+      messages: 'zh-CN',
+      formatResponse: (body: unknown, { ok }: { ok: boolean }) =>
+        ok
+          ? { code: 200, message: 'OK', data: body }
+          : { code: 400, message: (body as { error: { message: string } }).error.message, data: null },
+    });
+    const response = await handleSend(otp, { body: { phone: '123' } }, http);
+    expect(response.body).toEqual({ code: 400, message: '手机号码无效。', data: null });
+  });
+
+  it('sets an HttpOnly SameSite=Strict cookie in cookie mode, and the guard reads it', async () => {
+    const { otp, sender, http } = setup({ cookie: true });
+    await handleSend(otp, { body: { phone: '13800138002' } }, http);
+    const code = sender.outbox.last('+8613800138002')!.code;
+    const verified = await handleVerify(otp, { body: { phone: '13800138002', code } }, http);
+    const cookie = verified.headers['set-cookie']!;
+    expect(cookie).toMatch(/^sms_token=[\w.-]+; Path=\/; Max-Age=600; HttpOnly; SameSite=Strict$/);
+    const guard = await handleGuard(
+      otp,
+      { headers: { cookie: `a=b; ${cookie.split(';')[0]}` } },
+      { purpose: 'login' },
+      http,
+    );
+    expect(guard.ok).toBe(true);
+  });
+
+  it('keeps vendor details on the server', async () => {
+    const sender = memorySender({ fail: () => new Error('secret vendor failure') });
+    const otp = createSmsOtp({ secret, sender });
+    const response = await handleSend(otp, { body: { phone: '+8613800138003' } }, resolveHttpOptions(otp));
+    expect(response.status).toBe(502);
+    expect(JSON.stringify(response.body)).not.toMatch(/vendor/);
+  });
+
+  it('masks phones for logs', () => {
+    expect(maskPhone('+8613800138000')).toBe('+86*******8000');
+  });
+});

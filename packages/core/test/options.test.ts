@@ -1,0 +1,139 @@
+import {
+  createSmsOtp,
+  MemoryStore,
+  memorySender,
+  SmsOtpConfigError,
+  type SmsOtpOptions,
+} from '@sms-otp/core';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+
+const secret = 's'.repeat(32);
+
+function configError(options: unknown): SmsOtpConfigError {
+  try {
+    createSmsOtp(options as SmsOtpOptions);
+  } catch (error) {
+    if (error instanceof SmsOtpConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected createSmsOtp to throw');
+}
+
+describe('createSmsOtp options', () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
+  it('applies the documented defaults', () => {
+    const otp = createSmsOtp({ secret });
+    expect(otp.options).toMatchObject({
+      purposes: ['login'],
+      codeLength: 6,
+      ttl: 300,
+      allowLongTtl: false,
+      resendCooldown: 60,
+      maxAttempts: 5,
+      maxFailuresPerPhone: 20,
+      failureWindow: 86_400,
+      sendLimits: { perPhoneHour: 5, perPhoneDay: 10, perIpHour: 20 },
+      tokenTtl: 600,
+      exposeCode: false,
+      storeTimeout: 2000,
+      sendTimeout: 10_000,
+    });
+    expect(otp.options.secret).toBe('[redacted]');
+  });
+
+  // Each row: the options, the path the error must name, and words the message must contain.
+  const cases: Array<[string, Record<string, unknown>, string, RegExp]> = [
+    ['short secret', { secret: 'short' }, 'secret', /at least 32 bytes/],
+    ['secret of wrong type', { secret: 42 }, 'secret', /string/],
+    ['store without methods', { store: {} }, 'store', /MemoryStore|RedisStore/],
+    ['sender without send', { sender: { kind: 'sender' } }, 'sender', /sender/],
+    ['provider without check', { sender: { kind: 'provider', start() {} } }, 'sender', /provider/],
+    ['empty purposes', { purposes: [] }, 'purposes', /at least one/],
+    ['upper-case purpose', { purposes: ['Login'] }, 'purposes.0', /lower-case/],
+    ['repeated purpose', { purposes: ['login', 'login'] }, 'purposes', /repeat/],
+    ['purposes not an array', { purposes: 'login' }, 'purposes', /array/],
+    ['unknown defaultCountry', { defaultCountry: 'XX' }, 'defaultCountry', /ISO 3166/],
+    ['unknown allowed country', { allowedCountries: ['CN', 'ZZ'] }, 'allowedCountries.1', /ISO 3166/],
+    ['codeLength too small', { codeLength: 3 }, 'codeLength', /integer from 4 to 10/],
+    ['codeLength too large', { codeLength: 11 }, 'codeLength', /integer from 4 to 10/],
+    ['codeLength not an integer', { codeLength: 6.5 }, 'codeLength', /integer from 4 to 10/],
+    ['ttl too small', { ttl: 10 }, 'ttl', /integer from 30 to 86400/],
+    ['ttl above 600 without allowLongTtl', { ttl: 900 }, 'ttl', /at most 600 seconds unless allowLongTtl/],
+    ['allowLongTtl not boolean', { allowLongTtl: 'yes' }, 'allowLongTtl', /true or false/],
+    ['resendCooldown zero', { resendCooldown: 0 }, 'resendCooldown', /integer from 1 to 3600/],
+    ['maxAttempts too large', { maxAttempts: 11 }, 'maxAttempts', /integer from 1 to 10/],
+    [
+      'maxFailuresPerPhone above 100',
+      { maxFailuresPerPhone: 101 },
+      'maxFailuresPerPhone',
+      /integer from 1 to 100/,
+    ],
+    ['failureWindow too short', { failureWindow: 10 }, 'failureWindow', /integer from 60 to 604800/],
+    ['sendLimits not an object', { sendLimits: 5 }, 'sendLimits', /object/],
+    [
+      'perPhoneHour zero',
+      { sendLimits: { perPhoneHour: 0 } },
+      'sendLimits.perPhoneHour',
+      /integer from 1 to 1000/,
+    ],
+    [
+      'perPhoneDay below perPhoneHour',
+      { sendLimits: { perPhoneHour: 5, perPhoneDay: 3 } },
+      'sendLimits.perPhoneDay',
+      /at least/,
+    ],
+    ['perIpHour negative', { sendLimits: { perIpHour: -1 } }, 'sendLimits.perIpHour', /integer from 1/],
+    ['tokenTtl too long', { tokenTtl: 7200 }, 'tokenTtl', /integer from 30 to 3600/],
+    ['exposeCode not boolean', { exposeCode: 1 }, 'exposeCode', /true or false/],
+    ['storeTimeout too small', { storeTimeout: 1 }, 'storeTimeout', /integer from 50 to 30000/],
+    ['sendTimeout too large', { sendTimeout: 120_000 }, 'sendTimeout', /integer from 100 to 60000/],
+    ['resolvePhone not a function', { resolvePhone: 'x' }, 'resolvePhone', /function/],
+    ['logger without warn', { logger: {} }, 'logger', /warn/],
+    ['clock not a function', { clock: 5 }, 'clock', /function/],
+    ['unknown message set', { messages: 'fr' }, 'messages', /zh-CN/],
+    ['formatResponse not a function', { formatResponse: {} }, 'formatResponse', /function/],
+    ['cookie of wrong type', { cookie: 'yes' }, 'cookie', /.+/],
+    ['cookie name with spaces', { cookie: { name: 'a b' } }, 'cookie.name', /letters/],
+  ];
+
+  it.each(cases)('rejects %s, naming the option', (_label, options, path, message) => {
+    const error = configError({ secret, ...options });
+    expect(error.path).toBe(path);
+    expect(error.message).toContain(`"${path}"`);
+    expect(error.message).toMatch(message);
+  });
+
+  it('requires a secret and refuses exposeCode in production', () => {
+    vi.stubEnv('NODE_ENV', 'production');
+    expect(configError({}).path).toBe('secret');
+    expect(configError({ secret, exposeCode: true }).path).toBe('exposeCode');
+    expect(() => createSmsOtp({ secret })).not.toThrow();
+  });
+
+  it('makes a random secret outside production, with one warning per process', async () => {
+    const warn = vi.fn();
+    const a = createSmsOtp({ logger: { warn }, sender: memorySender() });
+    const b = createSmsOtp({ logger: { warn }, sender: memorySender() });
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(warn.mock.calls[0]![0]).toMatch(/SMS_OTP_SECRET/);
+    // Two processes (engines) with different random secrets do not accept each other's tokens.
+    const store = new MemoryStore();
+    const sender = memorySender();
+    const c = createSmsOtp({ store, sender });
+    await c.send({ phone: '+8613800138000' });
+    const { token } = await c.verify({
+      phone: '+8613800138000',
+      code: sender.outbox.last('+8613800138000')!.code,
+    });
+    await expect(a.checkToken(token)).rejects.toMatchObject({ code: 'TOKEN_INVALID' });
+    await expect(b.checkToken(token)).rejects.toMatchObject({ code: 'TOKEN_INVALID' });
+    await store.close();
+  });
+
+  it('accepts a long ttl with allowLongTtl', () => {
+    expect(createSmsOtp({ secret, ttl: 900, allowLongTtl: true }).options.ttl).toBe(900);
+  });
+});
