@@ -1,0 +1,351 @@
+import { z } from 'zod';
+import { ERROR_STATUS, type ErrorCode, MESSAGES_EN } from './errors.js';
+import { sendBodySchema, TOKEN_COOKIE, verifyBodySchema } from './http.js';
+
+/** A JSON Schema (draft 2020-12, the dialect of OpenAPI 3.1). */
+export type JsonSchema = Record<string, unknown>;
+
+/** One response of an operation. */
+export interface OpenApiResponse {
+  description: string;
+  headers?: Record<string, { description: string; schema: JsonSchema }>;
+  content?: Record<
+    string,
+    { schema: JsonSchema; examples?: Record<string, { summary?: string; value: unknown }> }
+  >;
+}
+
+/** One operation (`post`, `get` …) of a path. */
+export interface OpenApiOperation {
+  operationId: string;
+  summary: string;
+  description?: string;
+  tags?: string[];
+  security?: Array<Record<string, string[]>>;
+  requestBody?: { required: boolean; content: Record<string, { schema: JsonSchema }> };
+  responses: Record<string, OpenApiResponse>;
+}
+
+/** The document `openApiDocument` returns: plain JSON, ready for `JSON.stringify`. */
+export interface OpenApiDocument {
+  openapi: '3.1.0';
+  info: { title: string; version: string; description: string };
+  tags: Array<{ name: string; description: string }>;
+  paths: Record<string, Record<string, OpenApiOperation>>;
+  components: {
+    schemas: Record<string, JsonSchema>;
+    securitySchemes: Record<
+      string,
+      { type: 'apiKey'; in: 'header' | 'cookie'; name: string; description: string }
+    >;
+  };
+}
+
+/** A host route behind `requireSmsVerified`, to be listed with the token security scheme. */
+export interface GuardedRoute {
+  /** HTTP method, e.g. `'post'`. */
+  method: 'get' | 'post' | 'put' | 'patch' | 'delete';
+  /** The route's path, e.g. `'/login'`. */
+  path: string;
+  /** The purpose the guard asks for. */
+  purpose: string;
+  /** One line about what the route does. */
+  summary?: string;
+}
+
+export interface OpenApiOptions {
+  /** Where the routes are mounted. Default `'/sms'`. */
+  prefix?: string;
+  /** `info.title`. Default `'SMS one-time codes'`. */
+  title?: string;
+  /** `info.version`. Default `'1.0.0'`. */
+  version?: string;
+  /** Host routes behind the guard, listed with the `X-Sms-Token` scheme and the guard's errors. */
+  guarded?: GuardedRoute[];
+}
+
+/** Error codes each route can answer, by route (DESIGN.md's table). */
+export const ROUTE_ERRORS = {
+  send: [
+    'INVALID_REQUEST',
+    'INVALID_PHONE',
+    'COUNTRY_NOT_ALLOWED',
+    'UNKNOWN_PURPOSE',
+    'CAPTCHA_REQUIRED',
+    'CAPTCHA_INVALID',
+    'RESEND_TOO_SOON',
+    'RATE_LIMITED',
+    'SEND_FAILED',
+    'STORE_UNAVAILABLE',
+  ],
+  verify: [
+    'INVALID_REQUEST',
+    'INVALID_PHONE',
+    'COUNTRY_NOT_ALLOWED',
+    'UNKNOWN_PURPOSE',
+    'CODE_INVALID',
+    'CODE_EXPIRED',
+    'TOO_MANY_ATTEMPTS',
+    'SEND_FAILED',
+    'STORE_UNAVAILABLE',
+  ],
+  guard: [
+    'NOT_VERIFIED',
+    'TOKEN_INVALID',
+    'TOKEN_EXPIRED',
+    'TOKEN_USED',
+    'PURPOSE_MISMATCH',
+    'STORE_UNAVAILABLE',
+  ],
+} as const satisfies Record<string, readonly ErrorCode[]>;
+
+const errorCodes = Object.keys(ERROR_STATUS) as [ErrorCode, ...ErrorCode[]];
+const seconds = (what: string) => z.number().int().min(0).describe(what);
+
+const sendResultSchema = z
+  .object({
+    sent: z.literal(true),
+    expiresIn: seconds('Seconds the code stays valid.').meta({ example: 300 }),
+    resendIn: seconds('Seconds before another code may be sent to this phone for this purpose.').meta({
+      example: 60,
+    }),
+    requestId: z.string().describe('Random id of this send.'),
+    devCode: z
+      .string()
+      .describe('The code itself; only when the server runs with `exposeCode: true` (never in production).')
+      .optional(),
+  })
+  .describe('The code was sent.');
+
+const verifyResultSchema = z
+  .object({
+    verified: z.literal(true),
+    token: z.string().describe('Proof of the verification: send it as `X-Sms-Token` to a guarded route.'),
+    expiresIn: seconds('Seconds the token is good for.').meta({ example: 600 }),
+  })
+  .describe('The code was right.');
+
+const errorBodySchema = z
+  .object({
+    error: z
+      .object({
+        code: z.enum(errorCodes).describe('Stable, machine-readable error code.'),
+        message: z
+          .string()
+          .describe('Human-readable message (English by default; see the `messages` option).'),
+        attemptsLeft: seconds('CODE_INVALID: wrong guesses left before the code is dead.').optional(),
+        retryAfter: seconds('429s: seconds to wait (also in the `Retry-After` header).').optional(),
+        issues: z
+          .array(z.object({ path: z.string(), message: z.string() }))
+          .describe('INVALID_REQUEST: what is wrong, by field path.')
+          .optional(),
+        scope: z.string().describe('429s: which window is full (`phone`, `ip`, `code` …).').optional(),
+        limit: z.number().int().describe('RATE_LIMITED: the size of the full window.').optional(),
+        window: z.number().int().describe('RATE_LIMITED: the window, in seconds.').optional(),
+        expected: z.string().describe('PURPOSE_MISMATCH: the purpose the route asks for.').optional(),
+      })
+      .loose(),
+  })
+  .describe('Every error: `{ error: { code, message, …details } }`.');
+
+/** Converts a zod schema to a bare JSON Schema (no `$schema`: OpenAPI 3.1 sets the dialect). */
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
+  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as JsonSchema;
+  return stripSafeIntegerBounds(rest) as JsonSchema;
+}
+
+/** zod writes `maximum: 2^53 - 1` for every int; it says nothing, so it goes. */
+function stripSafeIntegerBounds(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(stripSafeIntegerBounds);
+  if (typeof value !== 'object' || value === null) return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) {
+    if (
+      (key === 'maximum' && item === Number.MAX_SAFE_INTEGER) ||
+      (key === 'minimum' && item === Number.MIN_SAFE_INTEGER)
+    )
+      continue;
+    out[key] = stripSafeIntegerBounds(item);
+  }
+  return out;
+}
+
+/** What the request fields mean (the body schemas in http.ts carry only their types). */
+const FIELD_DESCRIPTIONS: Record<string, string> = {
+  phone:
+    "E.164 (`+8613800138000`), or a national number read with `country` or the server's `defaultCountry`.",
+  userId: 'Instead of `phone`, when the server resolves user ids to phones (`resolvePhone`).',
+  country: 'How to read a national `phone`: an ISO code (`"KH"`) or a calling code (`"+855"`).',
+  purpose: 'One of the purposes the server configured. Default: the first one (`"login"`).',
+  channel: '`"sms"` (default) or `"voice"` where the vendor supports it.',
+  captchaKey: 'Captcha challenge id, when the captcha policy asks for one.',
+  captcha: 'Captcha answer, when the captcha policy asks for one.',
+  code: 'The code the user received.',
+};
+
+/** A request body schema: unknown fields are ignored, and `phone` or `userId` is required. */
+function requestSchema(schema: z.ZodType, description: string): JsonSchema {
+  const base = jsonSchema(schema, 'input');
+  const properties = Object.fromEntries(
+    Object.entries((base.properties ?? {}) as Record<string, JsonSchema>).map(([name, property]) => [
+      name,
+      FIELD_DESCRIPTIONS[name] ? { description: FIELD_DESCRIPTIONS[name], ...property } : property,
+    ]),
+  );
+  return { ...base, properties, description, anyOf: [{ required: ['phone'] }, { required: ['userId'] }] };
+}
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+
+function example(code: ErrorCode): unknown {
+  const details: Record<string, unknown> = {};
+  if (code === 'CODE_INVALID') details.attemptsLeft = 4;
+  if (ERROR_STATUS[code] === 429) details.retryAfter = 42;
+  if (code === 'INVALID_REQUEST')
+    details.issues = [{ path: 'phone', message: 'phone or userId is required' }];
+  if (code === 'PURPOSE_MISMATCH') details.expected = 'login';
+  return { error: { code, message: MESSAGES_EN[code], ...details } };
+}
+
+/** The error responses of a route: one per status, the codes of that status narrowed in the schema. */
+function errorResponses(codes: readonly ErrorCode[]): Record<string, OpenApiResponse> {
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const code of codes) {
+    const status = ERROR_STATUS[code];
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+  }
+  const responses: Record<string, OpenApiResponse> = {};
+  for (const [status, list] of [...byStatus].sort(([a], [b]) => a - b)) {
+    const response: OpenApiResponse = {
+      description: list.join(', '),
+      content: {
+        'application/json': {
+          schema: {
+            allOf: [
+              ref('SmsOtpError'),
+              { properties: { error: { properties: { code: { type: 'string', enum: list } } } } },
+            ],
+          },
+          examples: Object.fromEntries(
+            list.map((code) => [code, { summary: MESSAGES_EN[code], value: example(code) }]),
+          ),
+        },
+      },
+    };
+    if (status === 429) {
+      response.headers = {
+        'Retry-After': { description: 'Seconds to wait before trying again.', schema: { type: 'integer' } },
+      };
+    }
+    responses[String(status)] = response;
+  }
+  return responses;
+}
+
+function normalizePrefix(prefix: string): string {
+  const trimmed = prefix.replace(/\/+$/, '');
+  if (trimmed === '') return '';
+  return trimmed.startsWith('/') ? trimmed : `/${trimmed}`;
+}
+
+/**
+ * An OpenAPI 3.1 document of `POST {prefix}/send` and `POST {prefix}/verify`, generated from the same zod
+ * schemas the routes parse bodies with, with every error code and status of the contract, and the
+ * `X-Sms-Token` security scheme for routes behind `requireSmsVerified`. Bodies are the default ones: a
+ * `formatResponse` envelope is not reflected.
+ *
+ * @example
+ * app.get('/openapi.json', (_req, res) => {
+ *   res.json(openApiDocument({ prefix: '/sms', guarded: [{ method: 'post', path: '/login', purpose: 'login' }] }));
+ * });
+ */
+export function openApiDocument(options: OpenApiOptions = {}): OpenApiDocument {
+  const prefix = normalizePrefix(options.prefix ?? '/sms');
+  const json = (schema: JsonSchema) => ({ 'application/json': { schema } });
+
+  const paths: OpenApiDocument['paths'] = {
+    [`${prefix}/send`]: {
+      post: {
+        operationId: 'smsOtpSend',
+        summary: 'Send a one-time code',
+        description:
+          'Sends a code to `phone` (or to the phone of `userId`) for `purpose`. A newer send replaces the older code. ' +
+          'Sends are limited by a resend cooldown and per-phone and per-IP windows.',
+        tags: ['sms-otp'],
+        requestBody: { required: true, content: json(ref('SendRequest')) },
+        responses: {
+          '200': { description: 'The code was sent.', content: json(ref('SendResult')) },
+          ...errorResponses(ROUTE_ERRORS.send),
+        },
+      },
+    },
+    [`${prefix}/verify`]: {
+      post: {
+        operationId: 'smsOtpVerify',
+        summary: 'Check a one-time code',
+        description:
+          'Checks `code` for `phone` and `purpose`. A code verifies at most once and dies after too many wrong ' +
+          'guesses. The token it returns proves the verification to a guarded route (`X-Sms-Token`).',
+        tags: ['sms-otp'],
+        requestBody: { required: true, content: json(ref('VerifyRequest')) },
+        responses: {
+          '200': { description: 'The code was right.', content: json(ref('VerifyResult')) },
+          ...errorResponses(ROUTE_ERRORS.verify),
+        },
+      },
+    },
+  };
+
+  for (const route of options.guarded ?? []) {
+    const operation: OpenApiOperation = {
+      operationId: `${route.method}${route.path.replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ?? '').toUpperCase())}`,
+      summary: route.summary ?? `${route.method.toUpperCase()} ${route.path}`,
+      description: `Needs a verification token for purpose \`${route.purpose}\` (from \`${prefix}/verify\`).`,
+      security: [{ smsToken: [] }, { smsTokenCookie: [] }],
+      responses: { '200': { description: "The route's own answer." }, ...errorResponses(ROUTE_ERRORS.guard) },
+    };
+    paths[route.path] = { ...paths[route.path], [route.method]: operation };
+  }
+
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: options.title ?? 'SMS one-time codes',
+      version: options.version ?? '1.0.0',
+      description:
+        'Send a one-time code by SMS and check it. Every error is `{ "error": { "code", "message", …details } }`; ' +
+        '429 responses carry `Retry-After`.',
+    },
+    tags: [{ name: 'sms-otp', description: 'One-time codes by SMS' }],
+    paths,
+    components: {
+      schemas: {
+        SendRequest: requestSchema(
+          sendBodySchema,
+          'Body of the send route: `phone` or `userId` is required.',
+        ),
+        VerifyRequest: requestSchema(
+          verifyBodySchema,
+          'Body of the verify route: `phone` or `userId` is required.',
+        ),
+        SendResult: jsonSchema(sendResultSchema, 'output'),
+        VerifyResult: jsonSchema(verifyResultSchema, 'output'),
+        SmsOtpError: jsonSchema(errorBodySchema, 'output'),
+      },
+      securitySchemes: {
+        smsToken: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'X-Sms-Token',
+          description: 'The `token` of a successful verify, for routes behind `requireSmsVerified`.',
+        },
+        smsTokenCookie: {
+          type: 'apiKey',
+          in: 'cookie',
+          name: TOKEN_COOKIE,
+          description: 'The same token as a cookie, when the verify route was mounted with `cookie`.',
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,240 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { createSmsOtp } from '../src/create-sms-otp.js';
+import { memorySender } from '../src/dev-senders.js';
+import { ERROR_STATUS, type ErrorCode, SmsOtpError } from '../src/errors.js';
+import { errorResponse, handleSend, handleVerify, resolveHttpOptions } from '../src/http.js';
+import { type JsonSchema, type OpenApiResponse, openApiDocument, ROUTE_ERRORS } from '../src/openapi.js';
+
+/** DESIGN.md's error table: code → status. */
+const DESIGN_TABLE: Record<ErrorCode, number> = {
+  INVALID_REQUEST: 400,
+  INVALID_PHONE: 400,
+  COUNTRY_NOT_ALLOWED: 403,
+  UNKNOWN_PURPOSE: 400,
+  CAPTCHA_REQUIRED: 400,
+  CAPTCHA_INVALID: 400,
+  RESEND_TOO_SOON: 429,
+  RATE_LIMITED: 429,
+  CODE_INVALID: 400,
+  CODE_EXPIRED: 400,
+  TOO_MANY_ATTEMPTS: 429,
+  SEND_FAILED: 502,
+  STORE_UNAVAILABLE: 503,
+  NOT_VERIFIED: 401,
+  TOKEN_INVALID: 401,
+  TOKEN_EXPIRED: 401,
+  TOKEN_USED: 401,
+  PURPOSE_MISMATCH: 403,
+};
+
+const doc = openApiDocument();
+const schemas = doc.components.schemas;
+
+function operation(path: string, method = 'post') {
+  const op = doc.paths[path]?.[method];
+  if (!op) throw new Error(`no ${method} ${path}`);
+  return op;
+}
+
+/** The error codes a response declares, from its narrowed schema. */
+function codesOf(response: OpenApiResponse): string[] {
+  const schema = response.content?.['application/json']?.schema as { allOf: JsonSchema[] };
+  const narrowed = schema.allOf[1] as {
+    properties: { error: { properties: { code: { enum: string[] } } } };
+  };
+  return narrowed.properties.error.properties.code.enum;
+}
+
+/** Error codes of an operation, by status. */
+function errorCodes(path: string, method = 'post'): Map<number, string[]> {
+  const out = new Map<number, string[]>();
+  for (const [status, response] of Object.entries(operation(path, method).responses)) {
+    if (Number(status) >= 400) out.set(Number(status), codesOf(response));
+  }
+  return out;
+}
+
+/** Does `body` meet the `required`/`anyOf` rules of a request schema? (Enough of JSON Schema for these.) */
+function meetsRequired(schema: JsonSchema, body: Record<string, unknown>): boolean {
+  const has = (keys: unknown) => (keys as string[] | undefined)?.every((key) => key in body) ?? true;
+  const anyOf = schema.anyOf as JsonSchema[] | undefined;
+  return has(schema.required) && (anyOf?.some((branch) => has(branch.required)) ?? true);
+}
+
+describe('openApiDocument', () => {
+  it('is an OpenAPI 3.1 document of send and verify under the default prefix', () => {
+    expect(doc.openapi).toBe('3.1.0');
+    expect(doc.info.title).toBeTruthy();
+    expect(doc.info.version).toBe('1.0.0');
+    expect(Object.keys(doc.paths).sort()).toEqual(['/sms/send', '/sms/verify']);
+    expect(Object.keys(doc.paths['/sms/send']!)).toEqual(['post']);
+    expect(JSON.parse(JSON.stringify(doc))).toEqual(doc);
+  });
+
+  it('takes prefix, title and version', () => {
+    const custom = openApiDocument({ prefix: '/api/otp/', title: 'My app', version: '2.1.0' });
+    expect(Object.keys(custom.paths).sort()).toEqual(['/api/otp/send', '/api/otp/verify']);
+    expect(custom.info).toMatchObject({ title: 'My app', version: '2.1.0' });
+    expect(Object.keys(openApiDocument({ prefix: 'otp' }).paths)).toContain('/otp/send');
+  });
+
+  it('resolves every $ref', () => {
+    const refs = JSON.stringify(doc).match(/"\$ref":"[^"]+"/g) ?? [];
+    expect(refs.length).toBeGreaterThan(0);
+    for (const ref of refs) {
+      const name = ref.slice('"$ref":"#/components/schemas/'.length, -1);
+      expect(schemas, ref).toHaveProperty(name);
+    }
+  });
+
+  it('lists every error code of the contract, each with its status', () => {
+    const seen = new Map<string, Set<number>>();
+    const routes: Array<[string, string]> = [
+      ['/sms/send', 'post'],
+      ['/sms/verify', 'post'],
+    ];
+    const guarded = openApiDocument({ guarded: [{ method: 'post', path: '/login', purpose: 'login' }] });
+    for (const [path, method] of routes) {
+      for (const [status, codes] of errorCodes(path, method))
+        for (const code of codes) seen.set(code, new Set([...(seen.get(code) ?? []), status]));
+    }
+    for (const [status, response] of Object.entries(guarded.paths['/login']!.post!.responses)) {
+      if (Number(status) >= 400)
+        for (const code of codesOf(response))
+          seen.set(code, new Set([...(seen.get(code) ?? []), Number(status)]));
+    }
+    expect([...seen.keys()].sort()).toEqual(Object.keys(DESIGN_TABLE).sort());
+    for (const [code, statuses] of seen)
+      expect([...statuses], code).toEqual([DESIGN_TABLE[code as ErrorCode]]);
+    expect(ERROR_STATUS).toEqual(DESIGN_TABLE);
+  });
+
+  it('gives each route the codes it can answer', () => {
+    expect(errorCodes('/sms/send')).toEqual(
+      new Map([
+        [400, ['INVALID_REQUEST', 'INVALID_PHONE', 'UNKNOWN_PURPOSE', 'CAPTCHA_REQUIRED', 'CAPTCHA_INVALID']],
+        [403, ['COUNTRY_NOT_ALLOWED']],
+        [429, ['RESEND_TOO_SOON', 'RATE_LIMITED']],
+        [502, ['SEND_FAILED']],
+        [503, ['STORE_UNAVAILABLE']],
+      ]),
+    );
+    const verify = errorCodes('/sms/verify');
+    expect(verify.get(400)).toEqual(
+      expect.arrayContaining(['CODE_INVALID', 'CODE_EXPIRED', 'INVALID_REQUEST']),
+    );
+    expect(verify.get(429)).toEqual(['TOO_MANY_ATTEMPTS']);
+    expect(verify.get(503)).toEqual(['STORE_UNAVAILABLE']);
+    expect([...verify.values()].flat()).not.toContain('RESEND_TOO_SOON');
+    expect(ROUTE_ERRORS.guard).not.toContain('CODE_INVALID');
+  });
+
+  it('documents Retry-After on 429s and an example per code', () => {
+    for (const path of ['/sms/send', '/sms/verify']) {
+      const responses = operation(path).responses;
+      expect(responses['429']?.headers).toHaveProperty('Retry-After');
+      for (const [status, response] of Object.entries(responses)) {
+        if (Number(status) < 400) continue;
+        const examples = response.content?.['application/json']?.examples ?? {};
+        expect(Object.keys(examples)).toEqual(codesOf(response));
+      }
+    }
+    const invalid = operation('/sms/verify').responses['400']!.content!['application/json']!.examples!;
+    expect(invalid.CODE_INVALID?.value).toMatchObject({ error: { code: 'CODE_INVALID', attemptsLeft: 4 } });
+  });
+
+  it('error body: { error: { code, message, …details } } with the code enum of ERROR_STATUS', () => {
+    const body = schemas.SmsOtpError as {
+      required: string[];
+      properties: { error: { required: string[]; properties: Record<string, JsonSchema> } };
+    };
+    expect(body.required).toEqual(['error']);
+    expect(body.properties.error.required).toEqual(['code', 'message']);
+    expect(body.properties.error.properties.code!.enum).toEqual(Object.keys(ERROR_STATUS));
+    for (const detail of ['attemptsLeft', 'retryAfter', 'issues'])
+      expect(body.properties.error.properties).toHaveProperty(detail);
+  });
+
+  it('request schemas come from the zod body schemas and require phone or userId', () => {
+    const send = schemas.SendRequest!;
+    const verify = schemas.VerifyRequest!;
+    expect(send).not.toHaveProperty('$schema');
+    expect(send.type).toBe('object');
+    expect(Object.keys(send.properties as object).sort()).toEqual(
+      ['captcha', 'captchaKey', 'channel', 'country', 'phone', 'purpose', 'userId'].sort(),
+    );
+    expect((send.properties as Record<string, JsonSchema>).channel).toMatchObject({ enum: ['sms', 'voice'] });
+    expect((send.properties as Record<string, JsonSchema>).phone).toMatchObject({
+      type: 'string',
+      maxLength: 32,
+    });
+    expect(send).not.toHaveProperty('additionalProperties'); // unknown fields are ignored
+    expect(verify.required).toEqual(['code']);
+
+    expect(meetsRequired(send, {})).toBe(false);
+    expect(meetsRequired(send, { purpose: 'login' })).toBe(false);
+    expect(meetsRequired(send, { phone: '+8613800138000' })).toBe(true);
+    expect(meetsRequired(send, { userId: 'u1' })).toBe(true);
+    expect(meetsRequired(verify, { phone: '+8613800138000' })).toBe(false);
+    expect(meetsRequired(verify, { code: '123456' })).toBe(false);
+    expect(meetsRequired(verify, { userId: 'u1', code: '123456' })).toBe(true);
+
+    // Field types round-trip through zod: a wrong type is refused by the documented schema too.
+    const sendZod = z.fromJSONSchema(send);
+    expect(sendZod.safeParse({ phone: '+8613800138000', channel: 'fax' }).success).toBe(false);
+    expect(sendZod.safeParse({ phone: 13800138000 }).success).toBe(false);
+    expect(sendZod.safeParse({ phone: '+8613800138000', extra: true }).success).toBe(true);
+  });
+
+  it('describes the bodies the handlers really answer', async () => {
+    const sender = memorySender();
+    const otp = createSmsOtp({ sender, exposeCode: true, secret: 'x'.repeat(32) });
+    const options = resolveHttpOptions(otp);
+    const success = (name: string) => z.fromJSONSchema(schemas[name]!);
+    try {
+      const sent = await handleSend(otp, { body: { phone: '+8613800138000' } }, options);
+      expect(sent.status).toBe(200);
+      expect(success('SendResult').parse(sent.body)).toEqual(sent.body);
+      const code = (sent.body as { devCode: string }).devCode;
+      const wrong = await handleVerify(
+        otp,
+        { body: { phone: '+8613800138000', code: '000000' === code ? '111111' : '000000' } },
+        options,
+      );
+      expect(wrong.status).toBe(400);
+      expect(success('SmsOtpError').safeParse(wrong.body).success).toBe(true);
+      const verified = await handleVerify(otp, { body: { phone: '+8613800138000', code } }, options);
+      expect(verified.status).toBe(200);
+      expect(success('VerifyResult').parse(verified.body)).toEqual(verified.body);
+      for (const code of Object.keys(ERROR_STATUS) as ErrorCode[]) {
+        const response = errorResponse(new SmsOtpError(code, { attemptsLeft: 1, retryAfter: 3 }), options);
+        expect(success('SmsOtpError').safeParse(response.body).success, code).toBe(true);
+      }
+      expect(success('SmsOtpError').safeParse({ error: { code: 'NOPE', message: 'x' } }).success).toBe(false);
+    } finally {
+      await otp.close();
+    }
+  });
+
+  it('lists guarded routes with the X-Sms-Token scheme', () => {
+    expect(doc.components.securitySchemes.smsToken).toEqual(
+      expect.objectContaining({ type: 'apiKey', in: 'header', name: 'X-Sms-Token' }),
+    );
+    expect(doc.components.securitySchemes.smsTokenCookie).toMatchObject({ in: 'cookie', name: 'sms_token' });
+    const withGuard = openApiDocument({
+      guarded: [{ method: 'post', path: '/api/me', purpose: 'login', summary: 'Who am I' }],
+    });
+    const me = withGuard.paths['/api/me']!.post!;
+    expect(me.summary).toBe('Who am I');
+    expect(me.security).toContainEqual({ smsToken: [] });
+    expect(new Set(Object.keys(me.responses))).toEqual(new Set(['200', '401', '403', '503']));
+    expect(codesOf(me.responses['401']!)).toEqual([
+      'NOT_VERIFIED',
+      'TOKEN_INVALID',
+      'TOKEN_EXPIRED',
+      'TOKEN_USED',
+    ]);
+    expect(operation('/sms/send').security).toBeUndefined();
+  });
+});
