@@ -1,0 +1,33 @@
+import { createSecretKey } from 'node:crypto';
+import { generateCode, hashCode } from '@sms-otp/core';
+import { describe, expect, it } from 'vitest';
+
+describe('codes', () => {
+  it.each([4, 6, 8, 10])('makes %i-digit codes, leading zeros included', (length) => {
+    const codes = Array.from({ length: 2000 }, () => generateCode(length));
+    for (const code of codes) expect(code).toMatch(new RegExp(`^[0-9]{${length}}$`));
+    expect(codes.some((code) => code.startsWith('0'))).toBe(true);
+    // Distinct codes expected from 2000 uniform draws out of 10^length: 10^length * (1 - e^(-2000 / 10^length)).
+    const space = 10 ** length;
+    expect(new Set(codes).size).toBeGreaterThan(0.97 * space * (1 - Math.exp(-2000 / space)));
+  });
+
+  it('spreads digits evenly (each first digit within 30% of its share over 20 000 codes)', () => {
+    const counts = new Array(10).fill(0);
+    for (let i = 0; i < 20_000; i++) counts[Number(generateCode(6)[0])] += 1;
+    for (const count of counts) expect(Math.abs(count - 2000)).toBeLessThan(600);
+  });
+
+  it('hashes bind the code to purpose, phone and key', () => {
+    const key = createSecretKey(Buffer.alloc(32, 1));
+    const other = createSecretKey(Buffer.alloc(32, 2));
+    const h = hashCode(key, 'login', '+8613800138000', '123456');
+    expect(h).toMatch(/^h:[\w-]{22}$/);
+    expect(h).not.toContain('123456');
+    expect(hashCode(key, 'login', '+8613800138000', '123456')).toBe(h);
+    expect(hashCode(key, 'reset-password', '+8613800138000', '123456')).not.toBe(h);
+    expect(hashCode(key, 'login', '+8613800138001', '123456')).not.toBe(h);
+    expect(hashCode(key, 'login', '+8613800138000', '123457')).not.toBe(h);
+    expect(hashCode(other, 'login', '+8613800138000', '123456')).not.toBe(h);
+  });
+});
