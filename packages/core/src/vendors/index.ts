@@ -1,0 +1,20 @@
+export type { DeepcloudCodesOptions } from './deepcloud.js';
+export { DEEPCLOUD_PATHS, deepcloudCodes } from './deepcloud.js';
+export type { FailoverEvent, FailoverFailure, FailoverOptions } from './failover.js';
+export { failover } from './failover.js';
+export type { FailureReason } from './http.js';
+export type { JpushCodesOptions, JpushSenderOptions } from './jpush.js';
+export { JPUSH_BASE_URL, JPUSH_ERRORS, jpushAuthorization, jpushCodes, jpushSender } from './jpush.js';
+export type { MinappCodesOptions } from './minapp.js';
+export { MINAPP_BASE_URL, minappCodes } from './minapp.js';
+export type { RonglianSenderOptions } from './ronglian.js';
+export {
+  RONGLIAN_BASE_URL,
+  RONGLIAN_INVALID_PHONE_CODES,
+  RONGLIAN_MAX_RECIPIENTS,
+  RONGLIAN_RATE_LIMIT_CODES,
+  ronglianAuthorization,
+  ronglianSender,
+  ronglianSignature,
+  ronglianTimestamp,
+} from './ronglian.js';
