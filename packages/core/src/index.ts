@@ -58,3 +58,5 @@ export { RedisStore, type RedisStoreOptions } from './stores/redis-store.js';
 export type * from './stores/types.js';
 export type { VerifiedPhone } from './token.js';
 export type * from './vendors/types.js';
+export { openApiDocument } from './openapi.js';
+export * from './vendors/index.js';
