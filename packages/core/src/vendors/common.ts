@@ -2,35 +2,70 @@ import { z } from 'zod';
 import { SmsOtpConfigError, SmsOtpError } from '../errors.js';
 import type { SendReceipt } from './types.js';
 
-/** Default milliseconds an adapter waits for a vendor's answer. */
+/**
+ * Default milliseconds an adapter waits for a vendor's answer.
+ *
+ * @example
+ * ronglianSender({ …, timeout: DEFAULT_TIMEOUT_MS * 2 });
+ */
 export const DEFAULT_TIMEOUT_MS = 5000;
 
-/** `timeout` option shared by all adapters: 1 ms – 60 s, default 5000. */
+/**
+ * `timeout` option shared by all adapters: 1 ms – 60 s, default 5000.
+ *
+ * @example
+ * z.object({ timeout: timeoutSchema });
+ */
 export const timeoutSchema = z.number().int().min(1).max(60_000).default(DEFAULT_TIMEOUT_MS);
 
-/** A non-empty string without surrounding whitespace or control characters (credentials, ids). */
+/**
+ * A non-empty string without whitespace or control characters (credentials, ids).
+ *
+ * @example
+ * z.object({ authToken: tokenSchema });
+ */
 export const tokenSchema = z
   .string()
   .min(1, 'must be a non-empty string')
   .regex(/^[^\s\p{Cc}]+$/u, 'must not contain whitespace or control characters');
 
-/** An http(s) URL; a trailing slash is dropped (DeepCloud's `baseUrl`, which has no default). */
+/**
+ * An http(s) URL; a trailing slash is dropped (DeepCloud's `baseUrl`, which has no default).
+ *
+ * @example
+ * z.object({ baseUrl: urlSchema });
+ */
 export const urlSchema = z
   .string()
   .refine((value) => /^https?:\/\/[^\s/]+/i.test(value) && URL.canParse(value), 'must be an http(s) URL')
   .transform((value) => value.replace(/\/+$/, ''));
 
-/** `baseUrl` option with the vendor's production URL as default. */
+/**
+ * `baseUrl` option with the vendor's production URL as default.
+ *
+ * @example
+ * z.object({ baseUrl: baseUrlSchema('https://api.sms.jpush.cn') });
+ */
 export function baseUrlSchema(defaultUrl: string) {
   return urlSchema.default(defaultUrl);
 }
 
-/** `clock` option: returns epoch milliseconds. */
+/**
+ * `clock` option: returns epoch milliseconds; default `Date.now`.
+ *
+ * @example
+ * z.object({ clock: clockSchema });
+ */
 export const clockSchema = z
   .custom<() => number>((value) => typeof value === 'function', 'must be a function returning epoch ms')
   .default(() => Date.now);
 
-/** A function-valued option (zod only checks that it is callable). */
+/**
+ * A function-valued option (zod only checks that it is callable).
+ *
+ * @example
+ * z.object({ onEvent: functionSchema<(e: FailoverEvent) => void>('(event) => void').optional() });
+ */
 export function functionSchema<T extends (...args: never[]) => unknown>(what: string) {
   return z.custom<T>((value) => typeof value === 'function', `must be a function ${what}`);
 }
@@ -86,12 +121,22 @@ export function chinaMobile(vendor: string, phone: string): string {
   return national;
 }
 
-/** Whole minutes a code of `ttlSeconds` stays valid, at least 1 (for "valid for {2} minutes" templates). */
+/**
+ * Whole minutes a code of `ttlSeconds` stays valid, at least 1 (for "valid for {2} minutes" templates).
+ *
+ * @example
+ * ttlMinutes(90); // 2
+ */
 export function ttlMinutes(ttlSeconds: number): number {
   return Math.max(1, Math.ceil(ttlSeconds / 60));
 }
 
-/** Seconds a client is told to wait when a vendor refuses for frequency and gives no time of its own. */
+/**
+ * Seconds a client is told to wait when a vendor refuses for frequency and gives no time of its own.
+ *
+ * @example
+ * vendorRateLimited('jpush', info).details.retryAfter === VENDOR_RETRY_AFTER_SECONDS; // true
+ */
 export const VENDOR_RETRY_AFTER_SECONDS = 60;
 
 /**

@@ -12,7 +12,12 @@ import {
 import { sendFailed, stringField, vendorFetch } from './http.js';
 import type { CodeCheck, CodeProvider, CodeRequest } from './types.js';
 
-/** Paths of the DeepCloud user-center SMS API, below the deployment's entry point (`baseUrl`). */
+/**
+ * Paths of the DeepCloud user-center SMS API, below the deployment's entry point (`baseUrl`).
+ *
+ * @example
+ * `${baseUrl}${DEEPCLOUD_PATHS.verify}` // …/api/ucenter-service-provider/api/sms/code/verify
+ */
 export const DEEPCLOUD_PATHS = {
   send: '/api/ucenter-service-provider/api/sms/code/send',
   captchaSend: '/api/ucenter-service-provider/api/sms/code/captcha/send',
@@ -40,7 +45,12 @@ const deepcloudOptionsSchema = z.object({
   name: z.string().min(1).default('deepcloud'),
 });
 
-/** Options of {@link deepcloudCodes}. */
+/**
+ * Options of {@link deepcloudCodes}.
+ *
+ * @example
+ * const options: DeepcloudCodesOptions = { baseUrl: 'https://uc.example.com', accessToken: token };
+ */
 export type DeepcloudCodesOptions = z.input<typeof deepcloudOptionsSchema>;
 
 type Endpoint = keyof typeof DEEPCLOUD_PATHS;

@@ -13,7 +13,12 @@ import type {
   Vendor,
 } from './types.js';
 
-/** What `failover` reports through `onEvent` (never a code, a phone number or a credential). */
+/**
+ * What `failover` reports through `onEvent` (never a code, a phone number or a credential).
+ *
+ * @example
+ * failover([a, b], { onEvent: (e) => e.type === 'breaker_open' && alert(`${e.vendor} is down`) });
+ */
 export type FailoverEvent =
   | { type: 'sent'; vendor: string }
   | { type: 'vendor_failed'; vendor: string; code: ErrorCode; reason: string | undefined }
@@ -38,10 +43,21 @@ const failoverOptionsSchema = z.object({
   name: z.string().min(1).default('failover'),
 });
 
-/** Options of {@link failover}. */
+/**
+ * Options of {@link failover}.
+ *
+ * @example
+ * const options: FailoverOptions = { failureThreshold: 5, coolOffMs: 60_000, failoverOnTimeout: false };
+ */
 export type FailoverOptions = z.input<typeof failoverOptionsSchema>;
 
-/** One member's failure (or skip), as listed in `details.failures` when every member failed. */
+/**
+ * One member's failure (or skip), as listed in `details.failures` when every member failed.
+ *
+ * @example
+ * // error.details.failures
+ * [{ vendor: 'ronglian', code: 'SEND_FAILED', reason: 'timeout' }, { vendor: 'jpush', skipped: 'breaker_open' }]
+ */
 export interface FailoverFailure {
   vendor: string;
   code?: ErrorCode;

@@ -8,6 +8,9 @@ import { SmsOtpError } from '../errors.js';
  * - `bad_response`: the body was not the JSON the vendor documents (an HTML error page, a proxy page …).
  * - `auth`, `config`, `balance`, `arrears`, `template`, `signature`, `bad_request`, `rejected`,
  *   `vendor_error`, `unsupported_channel`: the vendor answered and refused; see VENDORS.md per adapter.
+ *
+ * @example
+ * if (error.code === 'SEND_FAILED' && error.details.reason === 'balance') pageTheOnCallPerson();
  */
 export type FailureReason =
   | 'timeout'
@@ -25,13 +28,23 @@ export type FailureReason =
   | 'vendor_error'
   | 'unsupported_channel';
 
-/** Raw facts about a vendor's refusal, kept in an error's `details` (never credentials). */
+/**
+ * Raw facts about a vendor's refusal, kept in an error's `details` (never credentials).
+ *
+ * @example
+ * const info: VendorErrorInfo = { vendorCode: '50009', vendorMessage: 'out of freq' };
+ */
 export interface VendorErrorInfo {
   vendorCode?: string;
   vendorMessage?: string;
 }
 
-/** One JSON call to a vendor. */
+/**
+ * One JSON call to a vendor.
+ *
+ * @example
+ * const request: VendorRequest = { vendor: 'jpush', url, headers, body: { mobile }, timeout: 5000 };
+ */
 export interface VendorRequest {
   /** Adapter name, copied into every error's `details.vendor`. */
   vendor: string;
@@ -46,7 +59,12 @@ export interface VendorRequest {
   describe?: (json: unknown) => VendorErrorInfo | undefined;
 }
 
-/** A vendor's answer with a status below 300 or in 4xx (5xx, timeouts and network errors throw). */
+/**
+ * A vendor's answer with a status below 300 or in 4xx (5xx, timeouts and network errors throw).
+ *
+ * @example
+ * const { status, json } = await vendorFetch(request);
+ */
 export interface VendorResponse {
   status: number;
   /** The parsed JSON body, or `undefined` when the body was empty or not JSON. */
@@ -132,7 +150,12 @@ export function expectJsonObject(vendor: string, response: VendorResponse): Reco
   return json as Record<string, unknown>;
 }
 
-/** Reads a string (or number, as a string) field of a JSON object; `undefined` otherwise. */
+/**
+ * Reads a string (or number, as a string) field of a JSON object; `undefined` otherwise.
+ *
+ * @example
+ * stringField({ msg_id: 124680 }, 'msg_id'); // '124680'
+ */
 export function stringField(object: unknown, key: string): string | undefined {
   if (object === null || typeof object !== 'object') return undefined;
   const value = (object as Record<string, unknown>)[key];

@@ -31,13 +31,21 @@ import type {
   TemplateMessage,
 } from './types.js';
 
-/** Production base URL of JPush SMS (极光短信) API v1, from the vendor document. */
+/**
+ * Production base URL of JPush SMS (极光短信) API v1, from the vendor document.
+ *
+ * @example
+ * jpushCodes({ appKey, masterSecret, templateId: 1, baseUrl: JPUSH_BASE_URL });
+ */
 export const JPUSH_BASE_URL = 'https://api.sms.jpush.cn';
 
 /**
  * JPush's error table (codes 50001–50023 of the document) → the error the adapter throws. `reason` is
  * `details.reason` of a `SEND_FAILED`. Codes not listed (and 50019 "server error") → `SEND_FAILED`
  * with `reason: 'vendor_error'`. In `check`, `CODE_INVALID` answers resolve `false`.
+ *
+ * @example
+ * JPUSH_ERRORS['50014']; // { code: 'SEND_FAILED', reason: 'balance' }
  */
 export const JPUSH_ERRORS: Readonly<Record<string, { code: ErrorCode; reason?: FailureReason }>> = {
   '50001': { code: 'SEND_FAILED', reason: 'auth' }, // missing auth
@@ -114,9 +122,19 @@ const jpushCodesSchema = z.object({
   name: z.string().min(1).default('jpush'),
 });
 
-/** Options of {@link jpushSender}. */
+/**
+ * Options of {@link jpushSender}.
+ *
+ * @example
+ * const options: JpushSenderOptions = { appKey, masterSecret, templateId: 1 };
+ */
 export type JpushSenderOptions = z.input<typeof jpushSenderSchema>;
-/** Options of {@link jpushCodes}. */
+/**
+ * Options of {@link jpushCodes}.
+ *
+ * @example
+ * const options: JpushCodesOptions = { appKey, masterSecret, templateId: 1, voiceTtl: 120 };
+ */
 export type JpushCodesOptions = z.input<typeof jpushCodesSchema>;
 
 interface JpushClient {

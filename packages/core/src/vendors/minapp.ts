@@ -13,11 +13,17 @@ import {
 import { type FailureReason, sendFailed, stringField, type VendorResponse, vendorFetch } from './http.js';
 import type { CodeCheck, CodeProvider, CodeRequest } from './types.js';
 
-/** Production base URL of MinApp (知晓云) BaaS, from the vendor document. */
+/**
+ * Production base URL of MinApp (知晓云) BaaS, from the vendor document.
+ *
+ * @example
+ * minappCodes({ token, baseUrl: MINAPP_BASE_URL });
+ */
 export const MINAPP_BASE_URL = 'https://cloud.minapp.com';
 
-/** Send path (API v2.1) and verify path (API v1.8), as the document gives them. */
+/** Send path (API v2.1), as the document gives it. */
 export const MINAPP_SEND_PATH = '/oserve/v2.1/sms-verification-code/';
+/** Verify path (API v1.8), as the document gives it. */
 export const MINAPP_VERIFY_PATH = '/oserve/v1.8/sms-verification-code/verify/';
 
 const minappOptionsSchema = z.object({
@@ -41,7 +47,12 @@ const minappOptionsSchema = z.object({
   name: z.string().min(1).default('minapp'),
 });
 
-/** Options of {@link minappCodes}. */
+/**
+ * Options of {@link minappCodes}.
+ *
+ * @example
+ * const options: MinappCodesOptions = { token, signatureId: 1, resolveUserId: (phone) => lookup(phone) };
+ */
 export type MinappCodesOptions = z.input<typeof minappOptionsSchema>;
 
 /**

@@ -18,13 +18,28 @@ import {
 import { expectJsonObject, sendFailed, stringField, vendorFetch } from './http.js';
 import type { CodeMessage, Sender, SendReceipt, TemplateMessage } from './types.js';
 
-/** Production base URL of Ronglian (容联云, cloopen) REST API, from the vendor document. */
+/**
+ * Production base URL of Ronglian (容联云, cloopen) REST API, from the vendor document.
+ *
+ * @example
+ * ronglianSender({ accountSid, authToken, appId, templateId: '1', baseUrl: RONGLIAN_BASE_URL });
+ */
 export const RONGLIAN_BASE_URL = 'https://app.cloopen.com:8883';
 
-/** At most this many numbers go in one TemplateSMS request (`to`, comma-joined). */
+/**
+ * At most this many numbers go in one TemplateSMS request (`to`, comma-joined).
+ *
+ * @example
+ * Math.ceil(450 / RONGLIAN_MAX_RECIPIENTS); // 3 requests
+ */
 export const RONGLIAN_MAX_RECIPIENTS = 200;
 
-/** Ronglian status codes refused for frequency (→ `RATE_LIMITED`). */
+/**
+ * Ronglian status codes refused for frequency (→ `RATE_LIMITED`).
+ *
+ * @example
+ * RONGLIAN_RATE_LIMIT_CODES.has('160038'); // true
+ */
 export const RONGLIAN_RATE_LIMIT_CODES: ReadonlySet<string> = new Set([
   '160038',
   '160039',
@@ -32,7 +47,12 @@ export const RONGLIAN_RATE_LIMIT_CODES: ReadonlySet<string> = new Set([
   '112314',
 ]);
 
-/** Ronglian status codes for a number it cannot send to (→ `INVALID_PHONE`). */
+/**
+ * Ronglian status codes for a number it cannot send to (→ `INVALID_PHONE`).
+ *
+ * @example
+ * RONGLIAN_INVALID_PHONE_CODES.has('160042'); // true
+ */
 export const RONGLIAN_INVALID_PHONE_CODES: ReadonlySet<string> = new Set(['160042', '160013', '112316']);
 
 const ronglianOptionsSchema = z.object({
@@ -63,7 +83,12 @@ const ronglianOptionsSchema = z.object({
   name: z.string().min(1).default('ronglian'),
 });
 
-/** Options of {@link ronglianSender}. */
+/**
+ * Options of {@link ronglianSender}.
+ *
+ * @example
+ * const options: RonglianSenderOptions = { accountSid, authToken, appId, templateId: '1' };
+ */
 export type RonglianSenderOptions = z.input<typeof ronglianOptionsSchema>;
 
 /**
