@@ -154,7 +154,7 @@ export function checkJsonPost(req: FakeRequest, problem: (description: string) =
   if (req.json === undefined) problem('body is not JSON');
 }
 
-/** Throws unless `value` (an error) mentions none of the secrets in its message, details or cause. */
+/** Returns the secrets that `error` mentions in its message, details, cause or stack (expected: none). */
 export function secretsIn(error: unknown, secrets: readonly string[]): string[] {
   const e = error as { message?: unknown; details?: unknown; cause?: unknown; stack?: unknown };
   const haystack = [
