@@ -1,0 +1,113 @@
+import {
+  errorResponse,
+  type HttpOptions,
+  type HttpRequest,
+  type HttpResponse,
+  handleGuard,
+  handleSend,
+  handleVerify,
+  MAX_BODY_BYTES,
+  type ResolvedHttpOptions,
+  resolveHttpOptions,
+  type SmsOtp,
+  SmsOtpError,
+  type VerifiedPhone,
+} from '@sms-otp/core';
+import express, {
+  type ErrorRequestHandler,
+  type Request,
+  type RequestHandler,
+  type Response,
+  type Router,
+} from 'express';
+
+declare global {
+  namespace Express {
+    interface Request {
+      /** Set by `requireSmsVerified`: the phone the request proved, its purpose and when. */
+      smsVerified?: VerifiedPhone;
+    }
+  }
+}
+
+/** Options of `smsOtp()`: the route prefix plus the core's route options. */
+export interface SmsOtpRouterOptions extends HttpOptions {
+  /** Where `POST /send` and `POST /verify` live. Default `'/sms'`. */
+  prefix?: string;
+}
+
+/** Options of `requireSmsVerified()`. Route options (`cookie`, `messages`, `formatResponse`) apply to its errors. */
+export interface RequireSmsVerifiedOptions extends HttpOptions {
+  /** The purpose the token must have been made for, e.g. `'login'`. */
+  purpose: string;
+  /** Makes the token good for this one request. Default `true`. */
+  consume?: boolean;
+}
+
+type Handler = (otp: SmsOtp, request: HttpRequest, options: ResolvedHttpOptions) => Promise<HttpResponse>;
+
+/**
+ * An Express router with `POST {prefix}/send` and `POST {prefix}/verify`. It parses JSON itself (16 KB),
+ * or uses the body a host parser already set; the client IP is `req.ip` (Express's `trust proxy`).
+ *
+ * @example
+ * app.use(smsOtp(otp, { prefix: '/sms' }));
+ */
+export function smsOtp(otp: SmsOtp, options: SmsOtpRouterOptions = {}): Router {
+  const { prefix = '/sms', ...http } = options;
+  const resolved = resolveHttpOptions(otp, http);
+  const router = express.Router();
+  const json = express.json({ limit: MAX_BODY_BYTES });
+  // A body the parser refused (not JSON, too large, bad charset) is the client's mistake: INVALID_REQUEST.
+  const parseFailed: ErrorRequestHandler = (error: { status?: number; type?: string }, _req, res, next) => {
+    if (typeof error?.status !== 'number' || error.status >= 500) return next(error);
+    const message = error.type === 'entity.too.large' ? 'body too large' : 'body is not JSON';
+    write(
+      res,
+      errorResponse(new SmsOtpError('INVALID_REQUEST', { issues: [{ path: '', message }] }), resolved),
+    );
+  };
+  const route =
+    (handler: Handler): RequestHandler =>
+    (req, res, next) => {
+      handler(otp, toHttpRequest(req), resolved).then((response) => write(res, response), next);
+    };
+  router.post(`${prefix}/send`, json, route(handleSend), parseFailed);
+  router.post(`${prefix}/verify`, json, route(handleVerify), parseFailed);
+  return router;
+}
+
+/**
+ * Middleware that lets a request through only with a valid verification token (`X-Sms-Token` header or
+ * `sms_token` cookie) for `purpose`; sets `req.smsVerified`. Otherwise answers 401/403 with the error body.
+ *
+ * @example
+ * app.post('/login', requireSmsVerified(otp, { purpose: 'login' }), (req, res) => {
+ *   res.json({ phone: req.smsVerified!.phone });
+ * });
+ */
+export function requireSmsVerified(otp: SmsOtp, options: RequireSmsVerifiedOptions): RequestHandler {
+  const { purpose, consume = true, ...http } = options;
+  const resolved = resolveHttpOptions(otp, http);
+  return function smsVerifiedGuard(req, res, next) {
+    handleGuard(otp, toHttpRequest(req), { purpose, consume }, resolved).then((result) => {
+      if (!result.ok) return write(res, result.response);
+      req.smsVerified = result.verified;
+      next();
+    }, next);
+  };
+}
+
+function toHttpRequest(req: Request): HttpRequest {
+  // Only a JSON body counts: a form or text body a host parser read is not this API's input.
+  const body = req.is('application/json') ? req.body : undefined;
+  return { body, headers: req.headers, ...(req.ip ? { ip: req.ip } : {}) };
+}
+
+function write(res: Response, response: HttpResponse): void {
+  for (const [name, value] of Object.entries(response.headers)) {
+    if (name === 'set-cookie') res.append(name, value);
+    else res.set(name, value);
+  }
+  res.status(response.status).json(response.body);
+}

@@ -1,0 +1,115 @@
+import {
+  errorResponse,
+  type HttpOptions,
+  type HttpRequest,
+  type HttpResponse,
+  handleGuard,
+  handleSend,
+  handleVerify,
+  MAX_BODY_BYTES,
+  type ResolvedHttpOptions,
+  resolveHttpOptions,
+  type SmsOtp,
+  SmsOtpError,
+  sendBodySchema,
+  type VerifiedPhone,
+  verifyBodySchema,
+} from '@sms-otp/core';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import fp from 'fastify-plugin';
+
+/** Options of `smsOtpPlugin`: the engine, the route prefix and the core's route options. */
+export interface SmsOtpPluginOptions extends HttpOptions {
+  otp: SmsOtp;
+  /** Where `POST /send` and `POST /verify` live. Default `'/sms'`. */
+  prefix?: string;
+}
+
+/** Options of `app.requireSmsVerified()`. Unset route options are those the plugin was registered with. */
+export interface RequireSmsVerifiedOptions extends HttpOptions {
+  /** The purpose the token must have been made for, e.g. `'login'`. */
+  purpose: string;
+  /** Makes the token good for this one request. Default `true`. */
+  consume?: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** A preHandler that lets a request through only with a valid verification token for `purpose`. */
+    requireSmsVerified(options: RequireSmsVerifiedOptions): preHandlerAsyncHookHandler;
+  }
+  interface FastifyRequest {
+    /** Set by `requireSmsVerified`: the phone the request proved, its purpose and when. */
+    smsVerified?: VerifiedPhone;
+  }
+}
+
+type Handler = (otp: SmsOtp, request: HttpRequest, options: ResolvedHttpOptions) => Promise<HttpResponse>;
+
+const plugin: FastifyPluginAsync<SmsOtpPluginOptions> = async (app, options) => {
+  const { otp, prefix = '/sms', ...http } = options;
+  const resolved = resolveHttpOptions(otp, http);
+
+  if (!app.hasRequestDecorator('smsVerified')) app.decorateRequest('smsVerified', undefined);
+  if (!app.hasDecorator('requireSmsVerified')) {
+    app.decorate('requireSmsVerified', (guard: RequireSmsVerifiedOptions) => {
+      const { purpose, consume = true, ...own } = guard;
+      const guardOptions = resolveHttpOptions(otp, { ...http, ...own });
+      return async function smsVerifiedGuard(request: FastifyRequest, reply: FastifyReply) {
+        const result = await handleGuard(otp, toHttpRequest(request), { purpose, consume }, guardOptions);
+        if (!result.ok) return write(reply, result.response);
+        request.smsVerified = result.verified;
+      };
+    });
+  }
+
+  // The routes live in their own context so that their error handler does not touch the host's routes.
+  await app.register(async (routes) => {
+    // A body Fastify refused (not JSON, too large, wrong content type, `__proto__` keys) → INVALID_REQUEST.
+    routes.setErrorHandler((error: { statusCode?: number; code?: string }, _request, reply) => {
+      if (typeof error.statusCode !== 'number' || error.statusCode >= 500) throw error;
+      const message = error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 'body too large' : 'body is not JSON';
+      const issues = [{ path: '', message }];
+      return write(reply, errorResponse(new SmsOtpError('INVALID_REQUEST', { issues }), resolved));
+    });
+    const route = (path: string, schema: typeof sendBodySchema | typeof verifyBodySchema, handler: Handler) =>
+      routes.post(
+        path,
+        {
+          bodyLimit: MAX_BODY_BYTES,
+          // Generated from the core's zod schema for documentation (e.g. @fastify/swagger). The core
+          // validates the body itself, so Fastify's validator (which would coerce types) is bypassed.
+          schema: { body: schema.toJSONSchema({ io: 'input', target: 'draft-07' }) },
+          validatorCompiler: () => (value: unknown) => ({ value }),
+        },
+        async (request, reply) => write(reply, await handler(otp, toHttpRequest(request), resolved)),
+      );
+    route(`${prefix}/send`, sendBodySchema, handleSend);
+    route(`${prefix}/verify`, verifyBodySchema, handleVerify);
+  });
+};
+
+/**
+ * Fastify plugin: `POST {prefix}/send`, `POST {prefix}/verify`, and the `app.requireSmsVerified({ purpose })`
+ * preHandler, which sets `request.smsVerified`. The client IP is `request.ip` (Fastify's `trustProxy`).
+ *
+ * @example
+ * await app.register(smsOtpPlugin, { otp, prefix: '/sms' });
+ * app.post('/login', { preHandler: app.requireSmsVerified({ purpose: 'login' }) }, async (request) => ({
+ *   phone: request.smsVerified!.phone,
+ * }));
+ */
+export const smsOtpPlugin = fp(plugin, { fastify: '5.x', name: '@sms-otp/fastify' });
+export default smsOtpPlugin;
+
+function toHttpRequest(request: FastifyRequest): HttpRequest {
+  return { body: request.body, headers: request.headers, ...(request.ip ? { ip: request.ip } : {}) };
+}
+
+function write(reply: FastifyReply, response: HttpResponse): FastifyReply {
+  return reply
+    .code(response.status)
+    .headers(response.headers)
+    .type('application/json; charset=utf-8')
+    .send(JSON.stringify(response.body));
+}

@@ -1,0 +1,136 @@
+import { createServer, type Server } from 'node:http';
+import { createRequire } from 'node:module';
+import Router from '@koa/router';
+import express5, { type RequestHandler } from 'express';
+import Fastify from 'fastify';
+import Koa from 'koa';
+import supertest from 'supertest';
+import { vi } from 'vitest';
+import type { HttpOptions, SmsOtp } from '../../packages/core/src/index.js';
+import { smsOtpPlugin } from '../../packages/fastify/src/index.js';
+import * as koaAdapter from '../../packages/koa/src/index.js';
+
+/** Route options every app passes to its routes and guards. */
+export interface RouteOptions extends HttpOptions {
+  /** Installs the host's own JSON parser before the routes (Express, Koa; Fastify always parses). */
+  hostParser?: boolean;
+}
+
+export interface ContractApp {
+  request: ReturnType<typeof supertest>;
+  close(): Promise<void>;
+}
+
+export type AppFactory = (otp: SmsOtp, options?: RouteOptions) => Promise<ContractApp>;
+
+// Express 4 and Koa 2 are the packages' dev dependencies under alias names.
+const requireFrom = (pkg: string) =>
+  createRequire(new URL(`../../packages/${pkg}/package.json`, import.meta.url));
+const express4 = requireFrom('express')('express4') as typeof express5;
+const Koa2 = requireFrom('koa')('koa2') as typeof Koa;
+
+/** The Express adapter loaded against a given Express major, as a host with that major installed gets it. */
+async function expressAdapter(major: 4 | 5): Promise<typeof import('../../packages/express/src/index.js')> {
+  if (major === 5) return import('../../packages/express/src/index.js');
+  vi.doMock('express', () => ({ default: express4 }));
+  try {
+    // A second instance of the adapter module (the query makes it one), whose `express` is Express 4.
+    const specifier = '../../packages/express/src/index.ts?express4';
+    const adapter = (await import(
+      /* @vite-ignore */ specifier
+    )) as typeof import('../../packages/express/src/index.js');
+    // Proves the mock took: the router the adapter builds is an Express 4 router.
+    const router = adapter.smsOtp({ options: {} } as unknown as SmsOtp);
+    if (Object.getPrototypeOf(router) !== Object.getPrototypeOf(express4.Router())) {
+      throw new Error('the Express adapter was not loaded against Express 4');
+    }
+    return adapter;
+  } finally {
+    vi.doUnmock('express');
+  }
+}
+
+async function listen(server: Server): Promise<ContractApp> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    request: supertest(server),
+    close: () => new Promise<void>((resolve, reject) => server.close((e) => (e ? reject(e) : resolve()))),
+  };
+}
+
+function expressApp(major: 4 | 5): AppFactory {
+  const express = major === 5 ? express5 : express4;
+  return async (otp, { hostParser, ...routes } = {}) => {
+    const { smsOtp, requireSmsVerified } = await expressAdapter(major);
+    const app = express();
+    if (hostParser) app.use(express.json());
+    app.use(smsOtp(otp, routes));
+    const answer: RequestHandler = (req, res) => {
+      res.json({ phone: req.smsVerified!.phone });
+    };
+    app.post('/login', requireSmsVerified(otp, { ...routes, purpose: 'login' }), answer);
+    app.post('/login-peek', requireSmsVerified(otp, { ...routes, purpose: 'login', consume: false }), answer);
+    app.post('/reset', requireSmsVerified(otp, { ...routes, purpose: 'reset-password' }), answer);
+    return listen(createServer(app));
+  };
+}
+
+function koaApp(major: 2 | 3): AppFactory {
+  const App = major === 3 ? Koa : Koa2;
+  return async (otp, { hostParser, ...routes } = {}) => {
+    const app = new App();
+    if (hostParser) {
+      // A stand-in for @koa/bodyparser: sets ctx.request.body for JSON requests.
+      app.use(async (ctx, next) => {
+        if (ctx.is('application/json')) {
+          let text = '';
+          for await (const chunk of ctx.req) text += chunk;
+          (ctx.request as { body?: unknown }).body = JSON.parse(text);
+        }
+        return next();
+      });
+    }
+    app.use(koaAdapter.smsOtp(otp, routes));
+    const router = new Router();
+    const answer: Koa.Middleware = (ctx) => {
+      ctx.body = { phone: ctx.state.smsVerified!.phone };
+    };
+    const guard = (purpose: string, consume?: boolean) =>
+      koaAdapter.requireSmsVerified(otp, {
+        ...routes,
+        purpose,
+        ...(consume === undefined ? {} : { consume }),
+      });
+    router.post('/login', guard('login'), answer);
+    router.post('/login-peek', guard('login', false), answer);
+    router.post('/reset', guard('reset-password'), answer);
+    app.use(router.routes());
+    return listen(createServer(app.callback()));
+  };
+}
+
+const fastifyApp: AppFactory = async (otp, { hostParser: _, ...routes } = {}) => {
+  const app = Fastify();
+  await app.register(smsOtpPlugin, { otp, ...routes });
+  const answer = async (request: { smsVerified?: { phone: string } }) => ({
+    phone: request.smsVerified!.phone,
+  });
+  app.post('/login', { preHandler: app.requireSmsVerified({ purpose: 'login' }) }, answer);
+  app.post(
+    '/login-peek',
+    { preHandler: app.requireSmsVerified({ purpose: 'login', consume: false }) },
+    answer,
+  );
+  app.post('/reset', { preHandler: app.requireSmsVerified({ purpose: 'reset-password' }) }, answer);
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  return { request: supertest(app.server), close: () => app.close() };
+};
+
+/** Every app the contract suite runs against. */
+export const APPS: [string, AppFactory][] = [
+  ['Express 5', expressApp(5)],
+  ['Express 4', expressApp(4)],
+  ['Koa 3', koaApp(3)],
+  ['Koa 2', koaApp(2)],
+  ['Fastify 5', fastifyApp],
+];

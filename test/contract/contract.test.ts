@@ -1,0 +1,495 @@
+/**
+ * The HTTP contract of DESIGN.md, run unchanged against every framework package (Express 5 and 4, Koa 3
+ * and 2, Fastify 5). Engine behaviour across stores is tested in core; this suite tests HTTP.
+ * CAPTCHA_REQUIRED / CAPTCHA_INVALID belong to the captcha issue and are not covered here yet.
+ */
+
+import fc from 'fast-check';
+import type { Response } from 'supertest';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  createSmsOtp,
+  MESSAGES_EN,
+  MESSAGES_ZH_CN,
+  type MemorySender,
+  memorySender,
+  type OtpStore,
+  PhoneParser,
+  type SmsOtp,
+  type SmsOtpOptions,
+  sendBodySchema,
+} from '../../packages/core/src/index.js';
+import { APPS, type ContractApp, type RouteOptions } from './apps.js';
+
+const PHONE = '+8613800138000';
+const NATIONAL = '13800138000';
+const OTHER = '+8613900139000';
+const START = Date.parse('2030-01-01T00:00:00Z');
+
+/** The error body of DESIGN.md, with its status. */
+function expectError(res: Response, status: number, code: string, details: Record<string, unknown> = {}) {
+  expect({ status: res.status, body: res.body }).toEqual({
+    status,
+    body: { error: { code, message: MESSAGES_EN[code as keyof typeof MESSAGES_EN], ...details } },
+  });
+  expect(res.headers['content-type']).toMatch(/^application\/json/);
+}
+
+describe.each(APPS)('%s', (_name, makeApp) => {
+  const open: { app: ContractApp; otp: SmsOtp }[] = [];
+  let now = START;
+
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map(async ({ app, otp }) => Promise.all([app.close(), otp.close()])));
+    now = START;
+  });
+
+  async function setup(options: Partial<SmsOtpOptions> = {}, routes: RouteOptions = {}) {
+    const sender = (options.sender as MemorySender | undefined) ?? memorySender();
+    const otp = createSmsOtp({
+      secret: 'x'.repeat(32),
+      purposes: ['login', 'register', 'reset-password'],
+      defaultCountry: 'CN',
+      clock: () => now,
+      ...options,
+      sender,
+    });
+    const app = await makeApp(otp, routes);
+    open.push({ app, otp });
+    const send = (body: unknown) => app.request.post('/sms/send').send(body as object);
+    const verify = (body: unknown) => app.request.post('/sms/verify').send(body as object);
+    /** Sends a code to `phone` and verifies it: the token. */
+    const tokenFor = async (purpose = 'login', phone = PHONE) => {
+      expect((await send({ phone, purpose })).status).toBe(200);
+      const code = sender.outbox.last(phone)!.code;
+      const res = await verify({ phone, purpose, code });
+      expect(res.status).toBe(200);
+      return res.body.token as string;
+    };
+    return { app, otp, sender, send, verify, tokenFor, post: (path: string) => app.request.post(path) };
+  }
+
+  describe('success bodies', () => {
+    it('send answers exactly { sent, expiresIn, resendIn, requestId }, no code', async () => {
+      const { send, sender } = await setup();
+      const res = await send({ phone: NATIONAL, purpose: 'login' });
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({ sent: true, expiresIn: 300, resendIn: 60, requestId: expect.any(String) });
+      expect(res.headers['content-type']).toMatch(/^application\/json/);
+      expect(res.headers['cache-control']).toBe('no-store');
+      expect(JSON.stringify(res.body)).not.toContain(sender.outbox.last(PHONE)!.code);
+    });
+
+    it('send adds devCode with exposeCode', async () => {
+      const { send, sender } = await setup({ exposeCode: true });
+      const res = await send({ phone: PHONE });
+      expect(res.status).toBe(200);
+      expect(res.body.devCode).toBe(sender.outbox.last(PHONE)!.code);
+    });
+
+    it('verify answers exactly { verified, token, expiresIn } and the token passes the guard', async () => {
+      const { send, verify, sender, post } = await setup();
+      await send({ phone: PHONE, purpose: 'login' });
+      const res = await verify({ phone: NATIONAL, code: sender.outbox.last(PHONE)!.code });
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({ verified: true, token: expect.any(String), expiresIn: 600 });
+      expect(res.headers['set-cookie']).toBeUndefined();
+      const login = await post('/login').set('X-Sms-Token', res.body.token);
+      expect({ status: login.status, body: login.body }).toEqual({ status: 200, body: { phone: PHONE } });
+    });
+
+    it('leaves other methods and paths to the host', async () => {
+      const { app } = await setup();
+      expect((await app.request.get('/sms/send')).status).toBe(404);
+      expect((await app.request.post('/sms/other').send({ phone: PHONE })).status).toBe(404);
+    });
+
+    it('works when the host installed its own JSON parser', async () => {
+      const { send, verify, sender } = await setup({}, { hostParser: true });
+      expect((await send({ phone: PHONE })).status).toBe(200);
+      expectError(await send({ phone: 13800138000 }), 400, 'INVALID_REQUEST', { issues: expect.any(Array) });
+      const res = await verify({ phone: PHONE, code: sender.outbox.last(PHONE)!.code });
+      expect(res.body.verified).toBe(true);
+    });
+  });
+
+  describe('INVALID_REQUEST (400, details.issues lists paths)', () => {
+    const raw = (app: ContractApp, path: string, body: string, type = 'application/json') =>
+      app.request.post(path).set('content-type', type).send(body);
+
+    it.each([
+      ['body not JSON', '/sms/send', '{"phone": "+86', ''],
+      ['array body', '/sms/send', JSON.stringify([{ phone: PHONE }]), ''],
+      ['null body', '/sms/verify', 'null', ''],
+      ['wrong-typed phone', '/sms/send', JSON.stringify({ phone: 13800138000 }), 'phone'],
+      ['wrong-typed purpose', '/sms/send', JSON.stringify({ phone: PHONE, purpose: ['login'] }), 'purpose'],
+      ['bad channel', '/sms/send', JSON.stringify({ phone: PHONE, channel: 'fax' }), 'channel'],
+      ['missing phone', '/sms/send', JSON.stringify({ purpose: 'login' }), 'phone'],
+      ['missing code', '/sms/verify', JSON.stringify({ phone: PHONE }), 'code'],
+      ['wrong-typed code', '/sms/verify', JSON.stringify({ phone: PHONE, code: 123456 }), 'code'],
+      ['non-ASCII digits', '/sms/verify', JSON.stringify({ phone: PHONE, code: '１２３４５６' }), 'code'],
+      ['over-size body', '/sms/send', JSON.stringify({ phone: PHONE, pad: 'x'.repeat(20_000) }), ''],
+    ])('%s', async (_case, path, body, issuePath) => {
+      const { app } = await setup();
+      const res = await raw(app, path, body);
+      expectError(res, 400, 'INVALID_REQUEST', { issues: expect.any(Array) });
+      expect(res.body.error.issues.map((issue: { path: string }) => issue.path)).toContain(issuePath);
+    });
+
+    it('a body that is not JSON by content type, or empty', async () => {
+      const { app } = await setup();
+      const body = JSON.stringify({ phone: PHONE });
+      for (const res of [
+        await raw(app, '/sms/send', body, 'text/plain'),
+        await raw(
+          app,
+          '/sms/send',
+          `phone=${encodeURIComponent(PHONE)}`,
+          'application/x-www-form-urlencoded',
+        ),
+        await raw(app, '/sms/send', ''),
+        await app.request.post('/sms/send'),
+      ]) {
+        expectError(res, 400, 'INVALID_REQUEST', { issues: expect.any(Array) });
+      }
+    });
+  });
+
+  describe('phone and purpose', () => {
+    it('INVALID_PHONE (400)', async () => {
+      const { send } = await setup();
+      expectError(await send({ phone: '123' }), 400, 'INVALID_PHONE');
+    });
+
+    it('COUNTRY_NOT_ALLOWED (403) outside allowedCountries', async () => {
+      const { send } = await setup({ allowedCountries: ['CN'] });
+      expectError(await send({ phone: '+14155552671' }), 403, 'COUNTRY_NOT_ALLOWED', { country: 'US' });
+      expect((await send({ phone: PHONE })).status).toBe(200);
+    });
+
+    it('UNKNOWN_PURPOSE (400) lists the purposes', async () => {
+      const { send, verify } = await setup();
+      const purposes = ['login', 'register', 'reset-password'];
+      expectError(await send({ phone: PHONE, purpose: 'admin' }), 400, 'UNKNOWN_PURPOSE', { purposes });
+      expectError(await verify({ phone: PHONE, purpose: 'admin', code: '123456' }), 400, 'UNKNOWN_PURPOSE', {
+        purposes,
+      });
+    });
+  });
+
+  describe('send windows (429)', () => {
+    it('RESEND_TOO_SOON with Retry-After, retryAfter and RateLimit headers', async () => {
+      const { send } = await setup();
+      expect((await send({ phone: PHONE })).status).toBe(200);
+      now += 20_000;
+      const res = await send({ phone: PHONE });
+      expectError(res, 429, 'RESEND_TOO_SOON', { retryAfter: 40, scope: 'phone', limit: 1, window: 60 });
+      expect(res.headers['retry-after']).toBe('40');
+      expect(res.headers['ratelimit-policy']).toBe('1;w=60');
+      expect(res.headers.ratelimit).toBe('limit=1, remaining=0, reset=40');
+      now += 40_000;
+      expect((await send({ phone: PHONE })).status).toBe(200);
+    });
+
+    it('RATE_LIMITED when the phone hour window is full', async () => {
+      const { send } = await setup();
+      for (let i = 0; i < 5; i++) {
+        expect((await send({ phone: PHONE, purpose: 'login' })).status).toBe(200);
+        now += 61_000;
+      }
+      const res = await send({ phone: PHONE, purpose: 'register' });
+      expectError(res, 429, 'RATE_LIMITED', {
+        retryAfter: expect.any(Number),
+        scope: 'phone',
+        limit: 5,
+        window: 3600,
+      });
+      expect(Number(res.headers['retry-after'])).toBe(res.body.error.retryAfter);
+      expect(res.headers['ratelimit-policy']).toBe('5;w=3600');
+    });
+
+    it('RATE_LIMITED by IP; a spoofed X-Forwarded-For does not change the bucket', async () => {
+      const { app } = await setup({ sendLimits: { perIpHour: 2 } });
+      const send = (phone: string, xff: string) =>
+        app.request.post('/sms/send').set('X-Forwarded-For', xff).send({ phone });
+      expect((await send('+8613800138001', '198.51.100.1')).status).toBe(200);
+      expect((await send('+8613800138002', '198.51.100.2')).status).toBe(200);
+      const res = await send('+8613800138003', '198.51.100.3');
+      expectError(res, 429, 'RATE_LIMITED', {
+        retryAfter: expect.any(Number),
+        scope: 'ip',
+        limit: 2,
+        window: 3600,
+      });
+      expect(res.headers['retry-after']).toBe(String(res.body.error.retryAfter));
+    });
+  });
+
+  describe('verify', () => {
+    it('CODE_INVALID (400) with attemptsLeft', async () => {
+      const { send, verify, sender } = await setup();
+      await send({ phone: PHONE });
+      const wrong = sender.outbox.last(PHONE)!.code === '000000' ? '111111' : '000000';
+      expectError(await verify({ phone: PHONE, code: wrong }), 400, 'CODE_INVALID', { attemptsLeft: 4 });
+      expectError(await verify({ phone: PHONE, code: wrong }), 400, 'CODE_INVALID', { attemptsLeft: 3 });
+    });
+
+    it('TOO_MANY_ATTEMPTS (429): the code is dead after 5 wrong guesses, even for the right code', async () => {
+      const { send, verify, sender } = await setup();
+      await send({ phone: PHONE });
+      const code = sender.outbox.last(PHONE)!.code;
+      const wrong = code === '000000' ? '111111' : '000000';
+      for (let i = 4; i >= 1; i--) {
+        expectError(await verify({ phone: PHONE, code: wrong }), 400, 'CODE_INVALID', { attemptsLeft: i });
+      }
+      await verify({ phone: PHONE, code: wrong });
+      const res = await verify({ phone: PHONE, code });
+      expectError(res, 429, 'TOO_MANY_ATTEMPTS', { retryAfter: expect.any(Number), scope: 'code' });
+      expect(res.headers['retry-after']).toBe(String(res.body.error.retryAfter));
+    });
+
+    it('CODE_EXPIRED (400): never sent, past its ttl, already used', async () => {
+      const { send, verify, sender } = await setup();
+      expectError(await verify({ phone: PHONE, code: '123456' }), 400, 'CODE_EXPIRED');
+      await send({ phone: PHONE });
+      now += 301_000;
+      expectError(await verify({ phone: PHONE, code: sender.outbox.last(PHONE)!.code }), 400, 'CODE_EXPIRED');
+      await send({ phone: PHONE });
+      const code = sender.outbox.last(PHONE)!.code;
+      expect((await verify({ phone: PHONE, code })).status).toBe(200);
+      expectError(await verify({ phone: PHONE, code }), 400, 'CODE_EXPIRED');
+    });
+
+    it('a code is bound to its purpose', async () => {
+      const { send, verify, sender } = await setup();
+      await send({ phone: PHONE, purpose: 'register' });
+      const code = sender.outbox.last(PHONE)!.code;
+      expectError(await verify({ phone: PHONE, purpose: 'login', code }), 400, 'CODE_EXPIRED');
+      expect((await verify({ phone: PHONE, purpose: 'register', code })).status).toBe(200);
+    });
+  });
+
+  describe('failures (fail closed)', () => {
+    it('SEND_FAILED (502), rolled back: the phone can be sent to at once', async () => {
+      let failing = true;
+      const sender = memorySender({ fail: () => (failing ? new Error('vendor down') : undefined) });
+      const { send } = await setup({ sender });
+      expectError(await send({ phone: PHONE }), 502, 'SEND_FAILED');
+      failing = false;
+      const res = await send({ phone: PHONE });
+      expect(res.status).toBe(200);
+      expect(sender.outbox.size).toBe(1);
+    });
+
+    it('STORE_UNAVAILABLE (503) when the store never answers', async () => {
+      const never = () => new Promise<never>(() => {});
+      const store = Object.fromEntries(
+        ['issue', 'rollback', 'verify', 'reserve', 'settle', 'hit', 'unhit', 'useToken', 'rekey'].map((m) => [
+          m,
+          never,
+        ]),
+      ) as unknown as OtpStore;
+      const { send, verify, sender } = await setup({ store, storeTimeout: 100 });
+      expectError(await send({ phone: PHONE }), 503, 'STORE_UNAVAILABLE');
+      expectError(await verify({ phone: PHONE, code: '123456' }), 503, 'STORE_UNAVAILABLE');
+      expect(sender.outbox.size).toBe(0);
+    });
+  });
+
+  describe('the guard', () => {
+    it('NOT_VERIFIED (401) without a token', async () => {
+      const { post } = await setup();
+      expectError(await post('/login'), 401, 'NOT_VERIFIED');
+    });
+
+    it('TOKEN_INVALID (401) for a bad or forged token', async () => {
+      const { post, tokenFor } = await setup();
+      expectError(await post('/login').set('X-Sms-Token', 'not-a-token'), 401, 'TOKEN_INVALID');
+      const token = await tokenFor();
+      const forged = `${token.slice(0, -4)}${token.slice(-4) === 'AAAA' ? 'BBBB' : 'AAAA'}`;
+      expectError(await post('/login').set('X-Sms-Token', forged), 401, 'TOKEN_INVALID');
+    });
+
+    it('TOKEN_EXPIRED (401) after its lifetime', async () => {
+      const { post, tokenFor } = await setup();
+      const token = await tokenFor();
+      now += 601_000;
+      expectError(await post('/login').set('X-Sms-Token', token), 401, 'TOKEN_EXPIRED');
+    });
+
+    it('TOKEN_USED (401): consume makes a token good for one request', async () => {
+      const { post, tokenFor } = await setup();
+      const token = await tokenFor();
+      expect((await post('/login').set('X-Sms-Token', token)).body).toEqual({ phone: PHONE });
+      expectError(await post('/login').set('X-Sms-Token', token), 401, 'TOKEN_USED');
+    });
+
+    it('PURPOSE_MISMATCH (403) for a token of another purpose', async () => {
+      const { post, tokenFor } = await setup();
+      const token = await tokenFor('login');
+      expectError(await post('/reset').set('X-Sms-Token', token), 403, 'PURPOSE_MISMATCH', {
+        expected: 'reset-password',
+      });
+      const reset = await tokenFor('reset-password', OTHER);
+      expect((await post('/reset').set('X-Sms-Token', reset)).body).toEqual({ phone: OTHER });
+    });
+
+    it('consume: false allows reuse', async () => {
+      const { post, tokenFor } = await setup();
+      const token = await tokenFor();
+      for (let i = 0; i < 3; i++) {
+        expect((await post('/login-peek').set('X-Sms-Token', token)).body).toEqual({ phone: PHONE });
+      }
+      expect((await post('/login').set('X-Sms-Token', token)).status).toBe(200);
+      expectError(await post('/login-peek').set('X-Sms-Token', token), 401, 'TOKEN_USED');
+    });
+  });
+
+  describe('route options', () => {
+    it('cookie mode: verify sets sms_token (HttpOnly; SameSite=Strict; Path=/) and the guard accepts it', async () => {
+      const { send, verify, sender, post } = await setup({}, { cookie: true });
+      await send({ phone: PHONE });
+      const res = await verify({ phone: PHONE, code: sender.outbox.last(PHONE)!.code });
+      expect(res.status).toBe(200);
+      const cookie = ([] as string[]).concat(res.headers['set-cookie'] ?? []);
+      expect(cookie).toHaveLength(1);
+      expect(cookie[0]).toBe(`sms_token=${res.body.token}; Path=/; Max-Age=600; HttpOnly; SameSite=Strict`);
+      const login = await post('/login').set('Cookie', `theme=dark; sms_token=${res.body.token}`);
+      expect({ status: login.status, body: login.body }).toEqual({ status: 200, body: { phone: PHONE } });
+      expectError(await post('/login').set('Cookie', `sms_token=${res.body.token}`), 401, 'TOKEN_USED');
+    });
+
+    it("formatResponse wraps success and error bodies (seed 000's { code, message, data })", async () => {
+      const formatResponse = (body: unknown, context: { ok: boolean; code?: string }) =>
+        context.ok
+          ? { code: 0, message: 'ok', data: body }
+          : {
+              code: context.code,
+              message: (body as { error: { message: string } }).error.message,
+              data: null,
+            };
+      const { send, post } = await setup({}, { formatResponse });
+      const ok = await send({ phone: PHONE });
+      expect({ status: ok.status, body: ok.body }).toEqual({
+        status: 200,
+        body: {
+          code: 0,
+          message: 'ok',
+          data: { sent: true, expiresIn: 300, resendIn: 60, requestId: expect.any(String) },
+        },
+      });
+      const refused = await send({ phone: PHONE });
+      expect(refused.status).toBe(429);
+      expect(refused.headers['retry-after']).toBe('60');
+      expect(refused.body).toEqual({
+        code: 'RESEND_TOO_SOON',
+        message: MESSAGES_EN.RESEND_TOO_SOON,
+        data: null,
+      });
+      const guard = await post('/login');
+      expect({ status: guard.status, body: guard.body }).toEqual({
+        status: 401,
+        body: { code: 'NOT_VERIFIED', message: MESSAGES_EN.NOT_VERIFIED, data: null },
+      });
+    });
+
+    it("messages: 'zh-CN' gives Chinese messages", async () => {
+      const { send, post } = await setup({}, { messages: 'zh-CN' });
+      const res = await send({ phone: '123' });
+      expect(res.body).toEqual({ error: { code: 'INVALID_PHONE', message: MESSAGES_ZH_CN.INVALID_PHONE } });
+      expect(res.body.error.message).toBe('手机号码无效。');
+      expect((await post('/login')).body.error.message).toBe(MESSAGES_ZH_CN.NOT_VERIFIED);
+    });
+  });
+
+  describe('fuzzing: bad input never gives a 5xx or a success', () => {
+    const phones = new PhoneParser('CN');
+    const validPhone = (phone: unknown, country: unknown) => {
+      try {
+        phones.parse({ phone: phone as string, country: country as string | undefined });
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const big = 'x'.repeat(1024 * 1024);
+    const scalar = fc.oneof(
+      fc.string(),
+      fc.string({ unit: 'grapheme' }),
+      fc.integer(),
+      fc.double(),
+      fc.boolean(),
+      fc.constant(null),
+      fc.constantFrom(
+        NATIONAL,
+        PHONE,
+        '+8613800138abc',
+        '１２３４５６',
+        '٠١٢٣٤٥',
+        '+855',
+        'KH',
+        'login',
+        'sms',
+        big,
+      ),
+    );
+    const field = fc.oneof(scalar, fc.array(scalar, { maxLength: 3 }), fc.dictionary(fc.string(), scalar));
+    const shaped = fc.record(
+      { phone: field, purpose: field, code: field, country: field, channel: field, userId: field },
+      { requiredKeys: [] },
+    );
+    /** A body as sent on the wire. */
+    const body = fc.oneof(
+      shaped.map((value) => JSON.stringify(value)),
+      fc.jsonValue().map((value) => JSON.stringify(value)),
+      fc
+        .tuple(fc.constantFrom('__proto__', 'constructor', 'prototype'), shaped)
+        .map(([key, value]) => `{"${key}": ${JSON.stringify(value)}, "phone": "+8613800138001"}`),
+      fc.constant(`{"constructor": {"prototype": {"phone": "${PHONE}"}}, "code": "123456"}`),
+      fc.uint8Array({ maxLength: 256 }).map((bytes) => Buffer.from(bytes)),
+      fc.string().map((s) => `{"phone": ${s}`),
+    );
+    const parsed = (wire: string | Buffer): unknown => {
+      try {
+        return JSON.parse(wire.toString());
+      } catch {
+        return undefined;
+      }
+    };
+
+    it('POST /sms/send', async () => {
+      const { app } = await setup({ sendLimits: { perIpHour: 1_000_000 } });
+      await fc.assert(
+        fc.asyncProperty(body, async (wire) => {
+          const res = await app.request.post('/sms/send').set('content-type', 'application/json').send(wire);
+          expect(res.status).toBeLessThan(500);
+          if (res.body?.sent === true) {
+            const input = parsed(wire) as { phone?: unknown; country?: unknown };
+            expect(res.status).toBe(200);
+            expect(sendBodySchema.safeParse(input).success).toBe(true);
+            expect(validPhone(input.phone, input.country)).toBe(true);
+          } else {
+            expect(res.body.error.code).toEqual(expect.any(String));
+          }
+        }),
+        { numRuns: 150 },
+      );
+    });
+
+    it('POST /sms/verify (phones never sent a code)', async () => {
+      const { app } = await setup();
+      await fc.assert(
+        fc.asyncProperty(body, async (wire) => {
+          const res = await app.request
+            .post('/sms/verify')
+            .set('content-type', 'application/json')
+            .send(wire);
+          expect(res.status).toBeLessThan(500);
+          expect(res.body.verified).toBeUndefined();
+          expect(res.body.error.code).toEqual(expect.any(String));
+        }),
+        { numRuns: 150 },
+      );
+    });
+  });
+});
