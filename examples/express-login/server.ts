@@ -1,0 +1,143 @@
+/**
+ * Phone login with SMS codes: an Express 5 app with `POST /sms/send`, `POST /sms/verify`, a guarded
+ * `POST /api/me` and a small web page at `/`.
+ *
+ *   npx -y pnpm@10 demo                     # from the repository root, http://localhost:3000
+ *   PORT=8080 REDIS_URL=redis://localhost:6379 npx -y pnpm@10 demo
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import {
+  consoleSender,
+  createSmsOtp,
+  openApiDocument,
+  RedisStore,
+  type SmsOtp,
+  type SmsOtpOptions,
+} from '@sms-otp/core';
+import { requireSmsVerified, smsOtp } from '@sms-otp/express';
+import express, { type Express } from 'express';
+import { Redis } from 'ioredis';
+
+export interface AppOptions {
+  /** Engine options; they win over the example's defaults (memory store, console sender, purpose login). */
+  otp?: SmsOtpOptions;
+  /** Keeps codes in Redis instead of memory. Default `process.env.REDIS_URL`. */
+  redisUrl?: string;
+  /** Puts the code in send responses so the page can show it. Default: NODE_ENV is not `production`. */
+  exposeCode?: boolean;
+}
+
+export interface ExampleApp {
+  app: Express;
+  otp: SmsOtp;
+  /** Stops the engine's timers and closes the Redis connection, if any. */
+  close(): Promise<void>;
+}
+
+const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
+
+/**
+ * Builds the app without listening, so tests can start it on port 0.
+ *
+ * @example
+ * const { app } = createApp();
+ * app.listen(3000);
+ */
+export function createApp(options: AppOptions = {}): ExampleApp {
+  const redisUrl = options.redisUrl ?? process.env.REDIS_URL;
+  const redis = redisUrl ? new Redis(redisUrl, { maxRetriesPerRequest: 1 }) : undefined;
+  const otp = createSmsOtp({
+    secret: process.env.SMS_OTP_SECRET,
+    sender: consoleSender(),
+    purposes: ['login'],
+    defaultCountry: 'CN',
+    exposeCode: options.exposeCode ?? process.env.NODE_ENV !== 'production',
+    ...(redis ? { store: new RedisStore({ client: redis }) } : {}),
+    ...options.otp,
+  });
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.use((_req, res, next) => {
+    res.set({
+      'content-security-policy': "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+      'x-content-type-options': 'nosniff',
+      'referrer-policy': 'no-referrer',
+    });
+    next();
+  });
+
+  app.use(smsOtp(otp, { prefix: '/sms' }));
+
+  // A real app would start a session here; the example just says who signed in.
+  app.post('/api/me', requireSmsVerified(otp, { purpose: 'login' }), (req, res) => {
+    const { phone, purpose, verifiedAt } = req.smsVerified!;
+    res.json({ phone, purpose, verifiedAt });
+  });
+
+  const openApi = openApiDocument({
+    prefix: '/sms',
+    title: 'sms-otp example: phone login',
+    guarded: [{ method: 'post', path: '/api/me', purpose: 'login', summary: 'The phone that signed in' }],
+  });
+  app.get('/openapi.json', (_req, res) => {
+    res.json(openApi);
+  });
+
+  app.use(express.static(PUBLIC_DIR, { index: 'index.html' }));
+
+  return {
+    app,
+    otp,
+    async close() {
+      await otp.close();
+      await redis?.quit().catch(() => redis.disconnect());
+    },
+  };
+}
+
+export interface RunningApp extends ExampleApp {
+  server: Server;
+  /** `http://localhost:<port>` */
+  url: string;
+}
+
+/** Starts the app on `port` (0 picks a free one). `close()` stops the server and the app. */
+export async function startServer(port: number, options: AppOptions = {}): Promise<RunningApp> {
+  const example = createApp(options);
+  const server = await new Promise<Server>((resolve, reject) => {
+    const listening = example.app.listen(port, (error?: Error) =>
+      error ? reject(error) : resolve(listening),
+    );
+  });
+  const url = `http://localhost:${(server.address() as AddressInfo).port}`;
+  return {
+    ...example,
+    server,
+    url,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await example.close();
+    },
+  };
+}
+
+const runDirectly = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
+if (runDirectly) {
+  const running = await startServer(Number(process.env.PORT ?? 3000));
+  console.log(
+    `sms-otp example: phone login on ${running.url} (API description: ${running.url}/openapi.json)`,
+  );
+  if (running.otp.options.exposeCode) console.log('Development mode: the page shows each code.');
+  const stop = () => {
+    running.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}

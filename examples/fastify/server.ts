@@ -1,0 +1,39 @@
+/**
+ * The sms-otp API on Fastify 5: `POST /sms/send`, `POST /sms/verify` and a guarded `POST /api/me`.
+ *
+ *   npx -y pnpm@10 example:fastify          # from the repository root, http://localhost:3000
+ */
+import { pathToFileURL } from 'node:url';
+import { createSmsOtp, type SmsOtpOptions } from '@sms-otp/core';
+import { smsOtpPlugin } from '@sms-otp/fastify';
+import Fastify from 'fastify';
+
+/** Builds the app; `otp` options win over the defaults (memory store, console sender, purpose login). */
+export async function createApp(options: SmsOtpOptions = {}) {
+  const otp = createSmsOtp({
+    secret: process.env.SMS_OTP_SECRET,
+    purposes: ['login'],
+    defaultCountry: 'CN',
+    exposeCode: process.env.NODE_ENV !== 'production',
+    ...options,
+  });
+  const app = Fastify();
+  app.addHook('onClose', () => otp.close());
+  await app.register(smsOtpPlugin, { otp, prefix: '/sms' });
+  app.post('/api/me', { preHandler: app.requireSmsVerified({ purpose: 'login' }) }, async (request) => ({
+    phone: request.smsVerified!.phone,
+  }));
+  return app;
+}
+
+/** Starts the app on `port` (0 picks a free one). */
+export async function startServer(port: number, options: SmsOtpOptions = {}) {
+  const app = await createApp(options);
+  const address = await app.listen({ port, host: '127.0.0.1' });
+  return { app, url: address, close: () => app.close() };
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const { url } = await startServer(Number(process.env.PORT ?? 3000));
+  console.log(`sms-otp Fastify example on ${url}`);
+}

@@ -1,0 +1,51 @@
+/**
+ * The sms-otp API on Koa 3: `POST /sms/send`, `POST /sms/verify` and a guarded `POST /api/me`.
+ *
+ *   npx -y pnpm@10 example:koa              # from the repository root, http://localhost:3000
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
+import Router from '@koa/router';
+import { createSmsOtp, type SmsOtpOptions } from '@sms-otp/core';
+import { requireSmsVerified, smsOtp } from '@sms-otp/koa';
+import Koa from 'koa';
+
+/** Builds the app; `otp` options win over the defaults (memory store, console sender, purpose login). */
+export function createApp(options: SmsOtpOptions = {}) {
+  const otp = createSmsOtp({
+    secret: process.env.SMS_OTP_SECRET,
+    purposes: ['login'],
+    defaultCountry: 'CN',
+    exposeCode: process.env.NODE_ENV !== 'production',
+    ...options,
+  });
+  const router = new Router();
+  router.post('/api/me', requireSmsVerified(otp, { purpose: 'login' }), (ctx) => {
+    ctx.body = { phone: ctx.state.smsVerified!.phone };
+  });
+  const app = new Koa().use(smsOtp(otp, { prefix: '/sms' })).use(router.routes());
+  return { app, otp };
+}
+
+/** Starts the app on `port` (0 picks a free one). */
+export async function startServer(port: number, options: SmsOtpOptions = {}) {
+  const { app, otp } = createApp(options);
+  const server: Server = await new Promise((resolve) => {
+    const listening = app.listen(port, () => resolve(listening));
+  });
+  return {
+    otp,
+    url: `http://localhost:${(server.address() as AddressInfo).port}`,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await otp.close();
+    },
+  };
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const { url } = await startServer(Number(process.env.PORT ?? 3000));
+  console.log(`sms-otp Koa example on ${url}`);
+}
