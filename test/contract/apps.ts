@@ -14,6 +14,8 @@ import * as koaAdapter from '../../packages/koa/src/index.js';
 export interface RouteOptions extends HttpOptions {
   /** Installs the host's own JSON parser before the routes (Express, Koa; Fastify always parses). */
   hostParser?: boolean;
+  /** Believes X-Forwarded-For (Express `trust proxy`, Koa `app.proxy`, Fastify `trustProxy`). */
+  trustProxy?: boolean;
 }
 
 export interface ContractApp {
@@ -60,9 +62,10 @@ async function listen(server: Server): Promise<ContractApp> {
 
 function expressApp(major: 4 | 5): AppFactory {
   const express = major === 5 ? express5 : express4;
-  return async (otp, { hostParser, ...routes } = {}) => {
+  return async (otp, { hostParser, trustProxy, ...routes } = {}) => {
     const { smsOtp, requireSmsVerified } = await expressAdapter(major);
     const app = express();
+    if (trustProxy) app.set('trust proxy', true);
     if (hostParser) app.use(express.json());
     app.use(smsOtp(otp, routes));
     const answer: RequestHandler = (req, res) => {
@@ -77,8 +80,8 @@ function expressApp(major: 4 | 5): AppFactory {
 
 function koaApp(major: 2 | 3): AppFactory {
   const App = major === 3 ? Koa : Koa2;
-  return async (otp, { hostParser, ...routes } = {}) => {
-    const app = new App();
+  return async (otp, { hostParser, trustProxy, ...routes } = {}) => {
+    const app = new App({ proxy: trustProxy ?? false });
     if (hostParser) {
       // A stand-in for @koa/bodyparser: sets ctx.request.body for JSON requests.
       app.use(async (ctx, next) => {
@@ -109,8 +112,8 @@ function koaApp(major: 2 | 3): AppFactory {
   };
 }
 
-const fastifyApp: AppFactory = async (otp, { hostParser: _, ...routes } = {}) => {
-  const app = Fastify();
+const fastifyApp: AppFactory = async (otp, { hostParser: _, trustProxy, ...routes } = {}) => {
+  const app = Fastify({ trustProxy: trustProxy ?? false });
   await app.register(smsOtpPlugin, { otp, ...routes });
   const answer = async (request: { smsVerified?: { phone: string } }) => ({
     phone: request.smsVerified!.phone,

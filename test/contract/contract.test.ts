@@ -223,6 +223,19 @@ describe.each(APPS)('%s', (_name, makeApp) => {
       });
       expect(res.headers['retry-after']).toBe(String(res.body.error.retryAfter));
     });
+    it("X-Forwarded-For counts only when the framework's trust-proxy setting says so", async () => {
+      const { app } = await setup({ sendLimits: { perIpHour: 1 } }, { trustProxy: true });
+      const send = (phone: string, xff: string) =>
+        app.request.post('/sms/send').set('X-Forwarded-For', xff).send({ phone });
+      expect((await send('+8613800138001', '198.51.100.1')).status).toBe(200);
+      expect((await send('+8613800138002', '198.51.100.2')).status).toBe(200);
+      expectError(await send('+8613800138003', '198.51.100.2'), 429, 'RATE_LIMITED', {
+        retryAfter: expect.any(Number),
+        scope: 'ip',
+        limit: 1,
+        window: 3600,
+      });
+    });
   });
 
   describe('verify', () => {
