@@ -12,6 +12,8 @@ import * as koaAdapter from '../../packages/koa/src/index.js';
 
 /** Route options every app passes to its routes and guards. */
 export interface RouteOptions extends HttpOptions {
+  /** The routes' prefix (default `/sms`). */
+  prefix?: string;
   /** Installs the host's own JSON parser before the routes (Express, Koa; Fastify always parses). */
   hostParser?: boolean;
   /** Believes X-Forwarded-For (Express `trust proxy`, Koa `app.proxy`, Fastify `trustProxy`). */
@@ -62,12 +64,12 @@ async function listen(server: Server): Promise<ContractApp> {
 
 function expressApp(major: 4 | 5): AppFactory {
   const express = major === 5 ? express5 : express4;
-  return async (otp, { hostParser, trustProxy, ...routes } = {}) => {
+  return async (otp, { hostParser, trustProxy, prefix, ...routes } = {}) => {
     const { smsOtp, requireSmsVerified } = await expressAdapter(major);
     const app = express();
     if (trustProxy) app.set('trust proxy', true);
     if (hostParser) app.use(express.json());
-    app.use(smsOtp(otp, routes));
+    app.use(smsOtp(otp, { ...routes, ...(prefix ? { prefix } : {}) }));
     const answer: RequestHandler = (req, res) => {
       res.json({ phone: req.smsVerified!.phone });
     };
@@ -80,7 +82,7 @@ function expressApp(major: 4 | 5): AppFactory {
 
 function koaApp(major: 2 | 3): AppFactory {
   const App = major === 3 ? Koa : Koa2;
-  return async (otp, { hostParser, trustProxy, ...routes } = {}) => {
+  return async (otp, { hostParser, trustProxy, prefix, ...routes } = {}) => {
     const app = new App({ proxy: trustProxy ?? false });
     if (hostParser) {
       // A stand-in for @koa/bodyparser: sets ctx.request.body for JSON requests.
@@ -93,7 +95,7 @@ function koaApp(major: 2 | 3): AppFactory {
         return next();
       });
     }
-    app.use(koaAdapter.smsOtp(otp, routes));
+    app.use(koaAdapter.smsOtp(otp, { ...routes, ...(prefix ? { prefix } : {}) }));
     const router = new Router();
     const answer: Koa.Middleware = (ctx) => {
       ctx.body = { phone: ctx.state.smsVerified!.phone };

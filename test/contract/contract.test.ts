@@ -104,6 +104,15 @@ describe.each(APPS)('%s', (_name, makeApp) => {
       expect((await app.request.post('/sms/other').send({ phone: PHONE })).status).toBe(404);
     });
 
+    it('mounts under another prefix', async () => {
+      const { app } = await setup({}, { prefix: '/api/otp' });
+      expect((await app.request.post('/api/otp/send').send({ phone: PHONE })).body.sent).toBe(true);
+      expectError(await app.request.post('/api/otp/verify').send({ phone: PHONE }), 400, 'INVALID_REQUEST', {
+        issues: expect.any(Array),
+      });
+      expect((await app.request.post('/sms/send').send({ phone: OTHER })).status).toBe(404);
+    });
+
     it('works when the host installed its own JSON parser', async () => {
       const { send, verify, sender } = await setup({}, { hostParser: true });
       expect((await send({ phone: PHONE })).status).toBe(200);
