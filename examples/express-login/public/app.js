@@ -11,6 +11,7 @@ const verifyButton = $('verify');
 const message = $('message');
 const devCode = $('dev-code');
 const signedIn = $('signed-in');
+const lead = document.querySelector('.lead');
 
 let countdownTimer;
 
@@ -152,6 +153,7 @@ form.addEventListener('submit', async (event) => {
     clearInterval(countdownTimer);
     $('who').textContent = `Signed in as ${me.body.phone}`;
     form.hidden = true;
+    lead.hidden = true;
     signedIn.hidden = false;
   } finally {
     verifyButton.disabled = false;
@@ -165,6 +167,7 @@ $('sign-out').addEventListener('click', () => {
   sendButton.disabled = false;
   sendButton.textContent = 'Send code';
   signedIn.hidden = true;
+  lead.hidden = false;
   form.hidden = false;
   phone.focus();
 });

@@ -1,0 +1,142 @@
+/**
+ * Browser test of the phone-login page (examples/express-login), driving Debian's Chromium with
+ * playwright-core. Run: `npx -y pnpm@10 test:e2e` (Chromium: `bash scripts/ensure-chromium.sh`).
+ */
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
+import { type RunningApp, startServer } from '../../examples/express-login/server.js';
+import { memorySender } from '../../packages/core/src/index.js';
+
+const SCREENSHOT_DIR = process.env.E2E_SCREENSHOT_DIR ?? tmpdir();
+/** Playwright's own waits stay below vitest's test timeout, so a failure names the element. */
+const WAIT_MS = 10_000;
+
+let running: RunningApp;
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+let pageErrors: string[];
+
+beforeAll(async () => {
+  running = await startServer(0, {
+    exposeCode: true,
+    otp: { secret: 'e2e-test-secret-of-at-least-32-bytes!', sender: memorySender() },
+  });
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await running?.close();
+});
+
+beforeEach(async () => {
+  context = await browser.newContext({ viewport: { width: 900, height: 760 } });
+  context.setDefaultTimeout(WAIT_MS);
+  page = await context.newPage();
+  pageErrors = [];
+  // Script errors, CSP violations and missing assets; a tidy page has none. (API errors are expected:
+  // Chromium logs each 4xx fetch as "Failed to load resource", so those lines are judged by URL instead.)
+  page.on('pageerror', (error) => pageErrors.push(error.message));
+  page.on('console', (message) => {
+    if (message.type() === 'error' && !message.text().startsWith('Failed to load resource'))
+      pageErrors.push(message.text());
+  });
+  page.on('response', (response) => {
+    const { pathname } = new URL(response.url());
+    if (response.status() >= 400 && !/^\/(sms|api)\//.test(pathname))
+      pageErrors.push(`${response.status()} ${pathname}`);
+  });
+  await page.goto(running.url);
+});
+
+afterEach(async () => {
+  await context?.close();
+  expect(pageErrors).toEqual([]);
+});
+
+const screenshot = (name: string) =>
+  page.screenshot({ path: path.join(SCREENSHOT_DIR, `sms-otp-e2e-${name}.png`), fullPage: true });
+
+/** Types a national number (country select left at CN +86) and asks for a code. */
+async function sendCode(national: string): Promise<void> {
+  await page.getByLabel('Phone number').fill(national);
+  await page.getByRole('button', { name: 'Send code' }).click();
+}
+
+async function devCode(): Promise<string> {
+  await expect.poll(() => page.locator('#dev-code').textContent()).toMatch(/Development code: \d{6}/);
+  return (await page.locator('#dev-code-value').textContent()) ?? '';
+}
+
+it('signs in: send, read the development code, verify, see the phone', async () => {
+  await expect.poll(() => page.title()).toContain('Sign in with your phone');
+  expect(await page.locator('#country').inputValue()).toBe('CN');
+
+  await sendCode('138 0013 8000');
+  const code = await devCode();
+  expect(code).toMatch(/^\d{6}$/);
+  const send = page.locator('#send');
+  expect(await send.isDisabled()).toBe(true);
+  expect(await send.textContent()).toMatch(/^Resend in \d+ s$/);
+  expect(await page.locator('#message').textContent()).toContain('Code sent');
+
+  await page.getByLabel('Code', { exact: true }).fill(code);
+  await screenshot('code-sent');
+  await page.getByRole('button', { name: 'Verify and sign in' }).click();
+
+  await page.locator('#who').waitFor({ state: 'visible' });
+  expect(await page.locator('#who').textContent()).toBe('Signed in as +8613800138000');
+  expect(await page.locator('#login').isHidden()).toBe(true);
+  await screenshot('signed-in');
+});
+
+it('a wrong code shows the API message and the attempts left', async () => {
+  await sendCode('13900139000');
+  const code = await devCode();
+  await page.getByLabel('Code', { exact: true }).fill(code === '000000' ? '111111' : '000000');
+  await page.getByRole('button', { name: 'Verify and sign in' }).click();
+
+  const message = page.locator('#message.error');
+  await message.waitFor({ state: 'visible' });
+  expect(await message.textContent()).toBe('The code is wrong. 4 attempts left.');
+  await screenshot('wrong-code');
+
+  await page.getByLabel('Code', { exact: true }).fill(code === '222222' ? '333333' : '222222');
+  await page.getByRole('button', { name: 'Verify and sign in' }).click();
+  await expect.poll(() => message.textContent()).toBe('The code is wrong. 3 attempts left.');
+});
+
+it('a second send inside the cooldown shows the countdown', async () => {
+  await sendCode('13700137000');
+  await devCode();
+  // A reload forgets the page's own countdown; the server still remembers the cooldown.
+  await page.reload();
+  await sendCode('13700137000');
+
+  const message = page.locator('#message.error');
+  await message.waitFor({ state: 'visible' });
+  expect(await message.textContent()).toMatch(
+    /^A code was sent recently\. Please wait before asking for another\. You can try again in \d+ seconds\.$/,
+  );
+  const send = page.locator('#send');
+  expect(await send.isDisabled()).toBe(true);
+  const first = await send.textContent();
+  expect(first).toMatch(/^Resend in \d+ s$/);
+  await expect.poll(() => send.textContent(), { timeout: 3_000 }).not.toBe(first);
+  await screenshot('cooldown');
+});
