@@ -24,9 +24,12 @@ export function deriveKeys(secret: string): Keys {
 }
 
 /**
- * What the store keeps instead of a code: HMAC-SHA256(secret, purpose | phone | code), truncated to
- * 128 bits (plenty to tell codes apart; the secret key is what makes it unguessable), base64url.
+ * What the store keeps instead of a code: HMAC-SHA256(secret, purpose | phone | code [| requestId]),
+ * truncated to 128 bits (plenty to tell codes apart; the secret key is what makes it unguessable), base64url.
+ * With `binding` (the send's requestId, when `requireRequestId` is on) only a verify that presents the same
+ * requestId can match.
  */
-export function hashCode(key: KeyObject, purpose: string, phone: string, code: string): string {
-  return `h:${createHmac('sha256', key).update(`${purpose}\u0000${phone}\u0000${code}`).digest().subarray(0, 16).toString('base64url')}`;
+export function hashCode(key: KeyObject, purpose: string, phone: string, code: string, binding = ''): string {
+  const mac = createHmac('sha256', key).update(`${purpose}\u0000${phone}\u0000${code}\u0000${binding}`);
+  return `h:${mac.digest().subarray(0, 16).toString('base64url')}`;
 }

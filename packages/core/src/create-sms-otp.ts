@@ -1,11 +1,14 @@
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
+import { type Admission, admissionPlanner } from './admission.js';
+import { captchaDataUri, captchaText, renderCaptchaSvg } from './captcha/image.js';
 import { deriveKeys, generateCode, hashCode, randomId } from './code.js';
 import { consoleSender } from './dev-senders.js';
 import { type ErrorDetails, SmsOtpError, tooMany } from './errors.js';
+import { BLOCKING_CODES, Events, type SmsOtpEventName, type SmsOtpListener } from './events.js';
 import { parseOptions, type ResolvedOptions, type SmsOtpOptions } from './options.js';
-import { type NormalizedPhone, PhoneParser } from './phone.js';
-import { MemoryStore } from './stores/memory-store.js';
-import type { IssueResult, OtpStore, PhonePurpose } from './stores/types.js';
+import { maskPhone, type NormalizedPhone, PhoneParser } from './phone.js';
+import { constantTimeEqual, MemoryStore } from './stores/memory-store.js';
+import type { AdmitResult, BreakerTransition, IssueResult, OtpStore } from './stores/types.js';
 import { readToken, signToken, type VerifiedPhone } from './token.js';
 import type { Channel, CodeProvider, Sender, Vendor } from './vendors/types.js';
 
@@ -26,6 +29,10 @@ export interface SendInput extends Recipient {
   channel?: Channel;
   /** The client's IP, for the per-IP window. Without it that window is not applied. */
   ip?: string;
+  /** The built-in captcha's key (`GET {prefix}/captcha`), or the key a vendor's captcha was made with. */
+  captchaKey?: string;
+  /** The captcha answer, or a Turnstile / hCaptcha / reCAPTCHA token. */
+  captcha?: string;
 }
 
 export interface SendResult {
@@ -41,6 +48,8 @@ export interface SendResult {
 
 export interface VerifyInput extends Recipient {
   code: string;
+  /** The `requestId` the send returned; required with `requireRequestId: true`. */
+  requestId?: string;
 }
 
 export interface VerifyResult {
@@ -59,18 +68,31 @@ export interface CheckTokenOptions {
   consume?: boolean;
 }
 
+/** A built-in image captcha: show `image`, send back `captchaKey` and the answer with `/send`. */
+export interface Captcha {
+  captchaKey: string;
+  /** `data:image/svg+xml;base64,…` */
+  image: string;
+  /** Seconds the captcha can be answered. */
+  expiresIn: number;
+}
+
 /** The engine `createSmsOtp` returns. */
 export interface SmsOtp {
-  /** The options after defaults (read-only). */
+  /** The options after defaults (read-only; the secret is redacted). */
   readonly options: Readonly<ResolvedOptions>;
   send(input: SendInput): Promise<SendResult>;
   verify(input: VerifyInput): Promise<VerifyResult>;
   checkToken(token: string | undefined, options?: CheckTokenOptions): Promise<VerifiedPhone>;
+  /** Makes a built-in image captcha (single use, answer case-insensitive). */
+  createCaptcha(input?: { ip?: string }): Promise<Captcha>;
+  /** Subscribes to `sent`, `verified`, `failed`, `blocked` or `breaker`; returns the unsubscribe function. */
+  on<E extends SmsOtpEventName>(event: E, listener: SmsOtpListener<E>): () => void;
+  off<E extends SmsOtpEventName>(event: E, listener: SmsOtpListener<E>): void;
   /** Stops timers of a store the engine made itself (the default MemoryStore). */
   close(): Promise<void>;
 }
 
-const HOUR_MS = 3_600_000;
 const CODE_FORMAT = /^[0-9]{1,20}$/;
 let warnedRandomSecret = false;
 
@@ -108,15 +130,30 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
   const keys = deriveKeys(secret);
   const phones = new PhoneParser(options.defaultCountry);
   const allowed = options.allowedCountries ? new Set<string>(options.allowedCountries) : undefined;
+  const blocked = new Set<string>(options.blockedCountries ?? []);
   const purposes = new Set(options.purposes);
   const now = options.clock ?? Date.now;
   const ttlMs = options.ttl * 1000;
+  const cooldownsMs = (
+    Array.isArray(options.resendCooldown) ? options.resendCooldown : [options.resendCooldown]
+  ).map((seconds) => seconds * 1000);
   const limits = {
     hourLimit: options.sendLimits.perPhoneHour,
     dayLimit: options.sendLimits.perPhoneDay,
     failLimit: options.maxFailuresPerPhone,
     failWindowMs: options.failureWindow * 1000,
   };
+  const checkLimits = {
+    failLimit: limits.failLimit,
+    failWindowMs: limits.failWindowMs,
+    maxAttempts: options.maxAttempts,
+  };
+  const planner = admissionPlanner(options);
+  const captchaPolicy = options.captcha;
+  const testNumbers = new Map(Object.entries(options.testNumbers ?? {}));
+  const events = new Events();
+  /** How long real deliveries take (moving average), so that sends to unknown user ids take as long. */
+  let deliveryMs = 0;
 
   /** Runs a store call within `storeTimeout`; a late answer is handed to `late` to be undone. */
   function guard<T>(call: () => Promise<T>, late?: (value: T) => unknown): Promise<T> {
@@ -126,13 +163,6 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
         done = true;
         reject(new SmsOtpError('STORE_UNAVAILABLE', { reason: 'timeout' }));
       }, options.storeTimeout);
-      const settle = (fn: () => void) => {
-        clearTimeout(timer);
-        if (!done) {
-          done = true;
-          fn();
-        }
-      };
       let promise: Promise<T>;
       try {
         promise = call();
@@ -147,9 +177,16 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
               .catch(() => {});
             return;
           }
-          settle(() => resolve(value));
+          done = true;
+          clearTimeout(timer);
+          resolve(value);
         },
-        (error: unknown) => settle(() => reject(storeError(error))),
+        (error: unknown) => {
+          if (done) return;
+          done = true;
+          clearTimeout(timer);
+          reject(storeError(error));
+        },
       );
     });
   }
@@ -182,12 +219,21 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
     return value;
   }
 
-  /** The E.164 phone of a recipient; `undefined` for a user id the host does not know. */
-  async function phoneOf(recipient: Recipient): Promise<NormalizedPhone | undefined> {
+  /**
+   * The E.164 phone of a recipient. An unknown user id gets a stand-in key of its own (an HMAC of the id),
+   * so that its sends meet the same store steps, limits and answers as a real user's, and nothing is sent.
+   */
+  async function phoneOf(recipient: Recipient): Promise<{ key: string; phone?: NormalizedPhone }> {
     let phone = recipient.phone;
     if (phone === undefined && recipient.userId !== undefined && options.resolvePhone) {
       const resolved = await options.resolvePhone(recipient.userId);
-      if (!resolved) return undefined;
+      if (!resolved) {
+        const tag = createHmac('sha256', keys.code)
+          .update(`user\u0000${recipient.userId}`)
+          .digest()
+          .subarray(0, 12);
+        return { key: `u:${tag.toString('base64url')}` };
+      }
       phone = resolved;
     }
     if (typeof phone !== 'string' || phone.length === 0) {
@@ -199,22 +245,76 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
       phone,
       country: recipient.phone === undefined ? undefined : recipient.country,
     });
-    if (allowed && (!parsed.country || !allowed.has(parsed.country))) {
+    if (
+      (allowed && (!parsed.country || !allowed.has(parsed.country))) ||
+      (parsed.country && blocked.has(parsed.country))
+    ) {
       throw new SmsOtpError('COUNTRY_NOT_ALLOWED', { country: parsed.country ?? null });
     }
-    return parsed;
+    return { key: parsed.e164, phone: parsed };
   }
 
-  function refused(result: Exclude<IssueResult, { ok: true }>): SmsOtpError {
+  /** Checks a captcha the client sent; `false` when it sent none. A wrong answer is `CAPTCHA_INVALID`. */
+  async function solveCaptcha(input: SendInput): Promise<boolean> {
+    if (input.captcha === undefined) return false;
+    const verifier = captchaPolicy.verifier;
+    if (verifier === 'vendor') return true;
+    if (verifier === 'builtin') {
+      if (!input.captchaKey) throw new SmsOtpError('CAPTCHA_INVALID', { reason: 'no_key' });
+      const key = input.captchaKey;
+      const stored = await guard(() => store.takeCaptcha({ key }));
+      if (!stored || !constantTimeEqual(stored, captchaHash(key, input.captcha)))
+        throw new SmsOtpError('CAPTCHA_INVALID');
+      return true;
+    }
+    const token = input.captcha;
+    const ok = await vendorCall(() => verifier.verify({ token, ...(input.ip ? { ip: input.ip } : {}) }));
+    if (!ok) throw new SmsOtpError('CAPTCHA_INVALID');
+    return true;
+  }
+
+  function captchaHash(key: string, answer: string): string {
+    return createHmac('sha256', keys.code)
+      .update(`captcha\u0000${key}\u0000${answer.trim().toUpperCase()}`)
+      .digest('base64url');
+  }
+
+  function reportTransitions(transitions: BreakerTransition[]): void {
+    for (const t of transitions) {
+      const [scope, key] = t.id.split(/:(.*)/s) as ['country' | 'prefix', string];
+      events.emit('breaker', { scope, key, state: t.state, sent: t.sent, verified: t.verified });
+    }
+  }
+
+  function admitRefused(result: Exclude<AdmitResult, { ok: true }>, admission: Admission): SmsOtpError {
+    const [kind] = result.id.split(':');
+    if (result.reason === 'captcha') {
+      return new SmsOtpError('CAPTCHA_REQUIRED', { scope: result.id.startsWith('ip:') ? 'ip' : 'breaker' });
+    }
+    if (result.reason === 'blocked')
+      return tooMany('RATE_LIMITED', result.retryAfterMs, { scope: kind, reason: 'breaker' });
+    const bucket = admission.buckets.find((b) => b.id === result.id);
+    const details = bucket ? { limit: bucket.limit, window: bucket.windowMs / 1000 } : {};
+    return tooMany('RATE_LIMITED', result.retryAfterMs, { scope: kind, ...details });
+  }
+
+  /** The cooldown a refusal is inside of: the shortest of the schedule that covers what is left. */
+  function cooldownWindow(leftMs: number): number {
+    return (cooldownsMs.find((ms) => ms >= leftMs) ?? cooldownsMs.at(-1)!) / 1000;
+  }
+
+  function issueRefused(result: Exclude<IssueResult, { ok: true }>): SmsOtpError {
     switch (result.reason) {
       case 'cooldown':
         return tooMany('RESEND_TOO_SOON', result.retryAfterMs, {
           scope: 'phone',
           limit: 1,
-          window: options.resendCooldown,
+          window: cooldownWindow(result.retryAfterMs),
         });
       case 'locked':
         return tooMany('TOO_MANY_ATTEMPTS', result.retryAfterMs, { scope: 'phone' });
+      case 'captcha':
+        return new SmsOtpError('CAPTCHA_REQUIRED', { scope: 'phone' });
       case 'phone_hour':
         return tooMany('RATE_LIMITED', result.retryAfterMs, {
           scope: 'phone',
@@ -230,142 +330,247 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
     }
   }
 
+  /** Reports a refused or failed operation as an event, then rethrows it. */
+  function report(
+    operation: 'send' | 'verify',
+    error: unknown,
+    phone: string | undefined,
+    purpose: string | undefined,
+  ): never {
+    if (error instanceof SmsOtpError) {
+      const base = {
+        operation,
+        ...(phone ? { phone: maskPhone(phone) } : {}),
+        ...(purpose ? { purpose } : {}),
+        code: error.code,
+      };
+      if (BLOCKING_CODES.has(error.code)) {
+        const scope = error.details.scope;
+        events.emit('blocked', { ...base, ...(typeof scope === 'string' ? { scope } : {}) });
+      } else {
+        const reason = error.details.reason;
+        events.emit('failed', { ...base, ...(typeof reason === 'string' ? { reason } : {}) });
+      }
+    }
+    throw error;
+  }
+
+  function testCode(e164: string | undefined): string | undefined {
+    if (!e164 || testNumbers.size === 0) return undefined;
+    if (options.testNumbersValidUntil && now() >= options.testNumbersValidUntil.getTime()) return undefined;
+    return testNumbers.get(e164);
+  }
+
   async function send(input: SendInput): Promise<SendResult> {
-    const purpose = purposeOf(input.purpose);
-    const channel = input.channel ?? 'sms';
-    if (channel !== 'sms' && channel !== 'voice') {
-      throw new SmsOtpError('INVALID_REQUEST', {
-        issues: [{ path: 'channel', message: 'must be "sms" or "voice"' }],
-      });
+    let phoneForEvents: string | undefined;
+    let purpose: string | undefined;
+    try {
+      purpose = purposeOf(input.purpose);
+      const channel = input.channel ?? 'sms';
+      if (channel !== 'sms' && channel !== 'voice') {
+        throw new SmsOtpError('INVALID_REQUEST', {
+          issues: [{ path: 'channel', message: 'must be "sms" or "voice"' }],
+        });
+      }
+      if (!channels.has(channel)) {
+        throw new SmsOtpError('INVALID_REQUEST', {
+          issues: [{ path: 'channel', message: `${channel} is not supported by ${vendor.name}` }],
+        });
+      }
+      const { key, phone } = await phoneOf(input);
+      phoneForEvents = phone?.e164;
+      return await deliver({ ...input, channel }, purpose, key, phone);
+    } catch (error) {
+      report('send', error, phoneForEvents, purpose);
     }
-    if (!channels.has(channel)) {
-      throw new SmsOtpError('INVALID_REQUEST', {
-        issues: [{ path: 'channel', message: `${channel} is not supported by ${vendor.name}` }],
-      });
-    }
+  }
+
+  async function deliver(
+    input: SendInput & { channel: Channel },
+    purpose: string,
+    key: string,
+    phone: NormalizedPhone | undefined,
+  ): Promise<SendResult> {
     const requestId = randomId();
-    const result: SendResult = { expiresIn: options.ttl, resendIn: options.resendCooldown, requestId };
-    const recipient = await phoneOf(input);
-    // An unknown user id gets the same answer as a known one, and nothing is sent.
-    if (!recipient) return result;
-    const phone = recipient.e164;
+    const captchaSolved = await solveCaptcha(input);
+    if (captchaPolicy.policy === 'always' && !captchaSolved)
+      throw new SmsOtpError('CAPTCHA_REQUIRED', { scope: 'policy' });
     const at = now();
 
-    const bucket = input.ip ? `ip:${input.ip}` : undefined;
-    if (bucket) {
-      const hit = { bucket, now: at, limit: options.sendLimits.perIpHour, windowMs: HOUR_MS };
-      const counted = await guard(
-        () => store.hit(hit),
-        (late) => late.ok && store.unhit(hit),
+    const admission = planner.forSend(phone, input.ip);
+    const counted = admission.buckets.length + admission.breakers.length > 0;
+    if (counted) {
+      const admitted = await guard(
+        () => store.admit({ now: at, ...admission, captchaSolved }),
+        (late) => late.ok && store.release(admission),
       );
-      if (!counted.ok)
-        throw tooMany('RATE_LIMITED', counted.retryAfterMs, { scope: 'ip', limit: hit.limit, window: 3600 });
+      reportTransitions(admitted.transitions);
+      if (!admitted.ok) throw admitRefused(admitted, admission);
     }
-    const uncountIp = () =>
-      bucket ? guard(() => store.unhit({ bucket, windowMs: HOUR_MS })).catch(() => {}) : undefined;
+    const release = () => (counted ? guard(() => store.release(admission)).catch(() => {}) : undefined);
 
-    const code = vendor.kind === 'sender' ? generateCode(options.codeLength) : '';
-    const secret = vendor.kind === 'sender' ? hashCode(keys.code, purpose, phone, code) : `p:${requestId}`;
-    const key: PhonePurpose = { phone, purpose };
+    const fixed = testCode(phone?.e164);
+    const makesCode = vendor.kind === 'sender' || fixed !== undefined;
+    const code = fixed ?? (makesCode ? generateCode(options.codeLength) : '');
+    const binding = options.requireRequestId ? requestId : '';
+    const secret = !phone
+      ? 'x:'
+      : makesCode
+        ? hashCode(keys.code, purpose, key, code, binding)
+        : `p:${requestId}`;
+    const target = { phone: key, purpose };
     let issued: IssueResult;
     try {
       issued = await guard(
         () =>
           store.issue({
-            ...key,
+            ...target,
             ...limits,
             now: at,
             secret,
             ttlMs,
-            cooldownMs: options.resendCooldown * 1000,
+            cooldownsMs,
+            captchaSolved,
+            ...(captchaPolicy.policy === 'adaptive'
+              ? { captchaAfter: captchaPolicy.afterSendsPerPhone }
+              : {}),
           }),
-        (late) => late.ok && store.rollback({ ...key, now: now(), secret, undo: late.undo }),
+        (late) => late.ok && store.rollback({ ...target, now: now(), secret, undo: late.undo }),
       );
     } catch (error) {
-      await uncountIp();
+      await release();
       throw error;
     }
     if (!issued.ok) {
-      await uncountIp();
-      throw refused(issued);
+      await release();
+      throw issueRefused(issued);
     }
     const undo = issued.undo;
 
+    const started = Date.now();
+    let vendorName = vendor.name;
     try {
-      if (vendor.kind === 'sender') {
-        await vendorCall(() =>
-          (vendor as Sender).send({ phone, code, purpose, channel, ttl: options.ttl, requestId }),
-        );
-      } else {
-        const started = await vendorCall(() =>
-          (vendor as CodeProvider).start({
-            phone,
+      if (!phone) {
+        // An unknown user id: take about as long as a real delivery, send nothing.
+        await new Promise((resolve) => setTimeout(resolve, deliveryMs * (0.8 + Math.random() * 0.4)));
+      } else if (fixed !== undefined) {
+        vendorName = 'test-number';
+      } else if (vendor.kind === 'sender') {
+        const receipt = await vendorCall(() =>
+          (vendor as Sender).send({
+            phone: key,
+            code,
             purpose,
-            channel,
+            channel: input.channel,
+            ttl: options.ttl,
+            requestId,
+          }),
+        );
+        vendorName = receipt.vendor;
+      } else {
+        const result = await vendorCall(() =>
+          (vendor as CodeProvider).start({
+            phone: key,
+            purpose,
+            channel: input.channel,
             ttl: options.ttl,
             requestId,
             ...(input.userId !== undefined && input.phone === undefined ? { userId: input.userId } : {}),
+            ...(captchaPolicy.verifier === 'vendor' && input.captcha !== undefined
+              ? { captcha: input.captcha, ...(input.captchaKey ? { captchaKey: input.captchaKey } : {}) }
+              : {}),
           }),
         );
-        await guard(() => store.rekey({ ...key, from: secret, to: `r:${started.ref}` }));
+        vendorName = result.vendor;
+        await guard(() => store.rekey({ ...target, from: secret, to: `r:${result.ref}` }));
       }
     } catch (error) {
       // Nothing was delivered (or we cannot know it was): undo the code, the cooldown and the counts.
-      await guard(() => store.rollback({ ...key, now: now(), secret, undo })).catch(() => {});
-      await uncountIp();
+      await guard(() => store.rollback({ ...target, now: now(), secret, undo })).catch(() => {});
+      await release();
       throw error;
     }
-    if (options.exposeCode && code) result.devCode = code;
+    if (phone && fixed === undefined)
+      deliveryMs = deliveryMs === 0 ? Date.now() - started : deliveryMs * 0.9 + (Date.now() - started) * 0.1;
+
+    const result: SendResult = { expiresIn: options.ttl, resendIn: issued.cooldownMs / 1000, requestId };
+    if (options.exposeCode && phone && code) result.devCode = code;
+    if (phone) {
+      events.emit('sent', {
+        phone: maskPhone(phone.e164),
+        purpose,
+        channel: input.channel,
+        vendor: vendorName,
+        requestId,
+        ...(phone.country ? { country: phone.country } : {}),
+        test: fixed !== undefined,
+      });
+    }
     return result;
   }
 
   async function verify(input: VerifyInput): Promise<VerifyResult> {
-    const purpose = purposeOf(input.purpose);
-    const code = typeof input.code === 'string' ? input.code.replace(/\s+/g, '') : '';
-    if (!CODE_FORMAT.test(code)) {
-      throw new SmsOtpError('INVALID_REQUEST', {
-        issues: [{ path: 'code', message: 'must be a string of digits' }],
-      });
+    let phoneForEvents: string | undefined;
+    let purpose: string | undefined;
+    try {
+      purpose = purposeOf(input.purpose);
+      const code = typeof input.code === 'string' ? input.code.replace(/\s+/g, '') : '';
+      if (!CODE_FORMAT.test(code)) {
+        throw new SmsOtpError('INVALID_REQUEST', {
+          issues: [{ path: 'code', message: 'must be a string of digits' }],
+        });
+      }
+      if (options.requireRequestId && typeof input.requestId !== 'string') {
+        throw new SmsOtpError('INVALID_REQUEST', {
+          issues: [{ path: 'requestId', message: 'requestId is required' }],
+        });
+      }
+      const { key, phone } = await phoneOf(input);
+      phoneForEvents = phone?.e164;
+      const result = await check(key, purpose, code, options.requireRequestId ? (input.requestId ?? '') : '');
+      events.emit('verified', { phone: maskPhone(key), purpose });
+      if (phone) {
+        const breakers = planner.forVerify(phone);
+        if (breakers.length > 0) guard(() => store.convert({ now: now(), breakers })).catch(() => {});
+      }
+      return result;
+    } catch (error) {
+      report('verify', error, phoneForEvents, purpose);
     }
-    const recipient = await phoneOf(input);
-    if (!recipient) throw new SmsOtpError('CODE_EXPIRED');
-    const phone = recipient.e164;
-    const key = { phone, purpose };
-    const checkLimits = {
-      failLimit: limits.failLimit,
-      failWindowMs: limits.failWindowMs,
-      maxAttempts: options.maxAttempts,
-    };
+  }
 
-    if (vendor.kind === 'sender') {
-      const result = await guard(() =>
-        store.verify({
-          ...key,
-          ...checkLimits,
-          now: now(),
-          candidate: hashCode(keys.code, purpose, phone, code),
-        }),
-      );
+  async function check(key: string, purpose: string, code: string, binding: string): Promise<VerifyResult> {
+    const target = { phone: key, purpose };
+    const fixed = testCode(key);
+    if (vendor.kind === 'sender' || fixed !== undefined) {
+      const candidate = hashCode(keys.code, purpose, key, code, binding);
+      const result = await guard(() => store.verify({ ...target, ...checkLimits, now: now(), candidate }));
       if (result.status !== 'ok') throw checkFailed(result);
     } else {
-      const reserved = await guard(() => store.reserve({ ...key, ...checkLimits, now: now() }));
+      const reserved = await guard(() => store.reserve({ ...target, ...checkLimits, now: now() }));
       if (reserved.status !== 'reserved') throw checkFailed(reserved);
-      if (!reserved.ref.startsWith('r:')) throw new SmsOtpError('CODE_EXPIRED');
+      if (!reserved.ref.startsWith('r:'))
+        throw new SmsOtpError('CODE_INVALID', { attemptsLeft: reserved.attemptsLeft });
       let right: boolean;
       try {
         right = await vendorCall(() =>
-          (vendor as CodeProvider).check({ ...key, code, ref: reserved.ref.slice(2) }),
+          (vendor as CodeProvider).check({ ...target, code, ref: reserved.ref.slice(2) }),
         );
       } catch (error) {
         if (error instanceof SmsOtpError && error.code === 'CODE_INVALID') right = false;
         else throw error;
       }
       if (!right) throw new SmsOtpError('CODE_INVALID', { attemptsLeft: reserved.attemptsLeft });
-      const settled = await guard(() => store.settle({ ...key, now: now(), ref: reserved.ref, ok: true }));
+      const settled = await guard(() => store.settle({ ...target, now: now(), ref: reserved.ref, ok: true }));
       if (settled.status !== 'ok') throw new SmsOtpError('CODE_EXPIRED');
     }
-    const token = await signToken(keys.token, { phone, purpose, jti: randomId() }, now(), options.tokenTtl);
-    return { token, expiresIn: options.tokenTtl, phone, purpose };
+    const token = await signToken(
+      keys.token,
+      { phone: key, purpose, jti: randomId() },
+      now(),
+      options.tokenTtl,
+    );
+    return { token, expiresIn: options.tokenTtl, phone: key, purpose };
   }
 
   async function checkToken(
@@ -390,11 +595,32 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
     return { phone: claims.phone, purpose: claims.purpose, verifiedAt: claims.verifiedAt };
   }
 
+  async function createCaptcha(input: { ip?: string } = {}): Promise<Captcha> {
+    const admission = planner.forCaptcha(input.ip);
+    if (admission.buckets.length > 0) {
+      const admitted = await guard(() => store.admit({ now: now(), ...admission, captchaSolved: false }));
+      if (!admitted.ok) throw admitRefused(admitted, admission);
+    }
+    const captchaKey = randomId();
+    const text = captchaText();
+    await guard(() =>
+      store.putCaptcha({
+        key: captchaKey,
+        answer: captchaHash(captchaKey, text),
+        ttlMs: captchaPolicy.ttl * 1000,
+      }),
+    );
+    return { captchaKey, image: captchaDataUri(renderCaptchaSvg(text)), expiresIn: captchaPolicy.ttl };
+  }
+
   return {
     options: Object.freeze({ ...options, secret: options.secret ? '[redacted]' : undefined }),
     send,
     verify,
     checkToken,
+    createCaptcha,
+    on: (event, listener) => events.on(event, listener),
+    off: (event, listener) => events.off(event, listener),
     async close() {
       if (ownStore) await store.close?.();
     },

@@ -57,7 +57,7 @@ export const sendBodySchema = z
 
 /** JSON body of `POST {prefix}/verify`. Unknown fields are ignored. */
 export const verifyBodySchema = z
-  .object({ ...recipient, code: text(32) })
+  .object({ ...recipient, code: text(32), requestId: text(64).optional() })
   .refine(needsRecipient, { message: 'phone or userId is required', path: ['phone'] });
 
 /**
@@ -115,6 +115,19 @@ export async function handleVerify(
     if (options.cookie)
       response.headers['set-cookie'] = tokenCookie(options.cookie, result.token, result.expiresIn);
     return response;
+  } catch (error) {
+    return errorResponse(error, options);
+  }
+}
+
+/** `GET {prefix}/captcha`: a built-in image captcha `{ captchaKey, image, expiresIn }`. */
+export async function handleCaptcha(
+  otp: SmsOtp,
+  request: HttpRequest,
+  options: ResolvedHttpOptions,
+): Promise<HttpResponse> {
+  try {
+    return respond(options, 200, await otp.createCaptcha(request.ip ? { ip: request.ip } : {}));
   } catch (error) {
     return errorResponse(error, options);
   }

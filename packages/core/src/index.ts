@@ -1,5 +1,7 @@
+export * from './captcha/index.js';
 export { generateCode, hashCode } from './code.js';
 export {
+  type Captcha,
   type CheckTokenOptions,
   createSmsOtp,
   type Recipient,
@@ -28,6 +30,7 @@ export {
   SmsOtpConfigError,
   SmsOtpError,
 } from './errors.js';
+export type { SmsOtpEventName, SmsOtpEvents, SmsOtpListener } from './events.js';
 export {
   errorResponse,
   type GuardResult,
@@ -44,6 +47,7 @@ export {
   TOKEN_HEADER,
   verifyBodySchema,
 } from './http.js';
+export { openApiDocument } from './openapi.js';
 export type {
   HttpOptions,
   Logger,
@@ -57,6 +61,5 @@ export { MemoryStore, type MemoryStoreOptions } from './stores/memory-store.js';
 export { RedisStore, type RedisStoreOptions } from './stores/redis-store.js';
 export type * from './stores/types.js';
 export type { VerifiedPhone } from './token.js';
-export type * from './vendors/types.js';
-export { openApiDocument } from './openapi.js';
 export * from './vendors/index.js';
+export type * from './vendors/types.js';

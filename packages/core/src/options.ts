@@ -1,5 +1,6 @@
 import { type CountryCode, isSupportedCountry } from 'libphonenumber-js';
 import { z } from 'zod';
+import type { CaptchaVerifier } from './captcha/verifiers.js';
 import { ERROR_STATUS, type ErrorCode, SmsOtpConfigError } from './errors.js';
 import type { OtpStore } from './stores/types.js';
 import type { Vendor } from './vendors/types.js';
@@ -17,12 +18,26 @@ const country = z
 const fn = <T>(what: string) =>
   z.custom<T>((value) => typeof value === 'function', { error: `must be ${what}` });
 
+/** What a store must implement (see `OtpStore`). */
+const STORE_METHODS = [
+  'issue',
+  'rollback',
+  'verify',
+  'reserve',
+  'rekey',
+  'settle',
+  'admit',
+  'release',
+  'convert',
+  'putCaptcha',
+  'takeCaptcha',
+  'useToken',
+];
+
 const isStore = (value: unknown): value is OtpStore =>
   typeof value === 'object' &&
   value !== null &&
-  ['issue', 'rollback', 'verify', 'reserve', 'settle', 'hit', 'unhit', 'useToken'].every(
-    (method) => typeof (value as Record<string, unknown>)[method] === 'function',
-  );
+  STORE_METHODS.every((method) => typeof (value as Record<string, unknown>)[method] === 'function');
 
 const isVendor = (value: unknown): value is Vendor => {
   if (typeof value !== 'object' || value === null) return false;
@@ -35,6 +50,10 @@ const isVendor = (value: unknown): value is Vendor => {
 
 const PURPOSE = /^[a-z][a-z0-9_-]{0,31}$/;
 const errorCodes = Object.keys(ERROR_STATUS) as [ErrorCode, ...ErrorCode[]];
+
+const isVerifier = (value: unknown): value is CaptchaVerifier =>
+  typeof (value as CaptchaVerifier | null)?.verify === 'function' &&
+  typeof (value as CaptchaVerifier).name === 'string';
 
 /** Where log lines go. Codes and secrets are never passed to it. */
 export interface Logger {
@@ -129,8 +148,114 @@ export const optionsSchema = z
     ttl: int(30, 86_400).default(300),
     /** Allows `ttl` above 600 s. Default `false`. */
     allowLongTtl: z.boolean({ error: 'must be true or false' }).default(false),
-    /** Seconds before the same phone and purpose may be sent another code, 1–3600. Default 60. */
-    resendCooldown: int(1, 3_600).default(60),
+    /**
+     * Seconds before the same phone and purpose may be sent another code, 1–3600. Default 60. A list makes
+     * it escalate with each send of the phone's hour (e.g. `[60, 120, 300, 900]`; the last one repeats).
+     */
+    resendCooldown: z
+      .union(
+        [
+          int(1, 3_600),
+          z
+            .array(int(1, 3_600), { error: 'must be an integer from 1 to 3600 or a list of them' })
+            .min(1)
+            .max(20),
+        ],
+        {
+          error: 'must be an integer from 1 to 3600 or a list of them',
+        },
+      )
+      .default(60),
+    /** Numbers of these countries get `COUNTRY_NOT_ALLOWED`. */
+    blockedCountries: z.array(country, { error: 'must be an array of ISO country codes' }).optional(),
+    /** Sends per country per day (`{ CN: 50000, '*': 1000 }`; `'*'` for the rest). Default: no cap. */
+    countryDailyLimits: z
+      .record(
+        z.string().refine((key) => key === '*' || isSupportedCountry(key), {
+          error: 'keys must be ISO country codes or "*"',
+        }),
+        int(1, 1_000_000_000),
+        { error: 'must be an object of daily limits by country' },
+      )
+      .optional(),
+    /** Sends per day across all phones (the SMS bill's ceiling). Default: no budget. */
+    dailyBudget: int(1, 1_000_000_000).optional(),
+    /**
+     * Conversion breaker against SMS pumping, per country and per number prefix: when verified ÷ sent over
+     * `window` falls below `threshold` with at least `minVolume` sends, sends there need a captcha (or are
+     * refused, `action: 'block'`) for `coolOff`. `false` turns it off.
+     */
+    breaker: z
+      .union(
+        [
+          z.literal(false),
+          z.object({
+            /** Lowest healthy verified ÷ sent, 0–1. Default 0.2. */
+            threshold: z
+              .number({ error: 'must be a number from 0 to 1' })
+              .min(0, { error: 'must be a number from 0 to 1' })
+              .max(1, { error: 'must be a number from 0 to 1' })
+              .default(0.2),
+            /** Sends in the window before the ratio counts. Default 50. */
+            minVolume: int(1, 1_000_000).default(50),
+            /** Seconds of the sliding window, 60–86 400. Default 3600. */
+            window: int(60, 86_400).default(3_600),
+            /** Seconds the breaker stays open, 10–86 400. Default 900. */
+            coolOff: int(10, 86_400).default(900),
+            /** Leading digits of the E.164 number that form a prefix. Default: all but the last 4. */
+            prefixDigits: int(3, 14).optional(),
+            /** What an open breaker does. Default `'captcha'`. */
+            action: z
+              .enum(['captcha', 'block'], { error: 'must be "captcha" or "block"' })
+              .default('captcha'),
+          }),
+        ],
+        { error: 'must be false or an object' },
+      )
+      .prefault({}),
+    /** When a send needs a solved captcha. */
+    captcha: z
+      .object(
+        {
+          /** `never` (except while a breaker is open), `always`, or `adaptive`. Default `'never'`. */
+          policy: z
+            .enum(['never', 'always', 'adaptive'], { error: 'must be "never", "always" or "adaptive"' })
+            .default('never'),
+          /** Adaptive: sends per IP per hour before a captcha is required. Default 5. */
+          afterSendsPerIp: int(0, 1_000_000).default(5),
+          /** Adaptive: sends per phone per hour before a captcha is required. Default 2. */
+          afterSendsPerPhone: int(0, 1_000).default(2),
+          /**
+           * Who checks answers: `'builtin'` (the image captcha of `GET {prefix}/captcha`), `'vendor'` (the
+           * code provider checks `captchaKey` + `captcha` itself, e.g. DeepCloud), or a `CaptchaVerifier`.
+           */
+          verifier: z
+            .union([z.enum(['builtin', 'vendor']), z.custom<CaptchaVerifier>(isVerifier)], {
+              error: 'must be "builtin", "vendor" or a verifier ({ name, verify })',
+            })
+            .default('builtin'),
+          /** Seconds a built-in captcha stays answerable, 30–600. Default 120. */
+          ttl: int(30, 600).default(120),
+          /** Built-in captchas an IP may ask for per hour. Default 60. */
+          perIpHour: int(1, 1_000_000).default(60),
+        },
+        { error: 'must be an object' },
+      )
+      .prefault({}),
+    /** Verify must present the `requestId` its send returned, so nobody else can guess at a pending code. */
+    requireRequestId: z.boolean({ error: 'must be true or false' }).default(false),
+    /** Fixed codes for test numbers (`{ '+8613800000000': '123456' }`): nothing is sent; limits still count. */
+    testNumbers: z
+      .record(
+        z.string().regex(/^\+[1-9]\d{5,14}$/, { error: 'keys must be E.164 numbers' }),
+        z.string().regex(/^\d{4,10}$/, { error: 'must be a code of 4 to 10 digits' }),
+        {
+          error: 'must be an object of codes by E.164 number',
+        },
+      )
+      .optional(),
+    /** Test numbers work until then. Required in production. */
+    testNumbersValidUntil: z.coerce.date({ error: 'must be a date' }).optional(),
     /** Wrong guesses that kill a code, 1–10. Default 5. */
     maxAttempts: int(1, 10).default(5),
     /** Failed verifies per phone in `failureWindow` across codes and purposes (a resend does not reset it), 1–100. Default 20. */
@@ -180,6 +305,15 @@ export const optionsSchema = z
         path: ['ttl'],
         message: 'must be at most 600 seconds unless allowLongTtl: true',
       });
+    }
+    for (const [phone, code] of Object.entries(options.testNumbers ?? {})) {
+      if (code.length !== options.codeLength) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['testNumbers', phone],
+          message: `must have codeLength (${options.codeLength}) digits`,
+        });
+      }
     }
     if (options.sendLimits.perPhoneDay < options.sendLimits.perPhoneHour) {
       ctx.addIssue({

@@ -5,7 +5,16 @@ import { describe, expect, it } from 'vitest';
 
 const limits = { hourLimit: 5, dayLimit: 10, failLimit: 20, failWindowMs: 86_400_000 };
 const issue = (store: MemoryStore, phone: string, now: number) =>
-  store.issue({ phone, purpose: 'login', now, secret: 'h:x', ttlMs: 1000, cooldownMs: 1000, ...limits });
+  store.issue({
+    phone,
+    purpose: 'login',
+    now,
+    secret: 'h:x',
+    ttlMs: 1000,
+    cooldownsMs: [1000],
+    captchaSolved: false,
+    ...limits,
+  });
 
 describe('MemoryStore', () => {
   it('refuses new records when full, after sweeping expired ones first', async () => {

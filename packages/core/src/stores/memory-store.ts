@@ -1,10 +1,13 @@
 import { SmsOtpError } from '../errors.js';
 import type {
-  HitInput,
-  HitResult,
+  AdmitInput,
+  AdmitResult,
+  BreakerSpec,
+  BreakerTransition,
   IssueInput,
   IssueResult,
   OtpStore,
+  ReleaseInput,
   ReserveInput,
   ReserveResult,
   RollbackInput,
@@ -59,6 +62,8 @@ export class MemoryStore implements OtpStore {
   readonly #phones = new Map<string, PhoneRecord>();
   readonly #buckets = new Map<string, { start: number; count: number; windowMs: number }>();
   readonly #tokens = new Map<string, number>();
+  readonly #breakers = new Map<string, BreakerState>();
+  readonly #captchas = new Map<string, { answer: string; expiresAt: number }>();
   readonly #maxEntries: number;
   readonly #timer: NodeJS.Timeout;
   /** Latest time any operation was given: the sweep uses the engine's clock, not its own. */
@@ -76,7 +81,9 @@ export class MemoryStore implements OtpStore {
 
   /** Number of records held (phones, buckets, used tokens). */
   get size(): number {
-    return this.#phones.size + this.#buckets.size + this.#tokens.size;
+    return (
+      this.#phones.size + this.#buckets.size + this.#tokens.size + this.#breakers.size + this.#captchas.size
+    );
   }
 
   /** Drops every expired record now. */
@@ -86,6 +93,8 @@ export class MemoryStore implements OtpStore {
     for (const [key, bucket] of this.#buckets)
       if (bucket.start + bucket.windowMs <= now) this.#buckets.delete(key);
     for (const [key, expiresAt] of this.#tokens) if (expiresAt <= now) this.#tokens.delete(key);
+    for (const [key, state] of this.#breakers) if (state.expiresAt <= now) this.#breakers.delete(key);
+    for (const [key, entry] of this.#captchas) if (entry.expiresAt <= now) this.#captchas.delete(key);
   }
 
   async issue(input: IssueInput): Promise<IssueResult> {
@@ -103,6 +112,10 @@ export class MemoryStore implements OtpStore {
     }
     if (record.dayCount >= input.dayLimit)
       return { ok: false, reason: 'phone_day', retryAfterMs: record.dayStart + DAY_MS - now };
+    if (input.captchaAfter !== undefined && record.hourCount >= input.captchaAfter && !input.captchaSolved) {
+      return { ok: false, reason: 'captcha', retryAfterMs: 0 };
+    }
+    const cooldownMs = input.cooldownsMs[Math.min(record.hourCount, input.cooldownsMs.length - 1)]!;
     record.hourCount += 1;
     record.dayCount += 1;
     const undo = JSON.stringify({
@@ -114,10 +127,10 @@ export class MemoryStore implements OtpStore {
       secret: input.secret,
       expiresAt: now + input.ttlMs,
       attempts: 0,
-      cooldownUntil: now + input.cooldownMs,
+      cooldownUntil: now + cooldownMs,
     });
     this.#touch(input.phone, record, input.failWindowMs);
-    return { ok: true, undo };
+    return { ok: true, undo, cooldownMs };
   }
 
   async rollback(input: RollbackInput): Promise<void> {
@@ -172,22 +185,85 @@ export class MemoryStore implements OtpStore {
     return { status: 'ok' };
   }
 
-  async hit(input: HitInput): Promise<HitResult> {
+  async admit(input: AdmitInput): Promise<AdmitResult> {
     const { now } = this.#tick(input.now);
-    let bucket = this.#buckets.get(input.bucket);
-    if (!bucket || now >= bucket.start + bucket.windowMs) {
-      if (!bucket) this.#reserveRoom();
-      bucket = { start: now, count: 0, windowMs: input.windowMs };
-      this.#buckets.set(input.bucket, bucket);
+    const transitions: BreakerTransition[] = [];
+    const buckets = input.buckets.map((spec) => {
+      let bucket = this.#buckets.get(spec.id);
+      if (!bucket || now >= bucket.start + bucket.windowMs)
+        bucket = { start: now, count: 0, windowMs: spec.windowMs };
+      return { spec, bucket };
+    });
+    for (const { spec, bucket } of buckets) {
+      if (bucket.count >= spec.limit) {
+        return {
+          ok: false,
+          reason: 'limit',
+          id: spec.id,
+          retryAfterMs: bucket.start + bucket.windowMs - now,
+          transitions,
+        };
+      }
     }
-    if (bucket.count >= input.limit) return { ok: false, retryAfterMs: bucket.start + bucket.windowMs - now };
-    bucket.count += 1;
-    return { ok: true };
+    const breakers = input.breakers.map((spec) => {
+      const state = rollBreaker(this.#breakers.get(spec.id), spec, now);
+      const change = evaluateBreaker(state, spec, now);
+      if (change) transitions.push({ id: spec.id, ...change });
+      this.#store(this.#breakers, spec.id, state);
+      return { spec, state };
+    });
+    for (const { spec, state } of breakers) {
+      if (now < state.openUntil && (spec.block || !input.captchaSolved)) {
+        return {
+          ok: false,
+          reason: spec.block ? 'blocked' : 'captcha',
+          id: spec.id,
+          retryAfterMs: state.openUntil - now,
+          transitions,
+        };
+      }
+    }
+    for (const { spec, bucket } of buckets) {
+      if (spec.captchaAfter !== undefined && bucket.count >= spec.captchaAfter && !input.captchaSolved) {
+        return { ok: false, reason: 'captcha', id: spec.id, retryAfterMs: 0, transitions };
+      }
+    }
+    for (const { spec, bucket } of buckets) {
+      bucket.count += 1;
+      this.#store(this.#buckets, spec.id, bucket);
+    }
+    for (const { state } of breakers) state.sends += 1;
+    return { ok: true, transitions };
   }
 
-  async unhit(input: { bucket: string }): Promise<void> {
-    const bucket = this.#buckets.get(input.bucket);
-    if (bucket && bucket.count > 0) bucket.count -= 1;
+  async release(input: ReleaseInput): Promise<void> {
+    for (const spec of input.buckets) {
+      const bucket = this.#buckets.get(spec.id);
+      if (bucket && bucket.count > 0) bucket.count -= 1;
+    }
+    for (const spec of input.breakers) {
+      const state = this.#breakers.get(spec.id);
+      if (state && state.sends > 0) state.sends -= 1;
+    }
+  }
+
+  async convert(input: { now: number; breakers: BreakerSpec[] }): Promise<void> {
+    const { now } = this.#tick(input.now);
+    for (const spec of input.breakers) {
+      const state = rollBreaker(this.#breakers.get(spec.id), spec, now);
+      state.verifies += 1;
+      this.#store(this.#breakers, spec.id, state);
+    }
+  }
+
+  async putCaptcha(input: { key: string; answer: string; ttlMs: number }): Promise<void> {
+    this.#store(this.#captchas, input.key, { answer: input.answer, expiresAt: this.#now + input.ttlMs });
+  }
+
+  async takeCaptcha(input: { key: string }): Promise<string | undefined> {
+    const entry = this.#captchas.get(input.key);
+    this.#captchas.delete(input.key);
+    return entry && entry.expiresAt > this.#now ? entry.answer : undefined;
   }
 
   async useToken(input: { jti: string; ttlMs: number; consume: boolean }): Promise<boolean> {
@@ -202,6 +278,12 @@ export class MemoryStore implements OtpStore {
 
   async close(): Promise<void> {
     clearInterval(this.#timer);
+  }
+
+  /** Sets a record, making room for it first when it is new. */
+  #store<V>(map: Map<string, V>, key: string, value: V): void {
+    if (!map.has(key)) this.#reserveRoom();
+    map.set(key, value);
   }
 
   #tick(now: number): { now: number } {
@@ -272,6 +354,67 @@ export class MemoryStore implements OtpStore {
       throw new SmsOtpError('STORE_UNAVAILABLE', { reason: 'memory_store_full' });
     }
   }
+}
+
+/** A conversion breaker's counters: the current half-window, the previous one, and the open state. */
+interface BreakerState {
+  start: number;
+  sends: number;
+  verifies: number;
+  prevSends: number;
+  prevVerifies: number;
+  openUntil: number;
+  open: boolean;
+  expiresAt: number;
+}
+
+/** Moves the breaker's window forward to `now` (windowMs is split in two halves). */
+export function rollBreaker(state: BreakerState | undefined, spec: BreakerSpec, now: number): BreakerState {
+  const half = spec.windowMs / 2;
+  const s = state ?? {
+    start: now,
+    sends: 0,
+    verifies: 0,
+    prevSends: 0,
+    prevVerifies: 0,
+    openUntil: 0,
+    open: false,
+    expiresAt: 0,
+  };
+  if (now >= s.start + 2 * half)
+    Object.assign(s, { start: now, sends: 0, verifies: 0, prevSends: 0, prevVerifies: 0 });
+  else if (now >= s.start + half)
+    Object.assign(s, {
+      start: s.start + half,
+      prevSends: s.sends,
+      prevVerifies: s.verifies,
+      sends: 0,
+      verifies: 0,
+    });
+  s.expiresAt = Math.max(s.openUntil, s.start + 2 * half) + half;
+  return s;
+}
+
+/** Opens or closes the breaker by the estimated conversion; returns the change, if any. */
+function evaluateBreaker(
+  s: BreakerState,
+  spec: BreakerSpec,
+  now: number,
+): Omit<BreakerTransition, 'id'> | undefined {
+  const weight = 1 - (now - s.start) / (spec.windowMs / 2);
+  const sent = s.prevSends * weight + s.sends;
+  const verified = s.prevVerifies * weight + s.verifies;
+  if (now < s.openUntil) return undefined;
+  if (sent >= spec.minVolume && verified < spec.threshold * sent) {
+    s.openUntil = now + spec.coolOffMs;
+    s.expiresAt = Math.max(s.expiresAt, s.openUntil + spec.windowMs);
+    if (s.open) return undefined;
+    s.open = true;
+    return { state: 'open', sent: Math.round(sent), verified: Math.round(verified) };
+  }
+  if (!s.open) return undefined;
+  s.open = false;
+  return { state: 'closed', sent: Math.round(sent), verified: Math.round(verified) };
 }
 
 function lockedFor(record: PhoneRecord, now: number, failLimit: number, failWindowMs: number): number {

@@ -38,15 +38,17 @@ end
 `;
 
 /**
- * KEYS[1] phone hash. ARGV: purpose, now, secret, ttlMs, cooldownMs, hourLimit, dayLimit, failLimit, failWindowMs.
- * Returns {'ok', undo} or {reason, retryAfterMs}.
+ * KEYS[1] phone hash. ARGV: purpose, now, secret, ttlMs, cooldownsMs (comma-separated, by send of the hour),
+ * hourLimit, dayLimit, failLimit, failWindowMs, captchaAfter (-1: none), captchaSolved ('1'/'0').
+ * Returns {'ok', undo, cooldownMs} or {reason, retryAfterMs}.
  */
 export const ISSUE = `${HELPERS}
 local key, purpose = KEYS[1], ARGV[1]
 local now, secret = tonumber(ARGV[2]), ARGV[3]
-local ttl, cooldown = tonumber(ARGV[4]), tonumber(ARGV[5])
+local ttl = tonumber(ARGV[4])
 local hourLimit, dayLimit = tonumber(ARGV[6]), tonumber(ARGV[7])
 local failLimit, failWin = tonumber(ARGV[8]), tonumber(ARGV[9])
+local captchaAfter, solved = tonumber(ARGV[10]), ARGV[11] == '1'
 local v = redis.call('HMGET', key, purpose, 'w')
 local s, e, a, c = code_of(v[1])
 local hs, hc, ds, dc, fs, fc = win_of(v[2])
@@ -56,11 +58,15 @@ if now >= hs + HOUR then hs = now; hc = 0 end
 if now >= ds + DAY then ds = now; dc = 0 end
 if hc >= hourLimit then return {'phone_hour', n(hs + HOUR - now)} end
 if dc >= dayLimit then return {'phone_day', n(ds + DAY - now)} end
+if captchaAfter >= 0 and hc >= captchaAfter and not solved then return {'captcha', '0'} end
+local cooldowns = {}
+for x in string.gmatch(ARGV[5], '%d+') do cooldowns[#cooldowns + 1] = tonumber(x) end
+local cooldown = cooldowns[math.min(hc + 1, #cooldowns)]
 redis.call('HSET', key, purpose, code(secret, now + ttl, 0, now + cooldown), 'w', win(hs, hc + 1, ds, dc + 1, fs, fc))
 local until_ = math.max(now + ttl, now + cooldown, ds + DAY)
 if fc > 0 then until_ = math.max(until_, fs + failWin) end
 keep(key, until_ - now)
-return {'ok', n(hs) .. '#' .. n(ds) .. '#' .. (v[1] or '')}
+return {'ok', n(hs) .. '#' .. n(ds) .. '#' .. (v[1] or ''), n(cooldown)}
 `;
 
 /** KEYS[1] phone hash. ARGV: purpose, secret, undo. */
@@ -137,26 +143,118 @@ end
 return 'ok'
 `;
 
-/** KEYS[1] bucket. ARGV: now, limit, windowMs. Returns -1 when counted, else ms until the window ends. */
-export const HIT = `
-local v = redis.call('GET', KEYS[1])
-local now, limit, window = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local start, count = 0, 0
-if v then
+const WINDOWS = `
+local function n(x) return string.format('%.0f', x) end
+local function bucket_of(v)
+  if not v then return 0, 0 end
   local a, b = string.match(v, '^(%d+)|(%d+)$')
-  start, count = tonumber(a), tonumber(b)
+  return tonumber(a), tonumber(b)
 end
-if now >= start + window then start = now; count = 0 end
-if count >= limit then return start + window - now end
-redis.call('SET', KEYS[1], string.format('%.0f', start) .. '|' .. (count + 1), 'PX', string.format('%.0f', start + window - now))
-return -1
+local function breaker_of(v, now)
+  if not v then return now, 0, 0, 0, 0, 0, 0 end
+  local t = {}
+  for x in string.gmatch(v, '[^|]+') do t[#t + 1] = tonumber(x) end
+  return t[1], t[2], t[3], t[4], t[5], t[6], t[7]
+end
+local function roll(st, s, ve, ps, pv, now, half)
+  if now >= st + 2 * half then return now, 0, 0, 0, 0 end
+  if now >= st + half then return st + half, 0, 0, s, ve end
+  return st, s, ve, ps, pv
+end
+local function put_breaker(key, st, s, ve, ps, pv, ou, op, half, now)
+  local ttl = math.max(ou, st + 2 * half) + half - now
+  redis.call('SET', key, table.concat({n(st), s, ve, ps, pv, n(ou), op}, '|'), 'PX', n(math.max(1, ttl)))
+end
 `;
 
-/** KEYS[1] bucket. Uncounts one hit, keeping the window's TTL. */
-export const UNHIT = `
-local v = redis.call('GET', KEYS[1])
-if not v then return 0 end
-local a, b = string.match(v, '^(%d+)|(%d+)$')
-if tonumber(b) > 0 then redis.call('SET', KEYS[1], a .. '|' .. (tonumber(b) - 1), 'KEEPTTL') end
+/**
+ * KEYS: the bucket keys, then the breaker keys (all under one hash tag, so one Cluster slot).
+ * ARGV: now, captchaSolved, bucket count, then (limit, windowMs, captchaAfter or -1) per bucket, then
+ * (windowMs, minVolume, threshold, coolOffMs, block) per breaker.
+ * Returns {status, keyIndex, retryAfterMs, transition…}; a transition is 'keyIndex|open|sent|verified'.
+ */
+export const ADMIT = `${WINDOWS}
+local now, solved, nb = tonumber(ARGV[1]), ARGV[2] == '1', tonumber(ARGV[3])
+local a, buckets, trans = 4, {}, {}
+for i = 1, nb do
+  local st, c = bucket_of(redis.call('GET', KEYS[i]))
+  local limit, window, after = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  a = a + 3
+  if now >= st + window then st = now; c = 0 end
+  if c >= limit then return {'limit', i, n(st + window - now)} end
+  buckets[i] = {st, c, window, after}
+end
+local refusal
+for j = nb + 1, #KEYS do
+  local window, minv, thr, cool, block = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), ARGV[a + 4] == '1'
+  a = a + 5
+  local half = window / 2
+  local st, s, ve, ps, pv, ou, op = breaker_of(redis.call('GET', KEYS[j]), now)
+  st, s, ve, ps, pv = roll(st, s, ve, ps, pv, now, half)
+  local w = 1 - (now - st) / half
+  local sent, ver = ps * w + s, pv * w + ve
+  if now >= ou then
+    if sent >= minv and ver < thr * sent then
+      ou = now + cool
+      if op == 0 then op = 1; trans[#trans + 1] = j .. '|open|' .. math.floor(sent + 0.5) .. '|' .. math.floor(ver + 0.5) end
+    elseif op == 1 then
+      op = 0; trans[#trans + 1] = j .. '|closed|' .. math.floor(sent + 0.5) .. '|' .. math.floor(ver + 0.5)
+    end
+  end
+  if not refusal and now < ou and (block or not solved) then
+    refusal = {block and 'blocked' or 'captcha', j, n(ou - now)}
+  end
+  buckets[j] = {st, s, ve, ps, pv, ou, op, half}
+end
+local function reply(status, i, ms)
+  local out = {status, i, ms}
+  for _, t in ipairs(trans) do out[#out + 1] = t end
+  return out
+end
+local function save_breakers(extra)
+  for j = nb + 1, #KEYS do
+    local b = buckets[j]
+    put_breaker(KEYS[j], b[1], b[2] + extra, b[3], b[4], b[5], b[6], b[7], b[8], now)
+  end
+end
+if refusal then save_breakers(0); return reply(refusal[1], refusal[2], refusal[3]) end
+for i = 1, nb do
+  local b = buckets[i]
+  if b[4] >= 0 and b[2] >= b[4] and not solved then save_breakers(0); return reply('captcha', i, '0') end
+end
+for i = 1, nb do
+  local b = buckets[i]
+  redis.call('SET', KEYS[i], n(b[1]) .. '|' .. (b[2] + 1), 'PX', n(b[1] + b[3] - now))
+end
+save_breakers(1)
+return reply('ok', 0, '0')
+`;
+
+/** KEYS: bucket keys then breaker keys. Uncounts one admitted send, keeping TTLs. */
+export const RELEASE = `${WINDOWS}
+for i = 1, #KEYS do
+  local v = redis.call('GET', KEYS[i])
+  if v then
+    local t = {}
+    for x in string.gmatch(v, '[^|]+') do t[#t + 1] = x end
+    -- buckets are 'start|count', breakers 'start|sends|…': the count of sends is the 2nd field of both.
+    if tonumber(t[2]) > 0 then
+      t[2] = tostring(tonumber(t[2]) - 1)
+      redis.call('SET', KEYS[i], table.concat(t, '|'), 'KEEPTTL')
+    end
+  end
+end
+return 1
+`;
+
+/** KEYS: breaker keys. ARGV: now, then windowMs per breaker. Counts one successful verify. */
+export const CONVERT = `${WINDOWS}
+local now = tonumber(ARGV[1])
+for j = 1, #KEYS do
+  local half = tonumber(ARGV[j + 1]) / 2
+  local st, s, ve, ps, pv, ou, op = breaker_of(redis.call('GET', KEYS[j]), now)
+  st, s, ve, ps, pv = roll(st, s, ve, ps, pv, now, half)
+  put_breaker(KEYS[j], st, s, ve + 1, ps, pv, ou, op, half, now)
+end
 return 1
 `;

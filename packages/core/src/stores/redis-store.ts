@@ -1,12 +1,15 @@
 import type { Cluster, Redis } from 'ioredis';
 import { SmsOtpError } from '../errors.js';
-import { HIT, ISSUE, REKEY, ROLLBACK, SETTLE, UNHIT, VERIFY } from './redis-scripts.js';
+import { ADMIT, CONVERT, ISSUE, REKEY, RELEASE, ROLLBACK, SETTLE, VERIFY } from './redis-scripts.js';
 import type {
-  HitInput,
-  HitResult,
+  AdmitInput,
+  AdmitResult,
+  BreakerSpec,
+  BreakerTransition,
   IssueInput,
   IssueResult,
   OtpStore,
+  ReleaseInput,
   ReserveInput,
   ReserveResult,
   RollbackInput,
@@ -32,19 +35,21 @@ interface ScriptCommands {
   smsOtpVerify(key: string, ...args: Array<string | number>): Promise<Reply>;
   smsOtpRekey(key: string, ...args: string[]): Promise<number>;
   smsOtpSettle(key: string, ...args: Array<string | number>): Promise<string>;
-  smsOtpHit(key: string, ...args: Array<string | number>): Promise<number>;
-  smsOtpUnhit(key: string): Promise<number>;
+  smsOtpAdmit(keyCount: number, ...keysAndArgs: Array<string | number>): Promise<Reply>;
+  smsOtpRelease(keyCount: number, ...keys: string[]): Promise<number>;
+  smsOtpConvert(keyCount: number, ...keysAndArgs: Array<string | number>): Promise<number>;
 }
 
-const SCRIPTS: Record<keyof ScriptCommands, string> = {
+const SCRIPTS: Record<string, string> = {
   smsOtpIssue: ISSUE,
   smsOtpRollback: ROLLBACK,
   smsOtpVerify: VERIFY,
   smsOtpRekey: REKEY,
   smsOtpSettle: SETTLE,
-  smsOtpHit: HIT,
-  smsOtpUnhit: UNHIT,
 };
+
+/** Scripts over a variable number of keys (the first argument is the key count). */
+const MULTI_KEY_SCRIPTS = { smsOtpAdmit: ADMIT, smsOtpRelease: RELEASE, smsOtpConvert: CONVERT };
 
 /** ioredis states in which a command would only wait in the offline queue. */
 const DOWN = new Set(['close', 'reconnecting', 'end']);
@@ -68,11 +73,15 @@ export class RedisStore implements OtpStore {
     if (!client || typeof client.defineCommand !== 'function') {
       throw new TypeError('sms-otp: RedisStore option "client" must be an ioredis Redis or Cluster client');
     }
-    for (const [name, lua] of Object.entries(SCRIPTS)) {
-      if (typeof (client as unknown as Record<string, unknown>)[name] !== 'function') {
-        client.defineCommand(name, { numberOfKeys: 1, lua });
+    const define = (scripts: Record<string, string>, numberOfKeys?: number) => {
+      for (const [name, lua] of Object.entries(scripts)) {
+        if (typeof (client as unknown as Record<string, unknown>)[name] !== 'function') {
+          client.defineCommand(name, numberOfKeys === undefined ? { lua } : { numberOfKeys, lua });
+        }
       }
-    }
+    };
+    define(SCRIPTS, 1);
+    define(MULTI_KEY_SCRIPTS);
     this.#client = client as (Redis | Cluster) & ScriptCommands;
     this.#prefix = prefix;
   }
@@ -87,19 +96,21 @@ export class RedisStore implements OtpStore {
   }
 
   async issue(i: IssueInput): Promise<IssueResult> {
-    const [status, value] = await this.#ready().smsOtpIssue(
+    const [status, value, third] = await this.#ready().smsOtpIssue(
       this.#phoneKey(i.phone),
       i.purpose,
       i.now,
       i.secret,
       i.ttlMs,
-      i.cooldownMs,
+      i.cooldownsMs.join(','),
       i.hourLimit,
       i.dayLimit,
       i.failLimit,
       i.failWindowMs,
+      i.captchaAfter ?? -1,
+      i.captchaSolved ? '1' : '0',
     );
-    if (status === 'ok') return { ok: true, undo: String(value) };
+    if (status === 'ok') return { ok: true, undo: String(value), cooldownMs: Number(third) };
     return { ok: false, reason: status as 'cooldown', retryAfterMs: Number(value) };
   }
 
@@ -143,13 +154,50 @@ export class RedisStore implements OtpStore {
     return { status: status === 'ok' ? 'ok' : 'expired' };
   }
 
-  async hit(i: HitInput): Promise<HitResult> {
-    const ms = await this.#ready().smsOtpHit(`${this.#prefix}hit:{${i.bucket}}`, i.now, i.limit, i.windowMs);
-    return ms < 0 ? { ok: true } : { ok: false, retryAfterMs: ms };
+  /** Admission keys share one hash tag, so that one script checks and counts them all on one slot. */
+  #sharedKey(id: string): string {
+    return `${this.#prefix}{g}:${id}`;
   }
 
-  async unhit(i: { bucket: string }): Promise<void> {
-    await this.#ready().smsOtpUnhit(`${this.#prefix}hit:{${i.bucket}}`);
+  async admit(i: AdmitInput): Promise<AdmitResult> {
+    const keys = [...i.buckets, ...i.breakers].map((spec) => this.#sharedKey(spec.id));
+    const args: Array<string | number> = [i.now, i.captchaSolved ? '1' : '0', i.buckets.length];
+    for (const b of i.buckets) args.push(b.limit, b.windowMs, b.captchaAfter ?? -1);
+    for (const b of i.breakers)
+      args.push(b.windowMs, b.minVolume, b.threshold, b.coolOffMs, b.block ? '1' : '0');
+    const [status, index, ms, ...rest] = await this.#ready().smsOtpAdmit(keys.length, ...keys, ...args);
+    const specs = [...i.buckets, ...i.breakers];
+    const transitions: BreakerTransition[] = rest.map((t) => {
+      const [at, state, sent, verified] = String(t).split('|');
+      return {
+        id: specs[Number(at) - 1]!.id,
+        state: state as 'open',
+        sent: Number(sent),
+        verified: Number(verified),
+      };
+    });
+    if (status === 'ok') return { ok: true, transitions };
+    const id = specs[Number(index) - 1]!.id;
+    return { ok: false, reason: status as 'limit', id, retryAfterMs: Number(ms), transitions };
+  }
+
+  async release(i: ReleaseInput): Promise<void> {
+    const keys = [...i.buckets, ...i.breakers].map((spec) => this.#sharedKey(spec.id));
+    if (keys.length > 0) await this.#ready().smsOtpRelease(keys.length, ...keys);
+  }
+
+  async convert(i: { now: number; breakers: BreakerSpec[] }): Promise<void> {
+    if (i.breakers.length === 0) return;
+    const keys = i.breakers.map((spec) => this.#sharedKey(spec.id));
+    await this.#ready().smsOtpConvert(keys.length, ...keys, i.now, ...i.breakers.map((b) => b.windowMs));
+  }
+
+  async putCaptcha(i: { key: string; answer: string; ttlMs: number }): Promise<void> {
+    await this.#ready().set(`${this.#prefix}cap:{${i.key}}`, i.answer, 'PX', Math.max(1, Math.ceil(i.ttlMs)));
+  }
+
+  async takeCaptcha(i: { key: string }): Promise<string | undefined> {
+    return (await this.#ready().getdel(`${this.#prefix}cap:{${i.key}}`)) ?? undefined;
   }
 
   async useToken(i: { jti: string; ttlMs: number; consume: boolean }): Promise<boolean> {

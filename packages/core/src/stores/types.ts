@@ -27,10 +27,19 @@ export interface OtpStore {
   rekey(input: PhonePurpose & { from: string; to: string }): Promise<void>;
   /** Settles a reserved attempt: `ok` consumes the code (once) and clears the failure count. */
   settle(input: SettleInput): Promise<SettleResult>;
-  /** Counts one send in a fixed window for `bucket` (e.g. an IP address). */
-  hit(input: HitInput): Promise<HitResult>;
-  /** Uncounts a `hit` (the send it counted did not happen). */
-  unhit(input: { bucket: string; windowMs: number }): Promise<void>;
+  /**
+   * Admits one send through the shared windows (per IP, per country, the global budget) and the conversion
+   * breakers, counting it in all of them, or refuses it without counting anything.
+   */
+  admit(input: AdmitInput): Promise<AdmitResult>;
+  /** Uncounts an admitted send that did not happen. */
+  release(input: ReleaseInput): Promise<void>;
+  /** Counts one successful verify in the conversion breakers. */
+  convert(input: { now: number; breakers: BreakerSpec[] }): Promise<void>;
+  /** Keeps a captcha answer's hash for `ttlMs`. */
+  putCaptcha(input: { key: string; answer: string; ttlMs: number }): Promise<void>;
+  /** Returns and deletes a captcha answer's hash (single use). */
+  takeCaptcha(input: { key: string }): Promise<string | undefined>;
   /**
    * Looks up a verification token id. With `consume`, marks it used (kept for `ttlMs`).
    * Resolves `true` when the token had not been used before this call.
@@ -60,7 +69,11 @@ export interface IssueInput extends PhonePurpose, Limits {
   /** What identifies the code: `h:` + HMAC, or `r:` + a vendor reference. Never the code itself. */
   secret: string;
   ttlMs: number;
-  cooldownMs: number;
+  /** Cooldown after the 1st, 2nd, … send of the phone's hour window (the last repeats). */
+  cooldownsMs: number[];
+  /** Sends of the phone's hour window after which a solved captcha is required (adaptive policy). */
+  captchaAfter?: number;
+  captchaSolved: boolean;
 }
 
 export type IssueResult =
@@ -68,10 +81,12 @@ export type IssueResult =
       ok: true;
       /** Opaque snapshot of what the send replaced, for `rollback`. */
       undo: string;
+      /** The cooldown this send started. */
+      cooldownMs: number;
     }
   | {
       ok: false;
-      reason: 'cooldown' | 'phone_hour' | 'phone_day' | 'locked';
+      reason: 'cooldown' | 'phone_hour' | 'phone_day' | 'locked' | 'captcha';
       retryAfterMs: number;
     };
 
@@ -110,11 +125,54 @@ export interface SettleInput extends PhonePurpose {
 
 export type SettleResult = { status: 'ok' } | { status: 'expired' };
 
-export interface HitInput {
-  bucket: string;
-  now: number;
+/** A fixed window counted on every admitted send. */
+export interface Bucket {
+  /** e.g. `ip:203.0.113.9`, `country:CN`, `global`. */
+  id: string;
   limit: number;
   windowMs: number;
+  /** Sends in the window after which a solved captcha is required (adaptive policy). */
+  captchaAfter?: number;
 }
 
-export type HitResult = { ok: true } | { ok: false; retryAfterMs: number };
+/**
+ * A conversion breaker: sends and successful verifies over a sliding window (two fixed halves, weighted).
+ * When verified ÷ sent falls below `threshold` with at least `minVolume` sends, it opens for `coolOffMs`.
+ */
+export interface BreakerSpec {
+  /** e.g. `country:CN`, `prefix:+861380013`. */
+  id: string;
+  windowMs: number;
+  minVolume: number;
+  threshold: number;
+  coolOffMs: number;
+  /** While open: refuse sends (`true`) or ask for a captcha (`false`). */
+  block: boolean;
+}
+
+export interface AdmitInput {
+  now: number;
+  buckets: Bucket[];
+  breakers: BreakerSpec[];
+  captchaSolved: boolean;
+}
+
+/** A breaker that opened or closed during the call. */
+export interface BreakerTransition {
+  id: string;
+  state: 'open' | 'closed';
+  /** Estimated sends and verifies in the window when it changed. */
+  sent: number;
+  verified: number;
+}
+
+export type AdmitResult = { transitions: BreakerTransition[] } & (
+  | { ok: true }
+  | { ok: false; reason: 'limit'; id: string; retryAfterMs: number }
+  | { ok: false; reason: 'captcha' | 'blocked'; id: string; retryAfterMs: number }
+);
+
+export interface ReleaseInput {
+  buckets: Bucket[];
+  breakers: BreakerSpec[];
+}

@@ -1,0 +1,80 @@
+import type { ResolvedOptions } from './options.js';
+import type { BreakerSpec, Bucket } from './stores/types.js';
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 86_400_000;
+
+/** The shared windows and breakers one send passes through, built from the options once. */
+export interface Admission {
+  buckets: Bucket[];
+  breakers: BreakerSpec[];
+}
+
+/**
+ * Builds, for each send, the list of windows (per IP, per country per day, the global daily budget) and
+ * conversion breakers (per country, per number prefix) that the store checks and counts in one step.
+ */
+export function admissionPlanner(options: ResolvedOptions) {
+  const adaptive = options.captcha.policy === 'adaptive';
+  const breaker = options.breaker === false ? undefined : options.breaker;
+  const breakerBase = breaker && {
+    windowMs: breaker.window * 1000,
+    minVolume: breaker.minVolume,
+    threshold: breaker.threshold,
+    coolOffMs: breaker.coolOff * 1000,
+    block: breaker.action === 'block',
+  };
+
+  /** The number prefix a breaker watches: sequential-number pumping stays inside one. */
+  const prefixOf = (e164: string) =>
+    breaker?.prefixDigits !== undefined
+      ? e164.slice(0, 1 + breaker.prefixDigits)
+      : e164.slice(0, Math.max(4, e164.length - 4));
+
+  return {
+    prefixOf,
+    /** Windows and breakers for a send to `phone` (undefined for an unknown user id) from `ip`. */
+    forSend(
+      phone: { e164: string; country: string | undefined } | undefined,
+      ip: string | undefined,
+    ): Admission {
+      const buckets: Bucket[] = [];
+      if (ip) {
+        buckets.push({
+          id: `ip:${ip}`,
+          limit: options.sendLimits.perIpHour,
+          windowMs: HOUR_MS,
+          ...(adaptive ? { captchaAfter: options.captcha.afterSendsPerIp } : {}),
+        });
+      }
+      const country = phone?.country;
+      const caps: Record<string, number> | undefined = options.countryDailyLimits;
+      const countryLimit = country ? (caps?.[country] ?? caps?.['*']) : undefined;
+      if (country && countryLimit !== undefined)
+        buckets.push({ id: `country:${country}`, limit: countryLimit, windowMs: DAY_MS });
+      if (options.dailyBudget !== undefined)
+        buckets.push({ id: 'global', limit: options.dailyBudget, windowMs: DAY_MS });
+      const breakers: BreakerSpec[] = [];
+      if (breakerBase && phone) {
+        if (country) breakers.push({ id: `country:${country}`, ...breakerBase });
+        breakers.push({ id: `prefix:${prefixOf(phone.e164)}`, ...breakerBase });
+      }
+      return { buckets, breakers };
+    },
+    /** The breakers a verified code of `phone` counts in. */
+    forVerify(phone: { e164: string; country: string | undefined }): BreakerSpec[] {
+      if (!breakerBase) return [];
+      const breakers: BreakerSpec[] = [];
+      if (phone.country) breakers.push({ id: `country:${phone.country}`, ...breakerBase });
+      breakers.push({ id: `prefix:${prefixOf(phone.e164)}`, ...breakerBase });
+      return breakers;
+    },
+    /** Windows for asking for a built-in captcha image. */
+    forCaptcha(ip: string | undefined): Admission {
+      return {
+        buckets: ip ? [{ id: `captcha-ip:${ip}`, limit: options.captcha.perIpHour, windowMs: HOUR_MS }] : [],
+        breakers: [],
+      };
+    },
+  };
+}

@@ -1,0 +1,88 @@
+import type { ErrorCode } from './errors.js';
+import type { Channel } from './vendors/types.js';
+
+/**
+ * What `otp.on(name, listener)` reports. Phones are masked (`+86*******8000`); no event ever carries a code
+ * or a secret.
+ */
+export interface SmsOtpEvents {
+  /** A code was handed to the vendor (or, for test numbers, would have been). */
+  sent: {
+    phone: string;
+    purpose: string;
+    channel: Channel;
+    vendor: string;
+    requestId: string;
+    country?: string;
+    test: boolean;
+  };
+  /** A code was verified and a token issued. */
+  verified: { phone: string; purpose: string };
+  /** A send or verify failed for a reason that is not a limit (wrong code, vendor failure, bad input …). */
+  failed: {
+    operation: 'send' | 'verify';
+    phone?: string;
+    purpose?: string;
+    code: ErrorCode;
+    reason?: string;
+  };
+  /** A limit refused a send or verify (cooldown, windows, attempts, captcha, country, breaker). */
+  blocked: {
+    operation: 'send' | 'verify';
+    phone?: string;
+    purpose?: string;
+    code: ErrorCode;
+    scope?: string;
+  };
+  /** A conversion breaker opened or closed. */
+  breaker: {
+    scope: 'country' | 'prefix';
+    key: string;
+    state: 'open' | 'closed';
+    sent: number;
+    verified: number;
+  };
+}
+
+export type SmsOtpEventName = keyof SmsOtpEvents;
+export type SmsOtpListener<E extends SmsOtpEventName> = (event: SmsOtpEvents[E]) => void;
+
+/** Errors that are a limit doing its job, reported as `blocked` rather than `failed`. */
+export const BLOCKING_CODES = new Set<ErrorCode>([
+  'RESEND_TOO_SOON',
+  'RATE_LIMITED',
+  'TOO_MANY_ATTEMPTS',
+  'CAPTCHA_REQUIRED',
+  'COUNTRY_NOT_ALLOWED',
+]);
+
+/** A tiny typed emitter: a throwing listener never breaks a request. */
+export class Events {
+  readonly #listeners = new Map<SmsOtpEventName, Set<(event: never) => void>>();
+
+  on<E extends SmsOtpEventName>(name: E, listener: SmsOtpListener<E>): () => void {
+    let set = this.#listeners.get(name);
+    if (!set) {
+      set = new Set();
+      this.#listeners.set(name, set);
+    }
+    set.add(listener as (event: never) => void);
+    return () => this.off(name, listener);
+  }
+
+  off<E extends SmsOtpEventName>(name: E, listener: SmsOtpListener<E>): void {
+    this.#listeners.get(name)?.delete(listener as (event: never) => void);
+  }
+
+  emit<E extends SmsOtpEventName>(name: E, event: SmsOtpEvents[E]): void {
+    const set = this.#listeners.get(name);
+    if (!set) return;
+    for (const listener of set) {
+      try {
+        (listener as SmsOtpListener<E>)(event);
+      } catch {
+        // A listener's own failure is its business, never the request's.
+      }
+    }
+  }
+}
