@@ -57,16 +57,16 @@ const MAX_TOKEN = 10_000;
  * Any other code (`invalid-input-response`, `timeout-or-duplicate`, `missing-input-response`,
  * `expired-input-response`, `already-seen-response` …) is the user's and makes `verify` resolve `false`.
  */
-const OUR_FAULT: Readonly<Record<string, FailureReason>> = {
-  'missing-input-secret': 'config',
-  'invalid-input-secret': 'config',
-  'sitekey-secret-mismatch': 'config',
-  'invalid-sitekey': 'config',
-  'missing-remoteip': 'bad_request',
-  'invalid-remoteip': 'bad_request',
-  'bad-request': 'bad_request',
-  'internal-error': 'vendor_error',
-};
+const OUR_FAULT: ReadonlyMap<string, FailureReason> = new Map([
+  ['missing-input-secret', 'config'],
+  ['invalid-input-secret', 'config'],
+  ['sitekey-secret-mismatch', 'config'],
+  ['invalid-sitekey', 'config'],
+  ['missing-remoteip', 'bad_request'],
+  ['invalid-remoteip', 'bad_request'],
+  ['bad-request', 'bad_request'],
+  ['internal-error', 'vendor_error'],
+]);
 
 const label = z.string().min(1, 'must be a non-empty string').max(253);
 const hostnames = z
@@ -254,7 +254,7 @@ function readAnswer(name: string, response: VendorResponse): Answer {
   }
   const rawCodes = body['error-codes'];
   const codes = Array.isArray(rawCodes) ? rawCodes.filter((c): c is string => typeof c === 'string') : [];
-  const ours = codes.map((code) => OUR_FAULT[code]).find((reason) => reason !== undefined);
+  const ours = codes.map((code) => OUR_FAULT.get(code)).find((reason) => reason !== undefined);
   if (ours) {
     throw verifierFailed(name, ours, { httpStatus: status, vendorCode: codes.join(',') });
   }

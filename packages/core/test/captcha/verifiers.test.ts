@@ -478,3 +478,16 @@ describe('recaptchaVerifier', () => {
     }
   });
 });
+
+describe('error codes', () => {
+  it('reads error codes that name Object.prototype members as the user’s fault', async () => {
+    const fake = await startSiteverifyFake(providers[2]!.doc);
+    try {
+      fake.answers.set('proto', { success: false, 'error-codes': ['__proto__', 'constructor', 'toString'] });
+      const verifier = recaptchaVerifier({ secret: RECAPTCHA_SECRET, baseUrl: fake.url });
+      expect(await verifier.verify({ token: 'proto' })).toBe(false);
+    } finally {
+      await fake.close();
+    }
+  });
+});
