@@ -56,8 +56,8 @@ export function admissionPlanner(options: ResolvedOptions) {
         buckets.push({ id: 'global', limit: options.dailyBudget, windowMs: DAY_MS });
       const breakers: BreakerSpec[] = [];
       if (breakerBase && phone) {
-        if (country) breakers.push({ id: `country:${country}`, ...breakerBase });
-        breakers.push({ id: `prefix:${prefixOf(phone.e164)}`, ...breakerBase });
+        if (country) breakers.push({ id: `breaker:country:${country}`, ...breakerBase });
+        breakers.push({ id: `breaker:prefix:${prefixOf(phone.e164)}`, ...breakerBase });
       }
       return { buckets, breakers };
     },
@@ -65,8 +65,8 @@ export function admissionPlanner(options: ResolvedOptions) {
     forVerify(phone: { e164: string; country: string | undefined }): BreakerSpec[] {
       if (!breakerBase) return [];
       const breakers: BreakerSpec[] = [];
-      if (phone.country) breakers.push({ id: `country:${phone.country}`, ...breakerBase });
-      breakers.push({ id: `prefix:${prefixOf(phone.e164)}`, ...breakerBase });
+      if (phone.country) breakers.push({ id: `breaker:country:${phone.country}`, ...breakerBase });
+      breakers.push({ id: `breaker:prefix:${prefixOf(phone.e164)}`, ...breakerBase });
       return breakers;
     },
     /** Windows for asking for a built-in captcha image. */

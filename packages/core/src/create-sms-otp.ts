@@ -191,11 +191,14 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
     });
   }
 
-  /** Runs a vendor call within `sendTimeout`. */
-  function vendorCall<T>(call: () => Promise<T>): Promise<T> {
+  /** Runs a vendor (or captcha service) call within `sendTimeout`. */
+  function vendorCall<T>(
+    call: () => Promise<T>,
+    who: Record<string, string> = { vendor: vendor.name },
+  ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new SmsOtpError('SEND_FAILED', { vendor: vendor.name, reason: 'timeout' })),
+        () => reject(new SmsOtpError('SEND_FAILED', { ...who, reason: 'timeout' })),
         options.sendTimeout,
       );
       Promise.resolve()
@@ -207,7 +210,7 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
           },
           (error: unknown) => {
             clearTimeout(timer);
-            reject(vendorError(error, vendor.name));
+            reject(vendorError(error, who));
           },
         );
     });
@@ -263,12 +266,16 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
       if (!input.captchaKey) throw new SmsOtpError('CAPTCHA_INVALID', { reason: 'no_key' });
       const key = input.captchaKey;
       const stored = await guard(() => store.takeCaptcha({ key }));
-      if (!stored || !constantTimeEqual(stored, captchaHash(key, input.captcha)))
+      const [hash = '', until = '0'] = stored?.split('.') ?? [];
+      if (now() >= Number(until) || !constantTimeEqual(hash, captchaHash(key, input.captcha))) {
         throw new SmsOtpError('CAPTCHA_INVALID');
+      }
       return true;
     }
     const token = input.captcha;
-    const ok = await vendorCall(() => verifier.verify({ token, ...(input.ip ? { ip: input.ip } : {}) }));
+    const ok = await vendorCall(() => verifier.verify({ token, ...(input.ip ? { ip: input.ip } : {}) }), {
+      captchaVerifier: verifier.name,
+    });
     if (!ok) throw new SmsOtpError('CAPTCHA_INVALID');
     return true;
   }
@@ -281,7 +288,11 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
 
   function reportTransitions(transitions: BreakerTransition[]): void {
     for (const t of transitions) {
-      const [scope, key] = t.id.split(/:(.*)/s) as ['country' | 'prefix', string];
+      const [, scope, key] = t.id.split(/^breaker:(country|prefix):/) as [
+        string,
+        'country' | 'prefix',
+        string,
+      ];
       events.emit('breaker', { scope, key, state: t.state, sent: t.sent, verified: t.verified });
     }
   }
@@ -298,18 +309,13 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
     return tooMany('RATE_LIMITED', result.retryAfterMs, { scope: kind, ...details });
   }
 
-  /** The cooldown a refusal is inside of: the shortest of the schedule that covers what is left. */
-  function cooldownWindow(leftMs: number): number {
-    return (cooldownsMs.find((ms) => ms >= leftMs) ?? cooldownsMs.at(-1)!) / 1000;
-  }
-
   function issueRefused(result: Exclude<IssueResult, { ok: true }>): SmsOtpError {
     switch (result.reason) {
       case 'cooldown':
         return tooMany('RESEND_TOO_SOON', result.retryAfterMs, {
           scope: 'phone',
           limit: 1,
-          window: cooldownWindow(result.retryAfterMs),
+          window: (result.cooldownMs ?? result.retryAfterMs) / 1000,
         });
       case 'locked':
         return tooMany('TOO_MANY_ATTEMPTS', result.retryAfterMs, { scope: 'phone' });
@@ -603,13 +609,10 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
     }
     const captchaKey = randomId();
     const text = captchaText();
-    await guard(() =>
-      store.putCaptcha({
-        key: captchaKey,
-        answer: captchaHash(captchaKey, text),
-        ttlMs: captchaPolicy.ttl * 1000,
-      }),
-    );
+    // The deadline travels with the hash, so expiry follows the engine's clock on every store.
+    const ttlMs = captchaPolicy.ttl * 1000;
+    const answer = `${captchaHash(captchaKey, text)}.${now() + ttlMs}`;
+    await guard(() => store.putCaptcha({ key: captchaKey, answer, ttlMs }));
     return { captchaKey, image: captchaDataUri(renderCaptchaSvg(text)), expiresIn: captchaPolicy.ttl };
   }
 
@@ -662,8 +665,8 @@ const VENDOR_CODES = new Set([
   'CAPTCHA_REQUIRED',
 ]);
 
-function vendorError(error: unknown, vendor: string): SmsOtpError {
+function vendorError(error: unknown, who: Record<string, string>): SmsOtpError {
   if (error instanceof SmsOtpError && VENDOR_CODES.has(error.code)) return error;
-  const details: ErrorDetails = { vendor };
+  const details: ErrorDetails = { ...who };
   return new SmsOtpError('SEND_FAILED', details, undefined, { cause: error });
 }

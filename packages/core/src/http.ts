@@ -51,7 +51,8 @@ export const sendBodySchema = z
     ...recipient,
     channel: z.enum(['sms', 'voice']).optional(),
     captchaKey: text(128).optional(),
-    captcha: text(32).optional(),
+    // A built-in captcha answer is short; Turnstile, hCaptcha and reCAPTCHA tokens run to a few kB.
+    captcha: text(4096).optional(),
   })
   .refine(needsRecipient, { message: 'phone or userId is required', path: ['phone'] });
 

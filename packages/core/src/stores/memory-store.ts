@@ -101,8 +101,11 @@ export class MemoryStore implements OtpStore {
     const { now } = this.#tick(input.now);
     const record = this.#phone(input.phone, now, true);
     const code = record.codes.get(input.purpose);
-    if (code && now < code.cooldownUntil)
-      return { ok: false, reason: 'cooldown', retryAfterMs: code.cooldownUntil - now };
+    if (code && now < code.cooldownUntil) {
+      const cooldownMs =
+        input.cooldownsMs[Math.min(Math.max(record.hourCount, 1), input.cooldownsMs.length) - 1]!;
+      return { ok: false, reason: 'cooldown', retryAfterMs: code.cooldownUntil - now, cooldownMs };
+    }
     const locked = lockedFor(record, now, input.failLimit, input.failWindowMs);
     if (locked > 0) return { ok: false, reason: 'locked', retryAfterMs: locked };
     if (now >= record.hourStart + HOUR_MS) Object.assign(record, { hourStart: now, hourCount: 0 });

@@ -52,15 +52,15 @@ local captchaAfter, solved = tonumber(ARGV[10]), ARGV[11] == '1'
 local v = redis.call('HMGET', key, purpose, 'w')
 local s, e, a, c = code_of(v[1])
 local hs, hc, ds, dc, fs, fc = win_of(v[2])
-if now < c then return {'cooldown', n(c - now)} end
+local cooldowns = {}
+for x in string.gmatch(ARGV[5], '%d+') do cooldowns[#cooldowns + 1] = tonumber(x) end
+if now < c then return {'cooldown', n(c - now), n(cooldowns[math.min(math.max(hc, 1), #cooldowns)])} end
 if fc >= failLimit and now < fs + failWin then return {'locked', n(fs + failWin - now)} end
 if now >= hs + HOUR then hs = now; hc = 0 end
 if now >= ds + DAY then ds = now; dc = 0 end
 if hc >= hourLimit then return {'phone_hour', n(hs + HOUR - now)} end
 if dc >= dayLimit then return {'phone_day', n(ds + DAY - now)} end
 if captchaAfter >= 0 and hc >= captchaAfter and not solved then return {'captcha', '0'} end
-local cooldowns = {}
-for x in string.gmatch(ARGV[5], '%d+') do cooldowns[#cooldowns + 1] = tonumber(x) end
 local cooldown = cooldowns[math.min(hc + 1, #cooldowns)]
 redis.call('HSET', key, purpose, code(secret, now + ttl, 0, now + cooldown), 'w', win(hs, hc + 1, ds, dc + 1, fs, fc))
 local until_ = math.max(now + ttl, now + cooldown, ds + DAY)

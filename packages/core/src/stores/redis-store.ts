@@ -111,7 +111,12 @@ export class RedisStore implements OtpStore {
       i.captchaSolved ? '1' : '0',
     );
     if (status === 'ok') return { ok: true, undo: String(value), cooldownMs: Number(third) };
-    return { ok: false, reason: status as 'cooldown', retryAfterMs: Number(value) };
+    return {
+      ok: false,
+      reason: status as 'cooldown',
+      retryAfterMs: Number(value),
+      ...(third !== undefined ? { cooldownMs: Number(third) } : {}),
+    };
   }
 
   async rollback(i: RollbackInput): Promise<void> {

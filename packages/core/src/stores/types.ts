@@ -88,6 +88,8 @@ export type IssueResult =
       ok: false;
       reason: 'cooldown' | 'phone_hour' | 'phone_day' | 'locked' | 'captcha';
       retryAfterMs: number;
+      /** For `cooldown`: the length of the cooldown in force. */
+      cooldownMs?: number;
     };
 
 export interface RollbackInput extends PhonePurpose {
@@ -140,7 +142,7 @@ export interface Bucket {
  * When verified ÷ sent falls below `threshold` with at least `minVolume` sends, it opens for `coolOffMs`.
  */
 export interface BreakerSpec {
-  /** e.g. `country:CN`, `prefix:+861380013`. */
+  /** e.g. `breaker:country:CN`, `breaker:prefix:+861380013` (never the same as a bucket's id). */
   id: string;
   windowMs: number;
   minVolume: number;

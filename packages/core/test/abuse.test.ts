@@ -1,0 +1,333 @@
+import {
+  type CaptchaVerifier,
+  createSmsOtp,
+  memorySender,
+  SmsOtpError,
+  type SmsOtpEvents,
+  type SmsOtpOptions,
+} from '@sms-otp/core';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { ALL_KITS } from './support/store-kits.js';
+
+// The built-in captcha's answer is random; tests read it from here instead of from the image.
+const captchaAnswers: string[] = [];
+vi.mock('../src/captcha/image.js', async (importOriginal) => {
+  const original = await importOriginal<typeof import('../src/captcha/image.js')>();
+  return {
+    ...original,
+    captchaText: (length?: number) => {
+      const text = original.captchaText(length);
+      captchaAnswers.push(text);
+      return text;
+    },
+  };
+});
+
+const SECRET = 'abuse-secret-abuse-secret-abuse-secret';
+let seq = 0;
+/** Fresh numbers per test; `block` picks a prefix of their own (all but the last 4 digits). */
+const nextBlock = () => `+86139${String(1000 + (process.pid % 1000) * 10 + ++seq).padStart(4, '0')}`;
+
+async function errorOf(promise: Promise<unknown>): Promise<SmsOtpError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(error instanceof SmsOtpError)) throw new Error(`expected an SmsOtpError, got ${String(error)}`);
+  return error;
+}
+
+describe.each(ALL_KITS.map((make) => [make().name, make] as const))(
+  'abuse defences on %s',
+  (_name, makeKit) => {
+    const kit = makeKit();
+    const clock = { now: Date.UTC(2026, 1, 1) };
+    beforeAll(() => kit.setup(), 60_000);
+    afterAll(() => kit.teardown());
+    const advance = (seconds: number) => {
+      clock.now += seconds * 1000;
+    };
+
+    function engine(overrides: Partial<SmsOtpOptions> = {}) {
+      const sender = memorySender();
+      const otp = createSmsOtp({
+        secret: SECRET,
+        store: kit.instance(),
+        sender,
+        defaultCountry: 'CN',
+        clock: () => clock.now,
+        breaker: false,
+        ...overrides,
+      });
+      const events: Array<{ name: keyof SmsOtpEvents; event: unknown }> = [];
+      for (const name of ['sent', 'verified', 'failed', 'blocked', 'breaker'] as const) {
+        otp.on(name, (event) => events.push({ name, event }));
+      }
+      return { otp, sender, events };
+    }
+
+    describe('captcha', () => {
+      it('built-in: required by policy, single use, case-insensitive, expires', async () => {
+        const { otp } = engine({ captcha: { policy: 'always', ttl: 30 } });
+        const phone = `${nextBlock()}0001`;
+        expect((await errorOf(otp.send({ phone }))).code).toBe('CAPTCHA_REQUIRED');
+
+        const first = await otp.createCaptcha();
+        expect(first.image).toMatch(/^data:image\/svg\+xml;base64,/);
+        expect(
+          (await errorOf(otp.send({ phone, captchaKey: first.captchaKey, captcha: 'WRONG' }))).code,
+        ).toBe('CAPTCHA_INVALID');
+        // The wrong answer used it up: the right one no longer works.
+        const answer = captchaAnswers.at(-1)!;
+        expect((await errorOf(otp.send({ phone, captchaKey: first.captchaKey, captcha: answer }))).code).toBe(
+          'CAPTCHA_INVALID',
+        );
+
+        const second = await otp.createCaptcha();
+        await otp.send({
+          phone,
+          captchaKey: second.captchaKey,
+          captcha: captchaAnswers.at(-1)!.toLowerCase(),
+        });
+        expect(
+          (
+            await errorOf(
+              otp.send({
+                phone: `${nextBlock()}0002`,
+                captchaKey: second.captchaKey,
+                captcha: captchaAnswers.at(-1)!,
+              }),
+            )
+          ).code,
+        ).toBe('CAPTCHA_INVALID');
+
+        const third = await otp.createCaptcha();
+        advance(31);
+        expect(
+          (
+            await errorOf(
+              otp.send({
+                phone: `${nextBlock()}0003`,
+                captchaKey: third.captchaKey,
+                captcha: captchaAnswers.at(-1)!,
+              }),
+            )
+          ).code,
+        ).toBe('CAPTCHA_INVALID');
+      });
+
+      it('adaptive: after N sends per IP, or per phone, within the hour', async () => {
+        const { otp } = engine({
+          captcha: { policy: 'adaptive', afterSendsPerIp: 2, afterSendsPerPhone: 1 },
+        });
+        const block = nextBlock();
+        const ip = `198.18.0.${seq}`;
+        await otp.send({ phone: `${block}0001`, ip });
+        await otp.send({ phone: `${block}0002`, ip });
+        const byIp = await errorOf(otp.send({ phone: `${block}0003`, ip }));
+        expect([byIp.code, byIp.details.scope]).toEqual(['CAPTCHA_REQUIRED', 'ip']);
+        const { captchaKey } = await otp.createCaptcha({ ip });
+        await otp.send({ phone: `${block}0003`, ip, captchaKey, captcha: captchaAnswers.at(-1)! });
+
+        advance(61);
+        const byPhone = await errorOf(otp.send({ phone: `${block}0001`, ip: `${ip}9` }));
+        expect([byPhone.code, byPhone.details.scope]).toEqual(['CAPTCHA_REQUIRED', 'phone']);
+        advance(3600);
+        await otp.send({ phone: `${block}0001`, ip: `${ip}9` });
+      });
+
+      it('a pluggable verifier decides; its outage is SEND_FAILED and counts nothing', async () => {
+        let down = false;
+        const verifier: CaptchaVerifier = {
+          name: 'fake-turnstile',
+          async verify({ token }) {
+            if (down)
+              throw new SmsOtpError('SEND_FAILED', { captchaVerifier: 'fake-turnstile', reason: 'timeout' });
+            return token === 'good-token';
+          },
+        };
+        const { otp, sender } = engine({
+          captcha: { policy: 'always', verifier },
+          sendLimits: { perIpHour: 1 },
+        });
+        const phone = `${nextBlock()}0001`;
+        const ip = `198.18.1.${seq}`;
+        expect((await errorOf(otp.send({ phone, ip, captcha: 'bad-token' }))).code).toBe('CAPTCHA_INVALID');
+        down = true;
+        expect((await errorOf(otp.send({ phone, ip, captcha: 'good-token' }))).code).toBe('SEND_FAILED');
+        down = false;
+        await otp.send({ phone, ip, captcha: 'good-token' });
+        expect(sender.outbox.last(phone)).toBeDefined();
+      });
+    });
+
+    describe('pumping defence', () => {
+      it('blocked countries and per-country daily caps', async () => {
+        const { otp } = engine({ blockedCountries: ['KH'], countryDailyLimits: { CN: 2, '*': 1 } });
+        expect((await errorOf(otp.send({ phone: '+85512345678' }))).code).toBe('COUNTRY_NOT_ALLOWED');
+        const block = nextBlock();
+        await otp.send({ phone: `${block}0001` });
+        await otp.send({ phone: `${block}0002` });
+        const cn = await errorOf(otp.send({ phone: `${block}0003` }));
+        expect([cn.code, cn.details.scope, cn.details.limit, cn.details.window]).toEqual([
+          'RATE_LIMITED',
+          'country',
+          2,
+          86_400,
+        ]);
+        await otp.send({ phone: '+12015550123' });
+        const us = await errorOf(otp.send({ phone: '+12015550124' }));
+        expect([us.code, us.details.scope, us.details.limit]).toEqual(['RATE_LIMITED', 'country', 1]);
+        advance(86_400);
+        await otp.send({ phone: `${block}0003` });
+        advance(86_400);
+      });
+
+      it('the global daily budget', async () => {
+        const { otp } = engine({ dailyBudget: 3 });
+        const block = nextBlock();
+        for (let i = 1; i <= 3; i++) await otp.send({ phone: `${block}000${i}` });
+        const budget = await errorOf(otp.send({ phone: '+12015550126' }));
+        expect([budget.code, budget.details.scope, budget.details.limit]).toEqual([
+          'RATE_LIMITED',
+          'global',
+          3,
+        ]);
+        advance(86_400);
+        await otp.send({ phone: '+12015550126' });
+        advance(86_400);
+      });
+
+      it('drill: sequential numbers from rotating IPs with no verifies open the breaker; verifies close it', async () => {
+        const { otp, sender, events } = engine({
+          breaker: { minVolume: 20, threshold: 0.2, window: 3600, coolOff: 600 },
+          sendLimits: { perIpHour: 3 },
+        });
+        const block = nextBlock();
+        for (let i = 0; i < 20; i++) {
+          await otp.send({ phone: `${block}${String(i).padStart(4, '0')}`, ip: `100.64.${seq}.${i}` });
+        }
+        const refused = await errorOf(otp.send({ phone: `${block}0020`, ip: `100.64.${seq}.200` }));
+        expect([refused.code, refused.details.scope]).toEqual(['CAPTCHA_REQUIRED', 'breaker']);
+        const opened = events.filter((e) => e.name === 'breaker').map((e) => e.event);
+        expect(opened).toContainEqual(
+          expect.objectContaining({ scope: 'prefix', key: block, state: 'open', sent: 20, verified: 0 }),
+        );
+        expect(opened).toContainEqual(
+          expect.objectContaining({ scope: 'country', key: 'CN', state: 'open' }),
+        );
+        // Another country is not affected.
+        await otp.send({ phone: '+85512345001' });
+
+        // Real users solve the captcha and verify their codes: conversion recovers.
+        for (let i = 21; i < 29; i++) {
+          const phone = `${block}${String(i).padStart(4, '0')}`;
+          const { captchaKey } = await otp.createCaptcha();
+          await otp.send({ phone, captchaKey, captcha: captchaAnswers.at(-1)! });
+          await otp.verify({ phone, code: sender.outbox.last(phone)!.code });
+        }
+        advance(601);
+        await otp.send({ phone: `${block}0030` });
+        const closed = events.filter(
+          (e) => e.name === 'breaker' && (e.event as { state: string }).state === 'closed',
+        );
+        expect(closed.map((e) => (e.event as { scope: string }).scope).sort()).toEqual(['country', 'prefix']);
+        advance(7200);
+      });
+
+      it("with action 'block' an open breaker refuses sends outright", async () => {
+        const { otp } = engine({ breaker: { minVolume: 5, threshold: 0.5, coolOff: 60, action: 'block' } });
+        const block = nextBlock();
+        for (let i = 0; i < 5; i++) await otp.send({ phone: `${block}000${i}` });
+        const refused = await errorOf(otp.send({ phone: `${block}0009` }));
+        expect([refused.code, refused.details.reason]).toEqual(['RATE_LIMITED', 'breaker']);
+        expect(refused.retryAfter).toBe(60);
+        advance(7200);
+      });
+
+      it('escalating cooldown per phone', async () => {
+        const { otp } = engine({ resendCooldown: [60, 120, 300] });
+        const phone = `${nextBlock()}0001`;
+        expect((await otp.send({ phone })).resendIn).toBe(60);
+        advance(61);
+        expect((await otp.send({ phone })).resendIn).toBe(120);
+        advance(61);
+        const early = await errorOf(otp.send({ phone }));
+        expect([early.code, early.retryAfter, early.details.window]).toEqual(['RESEND_TOO_SOON', 59, 120]);
+        advance(60);
+        expect((await otp.send({ phone })).resendIn).toBe(300);
+        advance(301);
+        expect((await otp.send({ phone })).resendIn).toBe(300);
+        advance(3600);
+      });
+
+      it('request binding: verify must present the requestId of the send', async () => {
+        const { otp, sender } = engine({ requireRequestId: true });
+        const phone = `${nextBlock()}0001`;
+        const { requestId } = await otp.send({ phone });
+        const code = sender.outbox.last(phone)!.code;
+        expect((await errorOf(otp.verify({ phone, code }))).code).toBe('INVALID_REQUEST');
+        expect((await errorOf(otp.verify({ phone, code, requestId: 'A'.repeat(22) }))).code).toBe(
+          'CODE_INVALID',
+        );
+        await expect(otp.verify({ phone, code, requestId })).resolves.toMatchObject({ phone });
+      });
+    });
+
+    it('sends by user id answer alike whether or not the user exists, and send nothing for an unknown one', async () => {
+      const phone = `${nextBlock()}0001`;
+      const { otp, sender } = engine({ resolvePhone: (id) => (id === 'alice' ? phone : null) });
+      const known = await otp.send({ userId: 'alice' });
+      const unknown = await otp.send({ userId: 'mallory' });
+      expect(Object.keys(unknown).sort()).toEqual(Object.keys(known).sort());
+      expect([unknown.expiresIn, unknown.resendIn]).toEqual([known.expiresIn, known.resendIn]);
+      expect(sender.outbox.all().map((m) => m.phone)).toEqual([phone]);
+      // Same cooldown, same wrong-code answer: nothing tells them apart.
+      expect((await errorOf(otp.send({ userId: 'alice' }))).code).toBe('RESEND_TOO_SOON');
+      expect((await errorOf(otp.send({ userId: 'mallory' }))).code).toBe('RESEND_TOO_SOON');
+      const wrongKnown = await errorOf(otp.verify({ userId: 'alice', code: '000000' }));
+      const wrongUnknown = await errorOf(otp.verify({ userId: 'mallory', code: '000000' }));
+      expect([wrongUnknown.code, wrongUnknown.details]).toEqual([wrongKnown.code, wrongKnown.details]);
+      await expect(
+        otp.verify({ userId: 'alice', code: sender.outbox.last(phone)!.code }),
+      ).resolves.toMatchObject({ phone });
+    });
+
+    it('test numbers: fixed code, nothing sent, limits still count; off after testNumbersValidUntil', async () => {
+      const phone = `${nextBlock()}0001`;
+      const { otp, sender, events } = engine({
+        testNumbers: { [phone]: '123456' },
+        testNumbersValidUntil: new Date(clock.now + 3_600_000),
+      });
+      await otp.send({ phone });
+      expect(sender.outbox.size).toBe(0);
+      expect(events).toContainEqual({
+        name: 'sent',
+        event: expect.objectContaining({ test: true, vendor: 'test-number' }),
+      });
+      expect((await errorOf(otp.send({ phone }))).code).toBe('RESEND_TOO_SOON');
+      await expect(otp.verify({ phone, code: '123456' })).resolves.toMatchObject({ phone });
+      advance(3601);
+      await otp.send({ phone });
+      expect(sender.outbox.last(phone)?.code).toMatch(/^\d{6}$/);
+    });
+
+    it('events report sends, verifies, failures and refusals with masked phones and never a code', async () => {
+      const { otp, sender, events } = engine();
+      const phone = `${nextBlock()}0001`;
+      await otp.send({ phone, ip: '192.0.2.55' });
+      const code = sender.outbox.last(phone)!.code;
+      await errorOf(otp.verify({ phone, code: code === '000000' ? '111111' : '000000' }));
+      await errorOf(otp.send({ phone }));
+      await otp.verify({ phone, code });
+      await errorOf(otp.send({ phone: '12' }));
+      expect(events.map((e) => e.name)).toEqual(['sent', 'failed', 'blocked', 'verified', 'failed']);
+      expect(events[1]!.event).toMatchObject({ operation: 'verify', code: 'CODE_INVALID' });
+      expect(events[2]!.event).toMatchObject({ operation: 'send', code: 'RESEND_TOO_SOON', scope: 'phone' });
+      const text = JSON.stringify(events);
+      expect(text).not.toContain(code);
+      expect(text).not.toContain(phone);
+      expect(text).toContain(`${phone.slice(0, 3)}`);
+    });
+  },
+);
