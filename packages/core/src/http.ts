@@ -14,6 +14,8 @@ export interface HttpRequest {
   ip?: string;
   /** Request headers, lower-case names. */
   headers?: Record<string, string | string[] | undefined>;
+  /** Set when the framework's own body parser refused the body: answered as INVALID_REQUEST. */
+  bodyError?: 'not-json' | 'too-large';
 }
 
 /** What a framework package writes back. */
@@ -205,16 +207,21 @@ function respond(
   return { status, headers: { 'cache-control': 'no-store', ...headers }, body: formatted };
 }
 
+const BODY_ERRORS = { 'not-json': 'body is not JSON', 'too-large': 'body too large' } as const;
+
 function parseBody<S extends z.ZodType>(schema: S, request: HttpRequest): z.output<S> {
+  if (request.bodyError) {
+    throw new SmsOtpError('INVALID_REQUEST', { issues: [{ path: '', message: BODY_ERRORS[request.bodyError] }] });
+  }
   let body = request.body;
   if (body === undefined && request.rawBody !== undefined) {
     if (Buffer.byteLength(request.rawBody) > MAX_BODY_BYTES) {
-      throw new SmsOtpError('INVALID_REQUEST', { issues: [{ path: '', message: 'body too large' }] });
+      throw new SmsOtpError('INVALID_REQUEST', { issues: [{ path: '', message: BODY_ERRORS['too-large'] }] });
     }
     try {
       body = JSON.parse(request.rawBody);
     } catch {
-      throw new SmsOtpError('INVALID_REQUEST', { issues: [{ path: '', message: 'body is not JSON' }] });
+      throw new SmsOtpError('INVALID_REQUEST', { issues: [{ path: '', message: BODY_ERRORS['not-json'] }] });
     }
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
