@@ -211,7 +211,9 @@ const BODY_ERRORS = { 'not-json': 'body is not JSON', 'too-large': 'body too lar
 
 function parseBody<S extends z.ZodType>(schema: S, request: HttpRequest): z.output<S> {
   if (request.bodyError) {
-    throw new SmsOtpError('INVALID_REQUEST', { issues: [{ path: '', message: BODY_ERRORS[request.bodyError] }] });
+    throw new SmsOtpError('INVALID_REQUEST', {
+      issues: [{ path: '', message: BODY_ERRORS[request.bodyError] }],
+    });
   }
   let body = request.body;
   if (body === undefined && request.rawBody !== undefined) {
