@@ -53,6 +53,8 @@ export interface VendorRequest {
   headers: Record<string, string>;
   /** Serialised with `JSON.stringify` when present. */
   body?: unknown;
+  /** Sent form-encoded (`application/x-www-form-urlencoded`) instead of a JSON `body`. */
+  form?: Record<string, string>;
   /** Milliseconds before the call is abandoned with reason `timeout`. */
   timeout: number;
   /** Picks the vendor's own error code and message out of a JSON body (used for 5xx answers). */
@@ -89,7 +91,7 @@ export function sendFailed(
 }
 
 /**
- * Sends one JSON request with a timeout and turns every transport problem into a clean `SEND_FAILED`:
+ * Sends one JSON (or form-encoded) request with a timeout and turns every transport problem into a clean `SEND_FAILED`:
  * timeout → `reason: 'timeout'`, connection refused / DNS / TLS → `'network'` (with `errno`), HTTP 3xx/5xx →
  * `'http_error'` (with `httpStatus`). It never logs, and never puts the URL, headers or the underlying error
  * into the thrown error (a URL or header may carry a signature or credential).
@@ -107,7 +109,12 @@ export async function vendorFetch(request: VendorRequest): Promise<VendorRespons
     redirect: 'manual',
     signal: AbortSignal.timeout(timeout),
   };
-  if (request.body !== undefined) init.body = JSON.stringify(request.body);
+  if (request.form !== undefined) {
+    headers['Content-Type'] = 'application/x-www-form-urlencoded';
+    init.body = new URLSearchParams(request.form).toString();
+  } else if (request.body !== undefined) {
+    init.body = JSON.stringify(request.body);
+  }
 
   let response: Response;
   let text: string;
