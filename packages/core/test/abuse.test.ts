@@ -7,6 +7,7 @@ import {
   type SmsOtpOptions,
 } from '@sms-otp/core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { errorOf } from './support/outcomes.js';
 import { ALL_KITS } from './support/store-kits.js';
 
 // The built-in captcha's answer is random; tests read it from here instead of from the image.
@@ -27,15 +28,6 @@ const SECRET = 'abuse-secret-abuse-secret-abuse-secret';
 let seq = 0;
 /** Fresh numbers per test; `block` picks a prefix of their own (all but the last 4 digits). */
 const nextBlock = () => `+86139${String(1000 + (process.pid % 1000) * 10 + ++seq).padStart(4, '0')}`;
-
-async function errorOf(promise: Promise<unknown>): Promise<SmsOtpError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(error instanceof SmsOtpError)) throw new Error(`expected an SmsOtpError, got ${String(error)}`);
-  return error;
-}
 
 describe.each(ALL_KITS.map((make) => [make().name, make] as const))(
   'abuse defences on %s',

@@ -7,31 +7,13 @@ import {
   type SmsOtpOptions,
 } from '@sms-otp/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { codeOf, errorOf } from './support/outcomes.js';
 import { ALL_KITS } from './support/store-kits.js';
 
 const SECRET = 'test-secret-test-secret-test-secret!';
 let phoneSeq = 0;
 /** A fresh valid Chinese mobile number for each test, so tests never share state. */
 const nextPhone = () => `+86138${String(10_000_000 + process.pid * 1000 + ++phoneSeq).slice(-8)}`;
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return 'OK';
-  } catch (error) {
-    if (error instanceof SmsOtpError) return error.code;
-    throw error;
-  }
-}
-
-async function errorOf(promise: Promise<unknown>): Promise<SmsOtpError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(error instanceof SmsOtpError)) throw new Error(`expected an SmsOtpError, got ${String(error)}`);
-  return error;
-}
 
 /** A code guaranteed to differ from `code`. */
 const wrong = (code: string) => code.replace(/^./, (d) => String((Number(d) + 1) % 10));

@@ -1,5 +1,6 @@
 import { createSmsOtp, deepcloudCodes, jpushCodes, SmsOtpError, type SmsOtpOptions } from '@sms-otp/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { codeOf } from './support/outcomes.js';
 import { ALL_KITS } from './support/store-kits.js';
 import { DEEPCLOUD_TOKEN, type DeepcloudFake, startDeepcloudFake } from './vendors/fakes/deepcloud.js';
 import { JPUSH, type JpushFake, startJpushFake } from './vendors/fakes/jpush.js';
@@ -8,16 +9,6 @@ import { JPUSH, type JpushFake, startJpushFake } from './vendors/fakes/jpush.js'
 const SMS_CODE = '352353';
 let seq = 0;
 const nextPhone = () => `+86137${String(20_000_000 + (process.pid % 1000) * 1000 + ++seq).slice(-8)}`;
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return 'OK';
-  } catch (error) {
-    if (error instanceof SmsOtpError) return error.code;
-    throw error;
-  }
-}
 
 describe.each(ALL_KITS.map((make) => [make().name, make] as const))(
   'vendor-checked codes through the engine on %s',
