@@ -1,4 +1,4 @@
-import { createSmsOtp, deepcloudCodes, jpushCodes, SmsOtpError, type SmsOtpOptions } from '@sms-otp/core';
+import { createSmsOtp, deepcloudCodes, jpushCodes, type SmsOtpOptions } from '@sms-otp/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codeOf } from './support/outcomes.js';
 import { ALL_KITS } from './support/store-kits.js';
