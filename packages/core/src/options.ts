@@ -175,7 +175,6 @@ export const optionsSchema = z
           error: 'keys must be ISO country codes or "*"',
         }),
         int(1, 1_000_000_000),
-        { error: 'must be an object of daily limits by country' },
       )
       .optional(),
     /** Sends per day across all phones (the SMS bill's ceiling). Default: no budget. */
@@ -335,9 +334,29 @@ export type HttpOptions = z.input<typeof httpOptionsSchema>;
 export function parseWith<S extends z.ZodType>(schema: S, input: unknown, pathPrefix = ''): z.output<S> {
   const result = schema.safeParse(input ?? {});
   if (result.success) return result.data;
-  const issue = result.error.issues[0]!;
+  const issue = deepest(result.error.issues[0]!);
   const path = [pathPrefix, ...issue.path.map(String)].filter(Boolean).join('.') || '(options)';
   throw new SmsOtpConfigError(path, issue.message);
+}
+
+/**
+ * The most specific complaint: for a value that matched no branch of a union (`breaker: false | {…}`), the
+ * one of the branch that got furthest (`breaker.action: must be "captcha" or "block"`); for a bad record key,
+ * the key's own check.
+ */
+function deepest(issue: z.core.$ZodIssue): z.core.$ZodIssue {
+  // A record key that failed its own check: say what the key's check said.
+  if (issue.code === 'invalid_key' && issue.issues[0])
+    return { ...issue.issues[0], path: issue.path } as z.core.$ZodIssue;
+  if (issue.code !== 'invalid_union' || issue.errors.length === 0) return issue;
+  let best: z.core.$ZodIssue = issue;
+  for (const branch of issue.errors) {
+    for (const inner of branch) {
+      const candidate = deepest({ ...inner, path: [...issue.path, ...inner.path] } as z.core.$ZodIssue);
+      if (candidate.path.length > best.path.length) best = candidate;
+    }
+  }
+  return best;
 }
 
 /** Parses `createSmsOtp` options and applies the production rules. */
@@ -351,6 +370,12 @@ export function parseOptions(
       throw new SmsOtpConfigError('secret', 'is required when NODE_ENV=production (at least 32 bytes)');
     if (options.exposeCode)
       throw new SmsOtpConfigError('exposeCode', 'must not be true when NODE_ENV=production');
+    if (options.testNumbers && !options.testNumbersValidUntil) {
+      throw new SmsOtpConfigError(
+        'testNumbersValidUntil',
+        'is required with testNumbers when NODE_ENV=production',
+      );
+    }
   }
   return options;
 }

@@ -97,6 +97,86 @@ describe('createSmsOtp options', () => {
     ['formatResponse not a function', { formatResponse: {} }, 'formatResponse', /function/],
     ['cookie of wrong type', { cookie: 'yes' }, 'cookie', /.+/],
     ['cookie name with spaces', { cookie: { name: 'a b' } }, 'cookie.name', /letters/],
+    [
+      'resendCooldown list with a zero',
+      { resendCooldown: [60, 0] },
+      'resendCooldown.1',
+      /integer from 1 to 3600/,
+    ],
+    ['resendCooldown of wrong type', { resendCooldown: '60' }, 'resendCooldown', /integer from 1 to 3600/],
+    ['unknown blocked country', { blockedCountries: ['XX'] }, 'blockedCountries.0', /ISO 3166/],
+    [
+      'countryDailyLimits with a bad key',
+      { countryDailyLimits: { Mars: 5 } },
+      'countryDailyLimits.Mars',
+      /ISO country codes or "\*"/,
+    ],
+    [
+      'countryDailyLimits with a zero',
+      { countryDailyLimits: { CN: 0 } },
+      'countryDailyLimits.CN',
+      /integer from 1/,
+    ],
+    ['dailyBudget zero', { dailyBudget: 0 }, 'dailyBudget', /integer from 1/],
+    ['breaker of wrong type', { breaker: true }, 'breaker', /false or an object/],
+    ['breaker threshold above 1', { breaker: { threshold: 1.5 } }, 'breaker.threshold', /number from 0 to 1/],
+    ['breaker minVolume zero', { breaker: { minVolume: 0 } }, 'breaker.minVolume', /integer from 1/],
+    ['breaker window too short', { breaker: { window: 10 } }, 'breaker.window', /integer from 60 to 86400/],
+    ['breaker coolOff too short', { breaker: { coolOff: 1 } }, 'breaker.coolOff', /integer from 10 to 86400/],
+    [
+      'breaker prefixDigits too small',
+      { breaker: { prefixDigits: 2 } },
+      'breaker.prefixDigits',
+      /integer from 3 to 14/,
+    ],
+    ['breaker action unknown', { breaker: { action: 'ban' } }, 'breaker.action', /"captcha" or "block"/],
+    ['captcha of wrong type', { captcha: 'always' }, 'captcha', /object/],
+    [
+      'captcha policy unknown',
+      { captcha: { policy: 'sometimes' } },
+      'captcha.policy',
+      /"never", "always" or "adaptive"/,
+    ],
+    [
+      'captcha afterSendsPerIp negative',
+      { captcha: { afterSendsPerIp: -1 } },
+      'captcha.afterSendsPerIp',
+      /integer from 0/,
+    ],
+    [
+      'captcha afterSendsPerPhone too large',
+      { captcha: { afterSendsPerPhone: 5000 } },
+      'captcha.afterSendsPerPhone',
+      /integer from 0 to 1000/,
+    ],
+    [
+      'captcha verifier without verify',
+      { captcha: { verifier: { name: 'x' } } },
+      'captcha.verifier',
+      /verifier/,
+    ],
+    ['captcha ttl too long', { captcha: { ttl: 3600 } }, 'captcha.ttl', /integer from 30 to 600/],
+    ['captcha perIpHour zero', { captcha: { perIpHour: 0 } }, 'captcha.perIpHour', /integer from 1/],
+    ['requireRequestId not boolean', { requireRequestId: 'yes' }, 'requireRequestId', /true or false/],
+    [
+      'testNumbers key not E.164',
+      { testNumbers: { '13800000000': '123456' } },
+      'testNumbers.13800000000',
+      /E\.164/,
+    ],
+    [
+      'testNumbers code not digits',
+      { testNumbers: { '+8613800000000': 'abcdef' } },
+      'testNumbers.+8613800000000',
+      /4 to 10 digits/,
+    ],
+    [
+      'testNumbers code of another length',
+      { testNumbers: { '+8613800000000': '1234' } },
+      'testNumbers.+8613800000000',
+      /codeLength \(6\)/,
+    ],
+    ['testNumbersValidUntil not a date', { testNumbersValidUntil: 'soon' }, 'testNumbersValidUntil', /date/],
   ];
 
   it.each(cases)('rejects %s, naming the option', (_label, options, path, message) => {
@@ -110,6 +190,16 @@ describe('createSmsOtp options', () => {
     vi.stubEnv('NODE_ENV', 'production');
     expect(configError({}).path).toBe('secret');
     expect(configError({ secret, exposeCode: true }).path).toBe('exposeCode');
+    expect(configError({ secret, testNumbers: { '+8613800000000': '123456' } }).path).toBe(
+      'testNumbersValidUntil',
+    );
+    expect(() =>
+      createSmsOtp({
+        secret,
+        testNumbers: { '+8613800000000': '123456' },
+        testNumbersValidUntil: '2026-12-31T00:00:00Z',
+      }),
+    ).not.toThrow();
     expect(() => createSmsOtp({ secret })).not.toThrow();
   });
 
