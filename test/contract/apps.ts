@@ -1,14 +1,14 @@
 import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import Router from '@koa/router';
+import type { HttpOptions, SmsOtp } from '@sms-otp/core';
+import { smsOtpPlugin } from '@sms-otp/fastify';
+import * as koaAdapter from '@sms-otp/koa';
 import express5, { type RequestHandler } from 'express';
 import Fastify from 'fastify';
 import Koa from 'koa';
 import supertest from 'supertest';
 import { vi } from 'vitest';
-import type { HttpOptions, SmsOtp } from '../../packages/core/src/index.js';
-import { smsOtpPlugin } from '../../packages/fastify/src/index.js';
-import * as koaAdapter from '../../packages/koa/src/index.js';
 
 /** Route options every app passes to its routes and guards. */
 export interface RouteOptions extends HttpOptions {
@@ -18,7 +18,11 @@ export interface RouteOptions extends HttpOptions {
   hostParser?: boolean;
   /** Believes X-Forwarded-For (Express `trust proxy`, Koa `app.proxy`, Fastify `trustProxy`). */
   trustProxy?: boolean;
+  /** Installs a host middleware (Fastify: an onRequest hook) that fails requests with `X-Deny` with a 429. */
+  hostGate?: boolean;
 }
+
+const DENIED = 'denied by the host';
 
 export interface ContractApp {
   request: ReturnType<typeof supertest>;
@@ -34,15 +38,13 @@ const express4 = requireFrom('express')('express4') as typeof express5;
 const Koa2 = requireFrom('koa')('koa2') as typeof Koa;
 
 /** The Express adapter loaded against a given Express major, as a host with that major installed gets it. */
-async function expressAdapter(major: 4 | 5): Promise<typeof import('../../packages/express/src/index.js')> {
-  if (major === 5) return import('../../packages/express/src/index.js');
+async function expressAdapter(major: 4 | 5): Promise<typeof import('@sms-otp/express')> {
+  if (major === 5) return import('@sms-otp/express');
   vi.doMock('express', () => ({ default: express4 }));
   try {
     // A second instance of the adapter module (the query makes it one), whose `express` is Express 4.
     const specifier = '../../packages/express/src/index.ts?express4';
-    const adapter = (await import(
-      /* @vite-ignore */ specifier
-    )) as typeof import('../../packages/express/src/index.js');
+    const adapter = (await import(/* @vite-ignore */ specifier)) as typeof import('@sms-otp/express');
     // Proves the mock took: the router the adapter builds is an Express 4 router.
     const router = adapter.smsOtp({ options: {} } as unknown as SmsOtp);
     if (Object.getPrototypeOf(router) !== Object.getPrototypeOf(express4.Router())) {
@@ -64,10 +66,15 @@ async function listen(server: Server): Promise<ContractApp> {
 
 function expressApp(major: 4 | 5): AppFactory {
   const express = major === 5 ? express5 : express4;
-  return async (otp, { hostParser, trustProxy, prefix, ...routes } = {}) => {
+  return async (otp, { hostParser, trustProxy, hostGate, prefix, ...routes } = {}) => {
     const { smsOtp, requireSmsVerified } = await expressAdapter(major);
     const app = express();
     if (trustProxy) app.set('trust proxy', true);
+    if (hostGate) {
+      app.use((req, _res, next) =>
+        next(req.get('x-deny') ? Object.assign(new Error(DENIED), { status: 429 }) : undefined),
+      );
+    }
     if (hostParser) app.use(express.json());
     app.use(smsOtp(otp, { ...routes, ...(prefix ? { prefix } : {}) }));
     const answer: RequestHandler = (req, res) => {
@@ -82,8 +89,14 @@ function expressApp(major: 4 | 5): AppFactory {
 
 function koaApp(major: 2 | 3): AppFactory {
   const App = major === 3 ? Koa : Koa2;
-  return async (otp, { hostParser, trustProxy, prefix, ...routes } = {}) => {
+  return async (otp, { hostParser, trustProxy, hostGate, prefix, ...routes } = {}) => {
     const app = new App({ proxy: trustProxy ?? false });
+    if (hostGate) {
+      app.use(async (ctx, next) => {
+        if (ctx.get('x-deny')) ctx.throw(429, DENIED);
+        return next();
+      });
+    }
     if (hostParser) {
       // A stand-in for @koa/bodyparser: sets ctx.request.body for JSON requests.
       app.use(async (ctx, next) => {
@@ -114,8 +127,13 @@ function koaApp(major: 2 | 3): AppFactory {
   };
 }
 
-const fastifyApp: AppFactory = async (otp, { hostParser: _, trustProxy, ...routes } = {}) => {
+const fastifyApp: AppFactory = async (otp, { hostParser: _, trustProxy, hostGate, ...routes } = {}) => {
   const app = Fastify({ trustProxy: trustProxy ?? false });
+  if (hostGate) {
+    app.addHook('onRequest', async (request) => {
+      if (request.headers['x-deny']) throw Object.assign(new Error(DENIED), { statusCode: 429 });
+    });
+  }
   await app.register(smsOtpPlugin, { otp, ...routes });
   const answer = async (request: { smsVerified?: { phone: string } }) => ({
     phone: request.smsVerified!.phone,

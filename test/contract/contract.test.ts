@@ -1,12 +1,8 @@
 /**
  * The HTTP contract of DESIGN.md, run unchanged against every framework package (Express 5 and 4, Koa 3
  * and 2, Fastify 5). Engine behaviour across stores is tested in core; this suite tests HTTP.
- * CAPTCHA_REQUIRED / CAPTCHA_INVALID belong to the captcha issue and are not covered here yet.
  */
 
-import fc from 'fast-check';
-import type { Response } from 'supertest';
-import { afterEach, describe, expect, it } from 'vitest';
 import {
   createSmsOtp,
   MESSAGES_EN,
@@ -19,8 +15,25 @@ import {
   type SmsOtp,
   type SmsOtpOptions,
   sendBodySchema,
-} from '../../packages/core/src/index.js';
+} from '@sms-otp/core';
+import fc from 'fast-check';
+import type { Response } from 'supertest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { APPS, type ContractApp, type RouteOptions } from './apps.js';
+
+/** The texts of the built-in captchas made so far, in order: the test's way to the right answer. */
+const captchaAnswers: string[] = [];
+vi.mock('../../packages/core/src/captcha/image.js', async (importOriginal) => {
+  const original = await importOriginal<typeof import('../../packages/core/src/captcha/image.js')>();
+  return {
+    ...original,
+    captchaText: (length?: number) => {
+      const text = original.captchaText(length);
+      captchaAnswers.push(text);
+      return text;
+    },
+  };
+});
 
 const PHONE = '+8613800138000';
 const NATIONAL = '13800138000';
@@ -102,6 +115,7 @@ describe.each(APPS)('%s', (_name, makeApp) => {
     it('leaves other methods and paths to the host', async () => {
       const { app } = await setup();
       expect((await app.request.get('/sms/send')).status).toBe(404);
+      expect((await app.request.post('/sms/captcha').send({ phone: PHONE })).status).toBe(404);
       expect((await app.request.post('/sms/other').send({ phone: PHONE })).status).toBe(404);
     });
 
@@ -111,7 +125,9 @@ describe.each(APPS)('%s', (_name, makeApp) => {
       expectError(await app.request.post('/api/otp/verify').send({ phone: PHONE }), 400, 'INVALID_REQUEST', {
         issues: expect.any(Array),
       });
+      expect((await app.request.get('/api/otp/captcha')).body.captchaKey).toEqual(expect.any(String));
       expect((await app.request.post('/sms/send').send({ phone: OTHER })).status).toBe(404);
+      expect((await app.request.get('/sms/captcha')).status).toBe(404);
     });
 
     it('works when the host installed its own JSON parser', async () => {
@@ -162,6 +178,26 @@ describe.each(APPS)('%s', (_name, makeApp) => {
       ]) {
         expectError(res, 400, 'INVALID_REQUEST', { issues: expect.any(Array) });
       }
+    });
+  });
+
+  describe("the host's own errors", () => {
+    it("an error a host middleware raises on the routes stays the host's, not INVALID_REQUEST", async () => {
+      const { app, sender } = await setup({}, { hostGate: true });
+      for (const res of [
+        await app.request.post('/sms/send').set('X-Deny', '1').send({ phone: PHONE }),
+        await app.request
+          .post('/sms/send')
+          .set('X-Deny', '1')
+          .set('content-type', 'application/json')
+          .send('{'),
+        await app.request.get('/sms/captcha').set('X-Deny', '1'),
+      ]) {
+        expect(res.status).toBe(429);
+        expect(res.body?.error?.code).toBeUndefined();
+      }
+      expect(sender.outbox.size).toBe(0);
+      expect((await app.request.post('/sms/send').send({ phone: PHONE })).status).toBe(200);
     });
   });
 
@@ -318,6 +354,76 @@ describe.each(APPS)('%s', (_name, makeApp) => {
     });
   });
 
+  describe('captcha', () => {
+    const IMAGE = /^data:image\/svg\+xml;base64,/;
+
+    it('GET /sms/captcha answers { captchaKey, image, expiresIn }', async () => {
+      const { app } = await setup();
+      const res = await app.request.get('/sms/captcha');
+      expect({ status: res.status, body: res.body }).toEqual({
+        status: 200,
+        body: { captchaKey: expect.any(String), image: expect.stringMatching(IMAGE), expiresIn: 120 },
+      });
+      expect(res.headers['content-type']).toMatch(/^application\/json/);
+      expect(res.headers['cache-control']).toBe('no-store');
+      const svg = Buffer.from(res.body.image.replace(IMAGE, ''), 'base64').toString('utf8');
+      expect(svg).toMatch(/^<svg[\s>]/);
+      expect(svg).not.toContain(captchaAnswers.at(-1));
+      const again = await app.request.get('/sms/captcha');
+      expect(again.body.captchaKey).not.toBe(res.body.captchaKey);
+    });
+
+    it("policy 'always': CAPTCHA_REQUIRED (400) without one, CAPTCHA_INVALID (400) when wrong, 200 when right", async () => {
+      const { app, send, sender } = await setup({ captcha: { policy: 'always' } });
+      const captcha = async () => {
+        const res = await app.request.get('/sms/captcha');
+        expect(res.status).toBe(200);
+        return { captchaKey: res.body.captchaKey as string, answer: captchaAnswers.at(-1)! };
+      };
+      expectError(await send({ phone: PHONE }), 400, 'CAPTCHA_REQUIRED', { scope: 'policy' });
+      const wrong = await captcha();
+      expectError(
+        await send({ phone: PHONE, captchaKey: wrong.captchaKey, captcha: `${wrong.answer}9` }),
+        400,
+        'CAPTCHA_INVALID',
+      );
+      // A captcha is good for one try: the right answer after a wrong one is refused too.
+      expectError(
+        await send({ phone: PHONE, captchaKey: wrong.captchaKey, captcha: wrong.answer }),
+        400,
+        'CAPTCHA_INVALID',
+      );
+      expectError(await send({ phone: PHONE, captcha: wrong.answer }), 400, 'CAPTCHA_INVALID');
+      expect(sender.outbox.size).toBe(0);
+      const right = await captcha();
+      const res = await send({ phone: PHONE, captchaKey: right.captchaKey, captcha: right.answer });
+      expect({ status: res.status, body: res.body }).toEqual({
+        status: 200,
+        body: { sent: true, expiresIn: 300, resendIn: 60, requestId: expect.any(String) },
+      });
+      expect(sender.outbox.size).toBe(1);
+      expectError(
+        await send({ phone: OTHER, captchaKey: right.captchaKey, captcha: right.answer }),
+        400,
+        'CAPTCHA_INVALID',
+      );
+    });
+
+    it('RATE_LIMITED (429) by IP on the captcha route, with Retry-After', async () => {
+      const { app } = await setup({ captcha: { perIpHour: 2 } });
+      for (let i = 0; i < 2; i++) expect((await app.request.get('/sms/captcha')).status).toBe(200);
+      const res = await app.request.get('/sms/captcha');
+      expectError(res, 429, 'RATE_LIMITED', {
+        retryAfter: expect.any(Number),
+        scope: 'captcha-ip',
+        limit: 2,
+        window: 3600,
+      });
+      expect(res.headers['retry-after']).toBe(String(res.body.error.retryAfter));
+      expect(res.headers['ratelimit-policy']).toBe('2;w=3600');
+    });
+  });
+
   describe('the guard', () => {
     it('NOT_VERIFIED (401) without a token', async () => {
       const { post } = await setup();
@@ -413,6 +519,38 @@ describe.each(APPS)('%s', (_name, makeApp) => {
         status: 401,
         body: { code: 'NOT_VERIFIED', message: MESSAGES_EN.NOT_VERIFIED, data: null },
       });
+    });
+
+    it('formatResponse and messages apply to a body the framework refused (not JSON, too large)', async () => {
+      const formatResponse = (body: unknown, context: { ok: boolean; code?: string }) =>
+        context.ok ? { code: 0, data: body } : { code: context.code, data: body };
+      const { app } = await setup({}, { formatResponse, messages: 'zh-CN' });
+      const raw = (path: string, body: string) =>
+        app.request.post(path).set('content-type', 'application/json').send(body);
+      for (const [res, message] of [
+        [await raw('/sms/send', '{"phone": "+86'), 'body is not JSON'],
+        [await raw('/sms/verify', '{"phone": "+86'), 'body is not JSON'],
+        [await raw('/sms/send', JSON.stringify({ phone: PHONE, pad: 'x'.repeat(20_000) })), 'body too large'],
+        [
+          await raw('/sms/verify', JSON.stringify({ phone: PHONE, pad: 'x'.repeat(20_000) })),
+          'body too large',
+        ],
+      ] as const) {
+        expect({ status: res.status, body: res.body }).toEqual({
+          status: 400,
+          body: {
+            code: 'INVALID_REQUEST',
+            data: {
+              error: {
+                code: 'INVALID_REQUEST',
+                message: MESSAGES_ZH_CN.INVALID_REQUEST,
+                issues: [{ path: '', message }],
+              },
+            },
+          },
+        });
+        expect(res.headers['content-type']).toMatch(/^application\/json/);
+      }
     });
 
     it("messages: 'zh-CN' gives Chinese messages", async () => {

@@ -36,6 +36,7 @@ export {
   type GuardResult,
   type HttpRequest,
   type HttpResponse,
+  handleCaptcha,
   handleGuard,
   handleSend,
   handleVerify,

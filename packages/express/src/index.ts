@@ -1,8 +1,8 @@
 import {
-  errorResponse,
   type HttpOptions,
   type HttpRequest,
   type HttpResponse,
+  handleCaptcha,
   handleGuard,
   handleSend,
   handleVerify,
@@ -10,7 +10,6 @@ import {
   type ResolvedHttpOptions,
   resolveHttpOptions,
   type SmsOtp,
-  SmsOtpError,
   type VerifiedPhone,
 } from '@sms-otp/core';
 import express, {
@@ -32,7 +31,7 @@ declare global {
 
 /** Options of `smsOtp()`: the route prefix plus the core's route options. */
 export interface SmsOtpRouterOptions extends HttpOptions {
-  /** Where `POST /send` and `POST /verify` live. Default `'/sms'`. */
+  /** Where `POST /send`, `POST /verify` and `GET /captcha` live. Default `'/sms'`. */
   prefix?: string;
 }
 
@@ -47,8 +46,9 @@ export interface RequireSmsVerifiedOptions extends HttpOptions {
 type Handler = (otp: SmsOtp, request: HttpRequest, options: ResolvedHttpOptions) => Promise<HttpResponse>;
 
 /**
- * An Express router with `POST {prefix}/send` and `POST {prefix}/verify`. It parses JSON itself (16 KB),
- * or uses the body a host parser already set; the client IP is `req.ip` (Express's `trust proxy`).
+ * An Express router with `POST {prefix}/send`, `POST {prefix}/verify` and `GET {prefix}/captcha`. It parses
+ * JSON itself (16 KB), or uses the body a host parser already set; the client IP is `req.ip` (Express's
+ * `trust proxy`).
  *
  * @example
  * app.use(smsOtp(otp, { prefix: '/sms' }));
@@ -58,22 +58,22 @@ export function smsOtp(otp: SmsOtp, options: SmsOtpRouterOptions = {}): Router {
   const resolved = resolveHttpOptions(otp, http);
   const router = express.Router();
   const json = express.json({ limit: MAX_BODY_BYTES });
-  // A body the parser refused (not JSON, too large, bad charset) is the client's mistake: INVALID_REQUEST.
-  const parseFailed: ErrorRequestHandler = (error: { status?: number; type?: string }, _req, res, next) => {
-    if (typeof error?.status !== 'number' || error.status >= 500) return next(error);
-    const message = error.type === 'entity.too.large' ? 'body too large' : 'body is not JSON';
-    write(
-      res,
-      errorResponse(new SmsOtpError('INVALID_REQUEST', { issues: [{ path: '', message }] }), resolved),
-    );
-  };
+  const answer = (handler: Handler, request: HttpRequest, res: Response, next: (error: unknown) => void) =>
+    void handler(otp, request, resolved).then((response) => write(res, response), next);
   const route =
     (handler: Handler): RequestHandler =>
-    (req, res, next) => {
-      handler(otp, toHttpRequest(req), resolved).then((response) => write(res, response), next);
+    (req, res, next) =>
+      answer(handler, toHttpRequest(req), res, next);
+  // A body the parser refused (not JSON, too large, bad charset): the core answers INVALID_REQUEST.
+  const refused =
+    (handler: Handler): ErrorRequestHandler =>
+    (error: { status?: number; type?: string }, _req, res, next) => {
+      if (typeof error?.status !== 'number' || error.status >= 500) return next(error);
+      answer(handler, { bodyError: error.type === 'entity.too.large' ? 'too-large' : 'not-json' }, res, next);
     };
-  router.post(`${prefix}/send`, json, route(handleSend), parseFailed);
-  router.post(`${prefix}/verify`, json, route(handleVerify), parseFailed);
+  router.post(`${prefix}/send`, json, route(handleSend), refused(handleSend));
+  router.post(`${prefix}/verify`, json, route(handleVerify), refused(handleVerify));
+  router.get(`${prefix}/captcha`, route(handleCaptcha));
   return router;
 }
 

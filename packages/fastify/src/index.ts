@@ -1,8 +1,8 @@
 import {
-  errorResponse,
   type HttpOptions,
   type HttpRequest,
   type HttpResponse,
+  handleCaptcha,
   handleGuard,
   handleSend,
   handleVerify,
@@ -10,7 +10,6 @@ import {
   type ResolvedHttpOptions,
   resolveHttpOptions,
   type SmsOtp,
-  SmsOtpError,
   sendBodySchema,
   type VerifiedPhone,
   verifyBodySchema,
@@ -21,7 +20,7 @@ import fp from 'fastify-plugin';
 /** Options of `smsOtpPlugin`: the engine, the route prefix and the core's route options. */
 export interface SmsOtpPluginOptions extends HttpOptions {
   otp: SmsOtp;
-  /** Where `POST /send` and `POST /verify` live. Default `'/sms'`. */
+  /** Where `POST /send`, `POST /verify` and `GET /captcha` live. Default `'/sms'`. */
   prefix?: string;
 }
 
@@ -63,35 +62,38 @@ const plugin: FastifyPluginAsync<SmsOtpPluginOptions> = async (app, options) => 
     });
   }
 
-  // The routes live in their own context so that their error handler does not touch the host's routes.
-  await app.register(async (routes) => {
-    // A body Fastify refused (not JSON, too large, wrong content type, `__proto__` keys) → INVALID_REQUEST.
-    routes.setErrorHandler((error: { statusCode?: number; code?: string }, _request, reply) => {
-      if (typeof error.statusCode !== 'number' || error.statusCode >= 500) throw error;
-      const message = error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 'body too large' : 'body is not JSON';
-      const issues = [{ path: '', message }];
-      return write(reply, errorResponse(new SmsOtpError('INVALID_REQUEST', { issues }), resolved));
-    });
-    const route = (path: string, schema: typeof sendBodySchema | typeof verifyBodySchema, handler: Handler) =>
-      routes.post(
-        path,
-        {
-          bodyLimit: MAX_BODY_BYTES,
-          // Generated from the core's zod schema for documentation (e.g. @fastify/swagger). The core
-          // validates the body itself, so Fastify's validator (which would coerce types) is bypassed.
-          schema: { body: schema.toJSONSchema({ io: 'input', target: 'draft-07' }) },
-          validatorCompiler: () => (value: unknown) => ({ value }),
+  const answer = async (handler: Handler, request: HttpRequest, reply: FastifyReply) =>
+    write(reply, await handler(otp, request, resolved));
+  const route = (path: string, schema: typeof sendBodySchema | typeof verifyBodySchema, handler: Handler) =>
+    app.post(
+      path,
+      {
+        bodyLimit: MAX_BODY_BYTES,
+        // Generated from the core's zod schema for documentation (e.g. @fastify/swagger). The core
+        // validates the body itself, so Fastify's validator (which would coerce types) is bypassed.
+        schema: { body: schema.toJSONSchema({ io: 'input', target: 'draft-07' }) },
+        validatorCompiler: () => (value: unknown) => ({ value }),
+        // A body Fastify's parser refused (not JSON, too large, wrong content type, `__proto__` keys): the
+        // core answers INVALID_REQUEST. Other errors (a host hook's 429, say) go on to the host's handler.
+        errorHandler: async (error: { code?: string }, _request, reply) => {
+          if (!error.code?.startsWith('FST_ERR_CTP_')) throw error;
+          const tooLarge = error.code === 'FST_ERR_CTP_BODY_TOO_LARGE';
+          return answer(handler, { bodyError: tooLarge ? 'too-large' : 'not-json' }, reply);
         },
-        async (request, reply) => write(reply, await handler(otp, toHttpRequest(request), resolved)),
-      );
-    route(`${prefix}/send`, sendBodySchema, handleSend);
-    route(`${prefix}/verify`, verifyBodySchema, handleVerify);
-  });
+      },
+      async (request, reply) => answer(handler, toHttpRequest(request), reply),
+    );
+  route(`${prefix}/send`, sendBodySchema, handleSend);
+  route(`${prefix}/verify`, verifyBodySchema, handleVerify);
+  app.get(`${prefix}/captcha`, async (request, reply) =>
+    answer(handleCaptcha, toHttpRequest(request), reply),
+  );
 };
 
 /**
- * Fastify plugin: `POST {prefix}/send`, `POST {prefix}/verify`, and the `app.requireSmsVerified({ purpose })`
- * preHandler, which sets `request.smsVerified`. The client IP is `request.ip` (Fastify's `trustProxy`).
+ * Fastify plugin: `POST {prefix}/send`, `POST {prefix}/verify`, `GET {prefix}/captcha`, and the
+ * `app.requireSmsVerified({ purpose })` preHandler, which sets `request.smsVerified`. The client IP is
+ * `request.ip` (Fastify's `trustProxy`).
  *
  * @example
  * await app.register(smsOtpPlugin, { otp, prefix: '/sms' });

@@ -2,6 +2,7 @@ import {
   type HttpOptions,
   type HttpRequest,
   type HttpResponse,
+  handleCaptcha,
   handleGuard,
   handleSend,
   handleVerify,
@@ -21,7 +22,7 @@ declare module 'koa' {
 
 /** Options of `smsOtp()`: the route prefix plus the core's route options. */
 export interface SmsOtpMiddlewareOptions extends HttpOptions {
-  /** Where `POST /send` and `POST /verify` live. Default `'/sms'`. */
+  /** Where `POST /send`, `POST /verify` and `GET /captcha` live. Default `'/sms'`. */
   prefix?: string;
 }
 
@@ -34,7 +35,8 @@ export interface RequireSmsVerifiedOptions extends HttpOptions {
 }
 
 /**
- * Koa middleware answering `POST {prefix}/send` and `POST {prefix}/verify`; everything else goes to `next`.
+ * Koa middleware answering `POST {prefix}/send`, `POST {prefix}/verify` and `GET {prefix}/captcha`;
+ * everything else goes to `next`.
  * Uses `ctx.request.body` when a host body parser set it, else reads the JSON body itself (16 KB).
  * The client IP is `ctx.ip` (Koa's `app.proxy`).
  *
@@ -45,13 +47,14 @@ export function smsOtp(otp: SmsOtp, options: SmsOtpMiddlewareOptions = {}): Midd
   const { prefix = '/sms', ...http } = options;
   const resolved = resolveHttpOptions(otp, http);
   const routes = new Map([
-    [`${prefix}/send`, handleSend],
-    [`${prefix}/verify`, handleVerify],
+    [`POST ${prefix}/send`, handleSend],
+    [`POST ${prefix}/verify`, handleVerify],
+    [`GET ${prefix}/captcha`, handleCaptcha],
   ]);
   return async function smsOtpMiddleware(ctx, next) {
-    const handler = ctx.method === 'POST' ? routes.get(ctx.path) : undefined;
+    const handler = routes.get(`${ctx.method} ${ctx.path}`);
     if (!handler) return next();
-    write(ctx, await handler(otp, await toHttpRequest(ctx, true), resolved));
+    write(ctx, await handler(otp, await toHttpRequest(ctx, ctx.method === 'POST'), resolved));
   };
 }
 
@@ -81,22 +84,22 @@ async function toHttpRequest(ctx: Context, withBody: boolean): Promise<HttpReque
   if (!withBody || !ctx.is('application/json')) return request;
   const parsed = (ctx.request as { body?: unknown }).body;
   if (parsed !== undefined) return { ...request, body: parsed };
-  return { ...request, rawBody: await readBody(ctx) };
+  const rawBody = await readBody(ctx);
+  return { ...request, ...(rawBody === undefined ? { bodyError: 'too-large' } : { rawBody }) };
 }
 
-/** Reads the body as UTF-8, keeping at most one byte over the limit (the core then refuses it). */
-function readBody(ctx: Context): Promise<string> {
+/** Reads the body as UTF-8; `undefined` when it is over the limit (the rest is drained, not kept). */
+function readBody(ctx: Context): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     ctx.req.on('data', (chunk: Buffer) => {
-      if (size > MAX_BODY_BYTES) return; // drained, not kept
       size += chunk.length;
-      chunks.push(
-        size > MAX_BODY_BYTES ? chunk.subarray(0, chunk.length - (size - MAX_BODY_BYTES - 1)) : chunk,
-      );
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
     });
-    ctx.req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    ctx.req.on('end', () =>
+      resolve(size > MAX_BODY_BYTES ? undefined : Buffer.concat(chunks).toString('utf8')),
+    );
     ctx.req.on('error', reject);
     ctx.req.on('close', () => ctx.req.complete || reject(new Error('request aborted')));
   });
