@@ -1,6 +1,6 @@
-import { memorySender } from '@sms-otp/core';
+import { type CaptchaVerifier, memorySender } from '@sms-otp/core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startServer } from './server.js';
+import { DEMO_CAPTCHA, startServer } from './server.js';
 
 const SECRET = 'example-test-secret-of-at-least-32-bytes';
 let running: Awaited<ReturnType<typeof startServer>>;
@@ -9,8 +9,8 @@ beforeAll(async () => {
 });
 afterAll(() => running?.close());
 
-const post = async (path: string, body: unknown, headers: Record<string, string> = {}) => {
-  const response = await fetch(`${running.url}${path}`, {
+const post = async (path: string, body: unknown, headers: Record<string, string> = {}, url = running.url) => {
+  const response = await fetch(`${url}${path}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
     body: JSON.stringify(body),
@@ -46,4 +46,48 @@ it('serves the login page, its script and the OpenAPI document', async () => {
   };
   expect(openApi.openapi).toBe('3.1.0');
   expect(Object.keys(openApi.paths)).toEqual(expect.arrayContaining(['/sms/send', '/sms/verify', '/api/me']));
+});
+
+it('asks for a captcha from the 4th send per IP; GET /sms/captcha serves the image', async () => {
+  expect(DEMO_CAPTCHA).toEqual({ policy: 'adaptive', afterSendsPerIp: 3, afterSendsPerPhone: 2 });
+  // The demo's captcha settings with a verifier whose right answer is known; the image is still built in.
+  const verifier: CaptchaVerifier = { name: 'test', verify: async ({ token }) => token === 'RIGHT' };
+  const demo = await startServer(0, {
+    exposeCode: true,
+    otp: { secret: SECRET, sender: memorySender(), captcha: { verifier } },
+  });
+  try {
+    const send = (phone: string, extra: Record<string, string> = {}) =>
+      post('/sms/send', { phone, ...extra }, {}, demo.url);
+    for (const phone of ['13800138001', '13800138002', '13800138003'])
+      expect((await send(phone)).status).toBe(200);
+    expect(await send('13800138004')).toMatchObject({
+      status: 400,
+      body: { error: { code: 'CAPTCHA_REQUIRED', message: 'Please solve the captcha first.', scope: 'ip' } },
+    });
+
+    const response = await fetch(`${demo.url}/sms/captcha`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('cache-control')).toBe('no-store');
+    const captcha = (await response.json()) as { captchaKey: string; image: string; expiresIn: number };
+    expect(captcha).toEqual({
+      captchaKey: expect.any(String),
+      image: expect.stringMatching(/^data:image\/svg\+xml;base64,/),
+      expiresIn: 120,
+    });
+    const svg = Buffer.from(captcha.image.split(',')[1]!, 'base64').toString('utf8');
+    expect(svg).toMatch(/^<svg[\s>]/);
+
+    const { captchaKey } = captcha;
+    expect(await send('13800138004', { captchaKey, captcha: 'WRONG' })).toMatchObject({
+      status: 400,
+      body: { error: { code: 'CAPTCHA_INVALID', message: 'The captcha answer is wrong.' } },
+    });
+    expect(await send('13800138004', { captchaKey, captcha: 'RIGHT' })).toMatchObject({
+      status: 200,
+      body: { sent: true },
+    });
+  } finally {
+    await demo.close();
+  }
 });

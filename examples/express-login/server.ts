@@ -1,6 +1,6 @@
 /**
- * Phone login with SMS codes: an Express 5 app with `POST /sms/send`, `POST /sms/verify`, a guarded
- * `POST /api/me` and a small web page at `/`.
+ * Phone login with SMS codes: an Express 5 app with `POST /sms/send`, `POST /sms/verify`,
+ * `GET /sms/captcha`, a guarded `POST /api/me` and a small web page at `/`.
  *
  *   npx -y pnpm@10 demo                     # from the repository root, http://localhost:3000
  *   PORT=8080 REDIS_URL=redis://localhost:6379 npx -y pnpm@10 demo
@@ -21,7 +21,11 @@ import express, { type Express } from 'express';
 import { Redis } from 'ioredis';
 
 export interface AppOptions {
-  /** Engine options; they win over the example's defaults (memory store, console sender, purpose login). */
+  /**
+   * Engine options; they win over the example's defaults (memory store, console sender, purpose login,
+   * {@link DEMO_CAPTCHA}). `captcha` is merged into `DEMO_CAPTCHA`, so `{ captcha: { verifier } }` keeps
+   * the adaptive policy and `{ captcha: { policy: 'never' } }` turns it off.
+   */
   otp?: SmsOtpOptions;
   /** Keeps codes in Redis instead of memory. Default `process.env.REDIS_URL`. */
   redisUrl?: string;
@@ -35,6 +39,16 @@ export interface ExampleApp {
   /** Stops the engine's timers and closes the Redis connection, if any. */
   close(): Promise<void>;
 }
+
+/**
+ * The demo asks for the image captcha early, so a person sees it after a few sends: from the 4th send per
+ * IP address within an hour, and from the 3rd per phone number.
+ */
+export const DEMO_CAPTCHA = {
+  policy: 'adaptive',
+  afterSendsPerIp: 3,
+  afterSendsPerPhone: 2,
+} as const satisfies SmsOtpOptions['captcha'];
 
 const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
 
@@ -56,6 +70,7 @@ export function createApp(options: AppOptions = {}): ExampleApp {
     exposeCode: options.exposeCode ?? process.env.NODE_ENV !== 'production',
     ...(redis ? { store: new RedisStore({ client: redis }) } : {}),
     ...options.otp,
+    captcha: { ...DEMO_CAPTCHA, ...options.otp?.captcha },
   });
 
   const app = express();
@@ -69,6 +84,7 @@ export function createApp(options: AppOptions = {}): ExampleApp {
     next();
   });
 
+  // POST /sms/send, POST /sms/verify and GET /sms/captcha (the image the page shows when a send needs one).
   app.use(smsOtp(otp, { prefix: '/sms' }));
 
   // A real app would start a session here; the example just says who signed in.

@@ -7,9 +7,10 @@ import path from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { type RunningApp, startServer } from '../../examples/express-login/server.js';
-import { memorySender } from '../../packages/core/src/index.js';
+import { type CaptchaVerifier, memorySender } from '../../packages/core/src/index.js';
 
 const SCREENSHOT_DIR = process.env.E2E_SCREENSHOT_DIR ?? tmpdir();
+const SECRET = 'e2e-test-secret-of-at-least-32-bytes!';
 /** Playwright's own waits stay below vitest's test timeout, so a failure names the element. */
 const WAIT_MS = 10_000;
 
@@ -20,9 +21,10 @@ let page: Page;
 let pageErrors: string[];
 
 beforeAll(async () => {
+  // These cases send 4 codes from one IP; the demo's adaptive captcha has its own case and server below.
   running = await startServer(0, {
     exposeCode: true,
-    otp: { secret: 'e2e-test-secret-of-at-least-32-bytes!', sender: memorySender() },
+    otp: { secret: SECRET, sender: memorySender(), captcha: { policy: 'never' } },
   });
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
@@ -139,4 +141,69 @@ it('a second send inside the cooldown shows the countdown', async () => {
   expect(first).toMatch(/^Resend in \d+ s$/);
   await expect.poll(() => send.textContent(), { timeout: 3_000 }).not.toBe(first);
   await screenshot('cooldown');
+});
+
+it('asks for the image captcha after the adaptive threshold; a wrong answer brings a fresh image', async () => {
+  // The demo's own captcha settings (3 sends per IP an hour), with a verifier whose right answer is known.
+  // The page still shows the built-in image of GET /sms/captcha.
+  const verifier: CaptchaVerifier = { name: 'e2e', verify: async ({ token }) => token === 'RIGHT' };
+  const demo = await startServer(0, {
+    exposeCode: true,
+    otp: { secret: SECRET, sender: memorySender(), captcha: { verifier } },
+  });
+  try {
+    for (const national of ['13800138001', '13800138002', '13800138003']) {
+      await page.goto(demo.url);
+      await sendCode(national);
+      await devCode();
+    }
+    const captcha = page.locator('#captcha');
+    expect(await captcha.isHidden()).toBe(true);
+
+    await page.goto(demo.url);
+    await sendCode('13800138004');
+    await captcha.waitFor({ state: 'visible' });
+    const message = page.locator('#message');
+    expect(await message.textContent()).toBe('Please solve the captcha first.');
+    const image = page.locator('#captcha-image');
+    await expect.poll(() => image.getAttribute('src')).toMatch(/^data:image\/svg\+xml;base64,/);
+    await expect
+      .poll(() => image.evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth))
+      .toBeGreaterThan(0);
+    const answer = page.getByLabel('Characters in the picture');
+    await expect.poll(() => page.locator('#captcha-answer:focus').count()).toBe(1);
+    expect(await page.locator('#send').textContent()).toBe('Send code');
+    await screenshot('captcha');
+
+    // "New image" swaps the picture.
+    const first = await image.getAttribute('src');
+    await page.getByRole('button', { name: 'New image' }).click();
+    await expect.poll(() => image.getAttribute('src')).not.toBe(first);
+
+    // A wrong answer: the API's message, a fresh image and an empty field.
+    const before = await image.getAttribute('src');
+    await answer.fill('WRONG');
+    await page.getByRole('button', { name: 'Send code' }).click();
+    await expect
+      .poll(() => page.locator('#message.error').textContent())
+      .toBe('The captcha answer is wrong.');
+    await expect.poll(() => image.getAttribute('src')).not.toBe(before);
+    expect(await answer.inputValue()).toBe('');
+    expect(await page.locator('#dev-code').isHidden()).toBe(true);
+    await screenshot('captcha-wrong');
+
+    // The right answer (Enter in the field sends) sends the code and the captcha goes away.
+    await answer.fill('RIGHT');
+    await answer.press('Enter');
+    const code = await devCode();
+    expect(await captcha.isHidden()).toBe(true);
+    expect(await page.locator('#message').textContent()).toContain('Code sent');
+    await page.getByLabel('Code', { exact: true }).fill(code);
+    await screenshot('captcha-solved');
+    await page.getByRole('button', { name: 'Verify and sign in' }).click();
+    await page.locator('#who').waitFor({ state: 'visible' });
+    expect(await page.locator('#who').textContent()).toBe('Signed in as +8613800138004');
+  } finally {
+    await demo.close();
+  }
 });

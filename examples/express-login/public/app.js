@@ -1,4 +1,5 @@
-// Phone login page: send a code, verify it, then call a route guarded by requireSmsVerified.
+// Phone login page: send a code, verify it, then call a route guarded by requireSmsVerified. When a send
+// needs a captcha (CAPTCHA_REQUIRED), it shows the image of GET /sms/captcha and sends again with the answer.
 // Plain browser JavaScript, no build step.
 
 const $ = (id) => document.getElementById(id);
@@ -12,8 +13,15 @@ const message = $('message');
 const devCode = $('dev-code');
 const signedIn = $('signed-in');
 const lead = document.querySelector('.lead');
+const captchaBox = $('captcha');
+const captchaImage = $('captcha-image');
+const captchaAnswer = $('captcha-answer');
+const captchaRefresh = $('captcha-refresh');
 
 let countdownTimer;
+/** The shown captcha's key, sent back with its answer; `undefined` while no captcha is shown. */
+let captchaKey;
+let captchaTimer;
 
 /** POSTs JSON; answers `{ ok, status, body }` (body `{ error: { code, message } }` on network trouble). */
 async function post(path, body, headers = {}) {
@@ -87,6 +95,41 @@ function startCountdown(seconds) {
   countdownTimer = setInterval(tick, 250);
 }
 
+/**
+ * Fetches a fresh image captcha and shows it (answer field emptied). Each captcha answers one send, and
+ * expires after `expiresIn` seconds: a new one replaces it shortly before that.
+ */
+async function loadCaptcha() {
+  clearTimeout(captchaTimer);
+  captchaKey = undefined;
+  captchaAnswer.value = '';
+  captchaBox.hidden = false;
+  captchaRefresh.disabled = true;
+  try {
+    const response = await fetch('/sms/captcha', { headers: { accept: 'application/json' } });
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      show(describe(body.error), 'error');
+      return;
+    }
+    captchaKey = body.captchaKey;
+    captchaImage.src = body.image;
+    captchaTimer = setTimeout(loadCaptcha, Math.max(body.expiresIn - 5, 5) * 1000);
+  } catch {
+    show('Could not load the captcha. Please try again.', 'error');
+  } finally {
+    captchaRefresh.disabled = false;
+  }
+}
+
+function hideCaptcha() {
+  clearTimeout(captchaTimer);
+  captchaKey = undefined;
+  captchaAnswer.value = '';
+  captchaImage.removeAttribute('src');
+  captchaBox.hidden = true;
+}
+
 function recipient() {
   return { phone: phone.value.trim(), country: country.value, purpose: 'login' };
 }
@@ -97,10 +140,24 @@ sendButton.addEventListener('click', async () => {
     phone.focus();
     return;
   }
+  const answer = captchaAnswer.value.trim();
+  if (!captchaBox.hidden && !answer) {
+    show('Please type the characters in the picture.', 'error');
+    captchaAnswer.focus();
+    return;
+  }
   clearMessage();
   sendButton.disabled = true;
   sendButton.textContent = 'Sending…';
-  const { ok, body } = await post('/sms/send', recipient());
+  const withCaptcha = !captchaBox.hidden && captchaKey !== undefined;
+  const { ok, body } = await post('/sms/send', {
+    ...recipient(),
+    ...(withCaptcha ? { captchaKey, captcha: answer } : {}),
+  });
+  const error = body.error ?? {};
+  const captchaAgain = error.code === 'CAPTCHA_REQUIRED' || error.code === 'CAPTCHA_INVALID';
+  // A captcha answers one send, right or wrong: it goes, or a fresh one replaces it below.
+  if (!captchaAgain) hideCaptcha();
   if (ok) {
     startCountdown(body.resendIn);
     show(`Code sent. It is valid for ${duration(body.expiresIn)}.`, 'info');
@@ -115,14 +172,30 @@ sendButton.addEventListener('click', async () => {
     code.focus();
     return;
   }
-  const error = body.error ?? {};
-  show(describe(error), 'error');
-  if (error.code === 'RESEND_TOO_SOON' && typeof error.retryAfter === 'number') {
+  show(describe(error), error.code === 'CAPTCHA_REQUIRED' ? 'info' : 'error');
+  if (captchaAgain) {
+    sendButton.disabled = false;
+    sendButton.textContent = 'Send code';
+    await loadCaptcha();
+    captchaAnswer.focus();
+  } else if (error.code === 'RESEND_TOO_SOON' && typeof error.retryAfter === 'number') {
     startCountdown(error.retryAfter);
   } else {
     sendButton.disabled = false;
     sendButton.textContent = 'Send code';
   }
+});
+
+captchaRefresh.addEventListener('click', async () => {
+  await loadCaptcha();
+  captchaAnswer.focus();
+});
+
+// Enter in the captcha field sends the code (the form's own submit is "Verify and sign in").
+captchaAnswer.addEventListener('keydown', (event) => {
+  if (event.key !== 'Enter') return;
+  event.preventDefault();
+  if (!sendButton.disabled) sendButton.click();
 });
 
 form.addEventListener('submit', async (event) => {
@@ -163,6 +236,7 @@ form.addEventListener('submit', async (event) => {
 $('sign-out').addEventListener('click', () => {
   form.reset();
   clearMessage();
+  hideCaptcha();
   devCode.hidden = true;
   sendButton.disabled = false;
   sendButton.textContent = 'Send code';
