@@ -4,21 +4,16 @@
  *
  *   npx -y pnpm@10 demo                     # from the repository root, http://localhost:3000
  *   PORT=8080 REDIS_URL=redis://localhost:6379 npx -y pnpm@10 demo
+ *   SMS_VENDOR=ronglian RONGLIAN_ACCOUNT_SID=… RONGLIAN_AUTH_TOKEN=… RONGLIAN_APP_ID=… RONGLIAN_TEMPLATE_ID=1 npx -y pnpm@10 demo
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import {
-  consoleSender,
-  createSmsOtp,
-  openApiDocument,
-  RedisStore,
-  type SmsOtp,
-  type SmsOtpOptions,
-} from '@sms-otp/core';
+import { createSmsOtp, openApiDocument, RedisStore, type SmsOtp, type SmsOtpOptions } from '@sms-otp/core';
 import { requireSmsVerified, smsOtp } from '@sms-otp/express';
 import express, { type Express } from 'express';
 import { Redis } from 'ioredis';
+import { vendorFromEnv } from './vendor-from-env.js';
 
 export interface AppOptions {
   /**
@@ -31,6 +26,8 @@ export interface AppOptions {
   redisUrl?: string;
   /** Puts the code in send responses so the page can show it. Default: NODE_ENV is not `production`. */
   exposeCode?: boolean;
+  /** Where `SMS_VENDOR` and the vendor's credentials are read (see vendor-from-env.ts). Default `process.env`. */
+  env?: Record<string, string | undefined>;
 }
 
 export interface ExampleApp {
@@ -64,7 +61,7 @@ export function createApp(options: AppOptions = {}): ExampleApp {
   const redis = redisUrl ? new Redis(redisUrl, { maxRetriesPerRequest: 1 }) : undefined;
   const otp = createSmsOtp({
     secret: process.env.SMS_OTP_SECRET,
-    sender: consoleSender(),
+    sender: vendorFromEnv(options.env ?? process.env),
     purposes: ['login'],
     defaultCountry: 'CN',
     exposeCode: options.exposeCode ?? process.env.NODE_ENV !== 'production',

@@ -1,0 +1,62 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { JPUSH, type JpushFake, startJpushFake } from '../../packages/core/test/vendors/fakes/jpush.js';
+import {
+  RONGLIAN,
+  type RonglianFake,
+  startRonglianFake,
+} from '../../packages/core/test/vendors/fakes/ronglian.js';
+import { startServer } from './server.js';
+import { vendorFromEnv } from './vendor-from-env.js';
+
+let ronglian: RonglianFake;
+let jpush: JpushFake;
+beforeAll(async () => {
+  ronglian = await startRonglianFake();
+  jpush = await startJpushFake();
+});
+afterAll(async () => {
+  await ronglian.close();
+  await jpush.close();
+});
+
+const env = () => ({
+  SMS_VENDOR: 'ronglian,jpush',
+  RONGLIAN_ACCOUNT_SID: RONGLIAN.accountSid,
+  RONGLIAN_AUTH_TOKEN: RONGLIAN.authToken,
+  RONGLIAN_APP_ID: RONGLIAN.appId,
+  RONGLIAN_TEMPLATE_ID: '1',
+  RONGLIAN_BASE_URL: ronglian.url,
+  JPUSH_APP_KEY: JPUSH.appKey,
+  JPUSH_MASTER_SECRET: JPUSH.masterSecret,
+  JPUSH_TEMPLATE_ID: '1',
+  JPUSH_BASE_URL: jpush.url,
+});
+
+it('SMS_VENDOR picks the vendors: the demo sends through Ronglian, then fails over to JPush', async () => {
+  const server = await startServer(0, {
+    env: env(),
+    otp: { secret: 'v'.repeat(32), captcha: { policy: 'never' } },
+  });
+  try {
+    const send = (phone: string) =>
+      fetch(`${server.url}/sms/send`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ phone }),
+      });
+    expect((await send('13800138000')).status).toBe(200);
+    expect(ronglian.requests.map((r) => r.path)).toEqual([expect.stringMatching(/\/SMS\/TemplateSMS$/)]);
+    ronglian.misbehave = 'status500';
+    expect((await send('13800138001')).status).toBe(200);
+    expect(jpush.requests.map((r) => r.path)).toEqual(['/v1/messages']);
+    expect([...ronglian.mismatches, ...jpush.mismatches]).toEqual([]);
+  } finally {
+    await server.close();
+  }
+});
+
+it('names a missing credential or an unknown vendor at start-up', () => {
+  expect(() => vendorFromEnv({ SMS_VENDOR: 'ronglian' })).toThrow(/RONGLIAN_ACCOUNT_SID/);
+  expect(() => vendorFromEnv({ SMS_VENDOR: 'carrier-pigeon' })).toThrow(/not one of console, ronglian/);
+  expect(vendorFromEnv({}).name).toBe('console');
+});

@@ -1,0 +1,80 @@
+/**
+ * Picks the demo's SMS vendor from environment variables:
+ *
+ *   SMS_VENDOR=console (default) | ronglian | jpush | jpush-codes | deepcloud, or a comma list for failover
+ *   ronglian:     RONGLIAN_ACCOUNT_SID, RONGLIAN_AUTH_TOKEN, RONGLIAN_APP_ID, RONGLIAN_TEMPLATE_ID [, RONGLIAN_BASE_URL]
+ *   jpush(-codes): JPUSH_APP_KEY, JPUSH_MASTER_SECRET, JPUSH_TEMPLATE_ID [, JPUSH_SIGN_ID, JPUSH_BASE_URL]
+ *   deepcloud:    DEEPCLOUD_ACCESS_TOKEN, DEEPCLOUD_BASE_URL
+ *
+ * MinApp is left out: its API wants a user id with every code, which a phone-login page does not have.
+ */
+import {
+  consoleSender,
+  deepcloudCodes,
+  failover,
+  jpushCodes,
+  jpushSender,
+  ronglianSender,
+  type Vendor,
+} from '@sms-otp/core';
+
+type Env = Record<string, string | undefined>;
+
+/** A missing or empty variable stops the demo at start-up, naming the variable. */
+function need(env: Env, name: string): string {
+  const value = env[name];
+  if (!value) throw new Error(`demo: SMS_VENDOR needs ${name} to be set`);
+  return value;
+}
+
+const optional = (env: Env, name: string) => (env[name] ? { [name]: env[name] } : {});
+
+const VENDORS: Record<string, (env: Env) => Vendor> = {
+  console: () => consoleSender(),
+  ronglian: (env) =>
+    ronglianSender({
+      accountSid: need(env, 'RONGLIAN_ACCOUNT_SID'),
+      authToken: need(env, 'RONGLIAN_AUTH_TOKEN'),
+      appId: need(env, 'RONGLIAN_APP_ID'),
+      templateId: need(env, 'RONGLIAN_TEMPLATE_ID'),
+      ...(env.RONGLIAN_BASE_URL ? { baseUrl: env.RONGLIAN_BASE_URL } : {}),
+    }),
+  jpush: (env) => jpushSender(jpushOptions(env)),
+  'jpush-codes': (env) => jpushCodes(jpushOptions(env)),
+  deepcloud: (env) =>
+    deepcloudCodes({
+      accessToken: need(env, 'DEEPCLOUD_ACCESS_TOKEN'),
+      baseUrl: need(env, 'DEEPCLOUD_BASE_URL'),
+    }),
+};
+
+function jpushOptions(env: Env) {
+  const extra = { ...optional(env, 'JPUSH_SIGN_ID'), ...optional(env, 'JPUSH_BASE_URL') };
+  return {
+    appKey: need(env, 'JPUSH_APP_KEY'),
+    masterSecret: need(env, 'JPUSH_MASTER_SECRET'),
+    templateId: need(env, 'JPUSH_TEMPLATE_ID'),
+    ...(extra.JPUSH_SIGN_ID ? { signId: extra.JPUSH_SIGN_ID } : {}),
+    ...(extra.JPUSH_BASE_URL ? { baseUrl: extra.JPUSH_BASE_URL } : {}),
+  };
+}
+
+/**
+ * The vendor `SMS_VENDOR` names (console when unset); several names make a `failover` in that order.
+ *
+ * @example
+ * createSmsOtp({ sender: vendorFromEnv(process.env) });
+ */
+export function vendorFromEnv(env: Env = process.env): Vendor {
+  const names = (env.SMS_VENDOR ?? 'console')
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean);
+  const vendors = names.map((name) => {
+    const make = VENDORS[name];
+    if (!make) throw new Error(`demo: SMS_VENDOR "${name}" is not one of ${Object.keys(VENDORS).join(', ')}`);
+    return make(env);
+  });
+  if (vendors.length === 0) return consoleSender();
+  return vendors.length === 1 ? vendors[0]! : failover(vendors as Parameters<typeof failover>[0]);
+}
