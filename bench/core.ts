@@ -1,0 +1,195 @@
+/**
+ * Core alone: `otp.send` and `otp.verify` operations per second on RedisStore against raw ioredis EVALSHA
+ * calls of a trivial comparable script on the same redis-server, as ratios; and Redis commands per
+ * operation from `INFO commandstats` deltas (top-level EVALSHA/EVAL calls and the commands run inside them).
+ */
+import { Redis } from 'ioredis';
+import { createSmsOtp, RedisStore, type SmsOtp, type SmsOtpOptions } from '../packages/core/src/index.js';
+import { cnPhone, commandCalls, fmt, type Measured, measure, noopSender, withBaseline } from './support.js';
+
+const CONCURRENCY = 32;
+const DURATION_MS = 2_500;
+const SECRET = 'bench-secret-bench-secret-bench-secret-0123';
+
+export interface CoreConfig {
+  name: string;
+  /** The engine options that differ between the runs. */
+  options: Partial<SmsOtpOptions>;
+}
+
+/** Conversion breaker off, and on with the default accounting but a threshold that never trips. */
+export const CORE_CONFIGS: CoreConfig[] = [
+  { name: 'breaker off', options: { breaker: false } },
+  { name: 'breaker on (default accounting, threshold 0)', options: { breaker: { threshold: 0 } } },
+];
+
+function engine(client: Redis, prefix: string, options: Partial<SmsOtpOptions>): SmsOtp {
+  return createSmsOtp({
+    secret: SECRET,
+    store: new RedisStore({ client, prefix }),
+    sender: noopSender(),
+    exposeCode: true,
+    maxAttempts: 10,
+    maxFailuresPerPhone: 100,
+    resendCooldown: 1,
+    sendLimits: { perPhoneHour: 1_000, perPhoneDay: 10_000, perIpHour: 1_000_000 },
+    ...options,
+  });
+}
+
+const wrongOf = (code: string) => String((Number(code) + 1) % 1_000_000).padStart(6, '0');
+
+export interface CoreResult {
+  config: string;
+  baseline: number;
+  send: Measured;
+  sendIp: Measured;
+  verify: Measured;
+}
+
+/** Ops/s of send (no IP), send (with IP) and verify (2 wrong + 1 right per phone) against the baseline. */
+export async function benchCoreThroughput(port: number, log: (line: string) => void): Promise<CoreResult[]> {
+  const client = withBaseline(new Redis({ host: '127.0.0.1', port }));
+  const admin = new Redis({ host: '127.0.0.1', port });
+  const results: CoreResult[] = [];
+  let phoneBase = 0;
+  const bounds = { concurrency: CONCURRENCY, durationMs: DURATION_MS, redis: admin };
+  const baseline = () =>
+    measure((i) => client.benchHit(`bench:{${cnPhone('186', i)}}`, 300_000), {
+      ...bounds,
+      maxOps: 1_000_000,
+    });
+  try {
+    await client.flushall();
+    // Warm up: scripts loaded (EVALSHA after the first NOSCRIPT), JIT warm.
+    const warm = engine(client, 'warm:', { breaker: false });
+    await measure((i) => warm.send({ phone: cnPhone('150', i), ip: '10.0.0.1' }), {
+      concurrency: CONCURRENCY,
+      durationMs: 800,
+      maxOps: 20_000,
+    });
+    await baseline();
+
+    for (const config of CORE_CONFIGS) {
+      const otp = engine(client, `core${results.length}:`, config.options);
+      const before = await baseline();
+      const seeded: Array<{ phone: string; code: string }> = [];
+      const send = await measure(
+        async (i) => {
+          const phone = cnPhone('138', phoneBase + i);
+          const { devCode } = await otp.send({ phone });
+          seeded.push({ phone, code: devCode! });
+        },
+        { ...bounds, maxOps: 2_000_000 },
+      );
+      phoneBase += send.ops + 1;
+      const sendIp = await measure(
+        (i) => otp.send({ phone: cnPhone('139', phoneBase + i), ip: '10.1.2.3' }),
+        {
+          ...bounds,
+          maxOps: 2_000_000,
+        },
+      );
+      phoneBase += sendIp.ops + 1;
+      // Per phone: two wrong guesses, then the right code; spread over every seeded phone.
+      const verify = await measure(
+        (i) => {
+          const target = seeded[Math.floor(i / 3) % seeded.length]!;
+          const code = i % 3 === 2 ? target.code : wrongOf(target.code);
+          return otp.verify({ phone: target.phone, code });
+        },
+        { ...bounds, maxOps: 3 * seeded.length },
+      );
+      const after = await baseline();
+      const base = (before.perSec + after.perSec) / 2;
+      results.push({ config: config.name, baseline: base, send, sendIp, verify });
+      const line = (name: string, m: Measured) =>
+        `    ${name.padEnd(9)} ${fmt(m.perSec).padStart(7)} ops/s  ratio ${(m.perSec / base).toFixed(2)}  ` +
+        `CPU per op: node ${fmt(m.nodeCpuUs, 1)} µs, redis ${fmt(m.redisCpuUs ?? 0, 1)} µs`;
+      log(`  ${config.name}:`);
+      log(line('baseline', { ...before, perSec: base }));
+      log(line('send', send));
+      log(line('send+ip', sendIp));
+      log(line('verify', verify));
+    }
+  } finally {
+    client.disconnect();
+    admin.disconnect();
+  }
+  return results;
+}
+
+export interface CommandCount {
+  config: string;
+  operation: string;
+  /** EVALSHA + EVAL calls per operation. */
+  topLevel: number;
+  /** Commands run inside the scripts, per operation, by name. */
+  inScript: Record<string, number>;
+  inScriptTotal: number;
+}
+
+const TOP_LEVEL = new Set(['evalsha', 'eval', 'evalsha_ro', 'eval_ro']);
+
+/** Redis commands per operation from INFO commandstats deltas, N operations of each kind. */
+export async function benchCommandCounts(port: number, log: (line: string) => void): Promise<CommandCount[]> {
+  const N = 2_000;
+  const client = new Redis({ host: '127.0.0.1', port });
+  const admin = new Redis({ host: '127.0.0.1', port });
+  const counts: CommandCount[] = [];
+  try {
+    for (const [index, config] of CORE_CONFIGS.entries()) {
+      const otp = engine(client, `cmd${index}:`, config.options);
+      // Load the scripts first so that no NOSCRIPT retry is counted.
+      await otp.send({ phone: cnPhone('137', 99_999_999), ip: '10.9.9.9' });
+      await otp.verify({ phone: cnPhone('137', 99_999_999), code: '000000' }).catch(() => {});
+      const seeded: Array<{ phone: string; code: string }> = [];
+      const operations: Array<[string, (i: number) => Promise<unknown>]> = [
+        [
+          'send',
+          async (i) => {
+            const phone = cnPhone('137', index * 10_000_000 + i);
+            seeded.push({ phone, code: (await otp.send({ phone })).devCode! });
+          },
+        ],
+        [
+          'send with IP',
+          (i) => otp.send({ phone: cnPhone('137', index * 10_000_000 + N + i), ip: '10.4.5.6' }),
+        ],
+        [
+          'verify (wrong code)',
+          (i) => otp.verify({ phone: seeded[i]!.phone, code: wrongOf(seeded[i]!.code) }),
+        ],
+        ['verify (right code)', (i) => otp.verify({ phone: seeded[i]!.phone, code: seeded[i]!.code })],
+      ];
+      for (const [operation, op] of operations) {
+        await admin.config('RESETSTAT');
+        await measure(op, { concurrency: 8, durationMs: 60_000, maxOps: N });
+        // Fire-and-forget calls (e.g. the breaker's convert after a success) land shortly after.
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        const calls = await commandCalls(admin);
+        let topLevel = 0;
+        const inScript: Record<string, number> = {};
+        let inScriptTotal = 0;
+        for (const [name, n] of Object.entries(calls)) {
+          if (TOP_LEVEL.has(name)) topLevel += n;
+          else if (!name.startsWith('config') && !name.startsWith('info')) {
+            inScript[name] = n / N;
+            inScriptTotal += n / N;
+          }
+        }
+        counts.push({ config: config.name, operation, topLevel: topLevel / N, inScript, inScriptTotal });
+        log(
+          `  ${config.name}, ${operation}: ${(topLevel / N).toFixed(2)} top-level EVALSHA/EVAL, ` +
+            `${inScriptTotal.toFixed(2)} in-script (${Object.entries(inScript)
+              .map(([name, n]) => `${name} ${n.toFixed(2)}`)
+              .join(', ')})`,
+        );
+      }
+    }
+  } finally {
+    client.disconnect();
+    admin.disconnect();
+  }
+  return counts;
+}
