@@ -15,12 +15,15 @@ export function randomId(): string {
 /** Independent keys derived from the one `secret`: one to hash codes, one to sign tokens. */
 export interface Keys {
   code: KeyObject;
-  token: Uint8Array;
+  token: KeyObject;
 }
 
 export function deriveKeys(secret: string): Keys {
   const derive = (info: string) => new Uint8Array(hkdfSync('sha256', secret, 'sms-otp', info, 32));
-  return { code: createSecretKey(derive('sms-otp code hash v1')), token: derive('sms-otp token v1') };
+  return {
+    code: createSecretKey(derive('sms-otp code hash v1')),
+    token: createSecretKey(derive('sms-otp token v1')),
+  };
 }
 
 /**

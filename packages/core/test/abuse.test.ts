@@ -227,6 +227,40 @@ describe.each(ALL_KITS.map((make) => [make().name, make] as const))(
         advance(7200);
       });
 
+      it('with the breaker on, a verify is one store call; its conversion rides on the next send', async () => {
+        const calls: string[] = [];
+        const real = kit.instance();
+        const counting = new Proxy(real, {
+          get: (target, prop) => {
+            const value = Reflect.get(target, prop);
+            return typeof value === 'function'
+              ? (...args: unknown[]) => {
+                  calls.push(String(prop));
+                  return value.apply(target, args);
+                }
+              : value;
+          },
+        });
+        const sender = memorySender();
+        const otp = createSmsOtp({ secret: SECRET, store: counting, sender, clock: () => clock.now });
+        const block = nextBlock();
+        await otp.send({ phone: `${block}0001`, ip: '192.0.2.77' });
+        expect(calls).toEqual(['admit', 'issue']);
+        calls.length = 0;
+        await otp.verify({ phone: `${block}0001`, code: sender.outbox.last(`${block}0001`)!.code });
+        expect(calls).toEqual(['verify']);
+        calls.length = 0;
+        const admit = vi.spyOn(real, 'admit');
+        await otp.send({ phone: `${block}0002` });
+        expect(calls).toEqual(['admit', 'issue']);
+        expect(admit.mock.calls[0]![0].conversions!.map((c) => [c.spec.id, c.count])).toEqual([
+          ['breaker:country:CN', 1],
+          [`breaker:prefix:${block}`, 1],
+        ]);
+        await otp.close();
+        advance(7200);
+      });
+
       it("with action 'block' an open breaker refuses sends outright", async () => {
         const { otp } = engine({ breaker: { minVolume: 5, threshold: 0.5, coolOff: 60, action: 'block' } });
         const block = nextBlock();

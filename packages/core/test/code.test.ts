@@ -31,3 +31,13 @@ describe('codes', () => {
     expect(hashCode(other, 'login', '+8613800138000', '123456')).not.toBe(h);
   });
 });
+
+describe('SmsOtpError', () => {
+  it('keeps no stack for answers to clients (4xx), and keeps it for 5xx', async () => {
+    const { SmsOtpError } = await import('@sms-otp/core');
+    const before = Error.stackTraceLimit;
+    expect(new SmsOtpError('CODE_INVALID').stack).not.toMatch(/\n\s+at /);
+    expect(new SmsOtpError('STORE_UNAVAILABLE').stack).toMatch(/\n\s+at /);
+    expect(Error.stackTraceLimit).toBe(before);
+  });
+});

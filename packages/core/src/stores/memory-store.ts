@@ -4,6 +4,7 @@ import type {
   AdmitResult,
   BreakerSpec,
   BreakerTransition,
+  Conversion,
   IssueInput,
   IssueResult,
   OtpStore,
@@ -190,6 +191,7 @@ export class MemoryStore implements OtpStore {
 
   async admit(input: AdmitInput): Promise<AdmitResult> {
     const { now } = this.#tick(input.now);
+    if (input.conversions?.length) await this.convert({ now, conversions: input.conversions });
     const transitions: BreakerTransition[] = [];
     const buckets = input.buckets.map((spec) => {
       let bucket = this.#buckets.get(spec.id);
@@ -250,11 +252,11 @@ export class MemoryStore implements OtpStore {
     }
   }
 
-  async convert(input: { now: number; breakers: BreakerSpec[] }): Promise<void> {
+  async convert(input: { now: number; conversions: Conversion[] }): Promise<void> {
     const { now } = this.#tick(input.now);
-    for (const spec of input.breakers) {
+    for (const { spec, count } of input.conversions) {
       const state = rollBreaker(this.#breakers.get(spec.id), spec, now);
-      state.verifies += 1;
+      state.verifies += count;
       this.#store(this.#breakers, spec.id, state);
     }
   }

@@ -165,17 +165,31 @@ local function put_breaker(key, st, s, ve, ps, pv, ou, op, half, now)
   local ttl = math.max(ou, st + 2 * half) + half - now
   redis.call('SET', key, table.concat({n(st), s, ve, ps, pv, n(ou), op}, '|'), 'PX', n(math.max(1, ttl)))
 end
+-- Adds verify counts to KEYS[first..last]; their (windowMs, count) pairs start at ARGV[at].
+local function convert(first, last, at, now)
+  for j = first, last do
+    local half, count = tonumber(ARGV[at]) / 2, tonumber(ARGV[at + 1])
+    at = at + 2
+    local st, s, ve, ps, pv, ou, op = breaker_of(redis.call('GET', KEYS[j]), now)
+    st, s, ve, ps, pv = roll(st, s, ve, ps, pv, now, half)
+    put_breaker(KEYS[j], st, s, ve + count, ps, pv, ou, op, half, now)
+  end
+  return at
+end
 `;
 
 /**
- * KEYS: the bucket keys, then the breaker keys (all under one hash tag, so one Cluster slot).
- * ARGV: now, captchaSolved, bucket count, then (limit, windowMs, captchaAfter or -1) per bucket, then
- * (windowMs, minVolume, threshold, coolOffMs, block) per breaker.
+ * KEYS: the bucket keys, the breaker keys, then the keys of buffered conversions (all under one hash tag,
+ * so one Cluster slot). ARGV: now, captchaSolved, bucket count, conversion count, then (limit, windowMs,
+ * captchaAfter or -1) per bucket, (windowMs, minVolume, threshold, coolOffMs, block) per breaker, and
+ * (windowMs, count) per conversion. Conversions are counted first.
  * Returns {status, keyIndex, retryAfterMs, transition…}; a transition is 'keyIndex|open|sent|verified'.
  */
 export const ADMIT = `${WINDOWS}
-local now, solved, nb = tonumber(ARGV[1]), ARGV[2] == '1', tonumber(ARGV[3])
-local a, buckets, trans = 4, {}, {}
+local now, solved, nb, nc = tonumber(ARGV[1]), ARGV[2] == '1', tonumber(ARGV[3]), tonumber(ARGV[4])
+local nk = #KEYS - nc
+convert(nk + 1, #KEYS, 5 + nb * 3 + (nk - nb) * 5, now)
+local a, buckets, trans = 5, {}, {}
 for i = 1, nb do
   local st, c = bucket_of(redis.call('GET', KEYS[i]))
   local limit, window, after = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
@@ -185,7 +199,7 @@ for i = 1, nb do
   buckets[i] = {st, c, window, after}
 end
 local refusal
-for j = nb + 1, #KEYS do
+for j = nb + 1, nk do
   local window, minv, thr, cool, block = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), ARGV[a + 4] == '1'
   a = a + 5
   local half = window / 2
@@ -212,7 +226,7 @@ local function reply(status, i, ms)
   return out
 end
 local function save_breakers(extra)
-  for j = nb + 1, #KEYS do
+  for j = nb + 1, nk do
     local b = buckets[j]
     put_breaker(KEYS[j], b[1], b[2] + extra, b[3], b[4], b[5], b[6], b[7], b[8], now)
   end
@@ -247,14 +261,9 @@ end
 return 1
 `;
 
-/** KEYS: breaker keys. ARGV: now, then windowMs per breaker. Counts one successful verify. */
+/** KEYS: breaker keys. ARGV: now, then (windowMs, count) per breaker. Counts successful verifies. */
 export const CONVERT = `${WINDOWS}
 local now = tonumber(ARGV[1])
-for j = 1, #KEYS do
-  local half = tonumber(ARGV[j + 1]) / 2
-  local st, s, ve, ps, pv, ou, op = breaker_of(redis.call('GET', KEYS[j]), now)
-  st, s, ve, ps, pv = roll(st, s, ve, ps, pv, now, half)
-  put_breaker(KEYS[j], st, s, ve + 1, ps, pv, ou, op, half, now)
-end
+convert(1, #KEYS, 2, now)
 return 1
 `;

@@ -4,8 +4,8 @@ import { ADMIT, CONVERT, ISSUE, REKEY, RELEASE, ROLLBACK, SETTLE, VERIFY } from 
 import type {
   AdmitInput,
   AdmitResult,
-  BreakerSpec,
   BreakerTransition,
+  Conversion,
   IssueInput,
   IssueResult,
   OtpStore,
@@ -165,13 +165,20 @@ export class RedisStore implements OtpStore {
   }
 
   async admit(i: AdmitInput): Promise<AdmitResult> {
-    const keys = [...i.buckets, ...i.breakers].map((spec) => this.#sharedKey(spec.id));
-    const args: Array<string | number> = [i.now, i.captchaSolved ? '1' : '0', i.buckets.length];
+    const conversions = i.conversions ?? [];
+    const specs = [...i.buckets, ...i.breakers];
+    const keys = [...specs, ...conversions.map((c) => c.spec)].map((spec) => this.#sharedKey(spec.id));
+    const args: Array<string | number> = [
+      i.now,
+      i.captchaSolved ? '1' : '0',
+      i.buckets.length,
+      conversions.length,
+    ];
     for (const b of i.buckets) args.push(b.limit, b.windowMs, b.captchaAfter ?? -1);
     for (const b of i.breakers)
       args.push(b.windowMs, b.minVolume, b.threshold, b.coolOffMs, b.block ? '1' : '0');
+    for (const c of conversions) args.push(c.spec.windowMs, c.count);
     const [status, index, ms, ...rest] = await this.#ready().smsOtpAdmit(keys.length, ...keys, ...args);
-    const specs = [...i.buckets, ...i.breakers];
     const transitions: BreakerTransition[] = rest.map((t) => {
       const [at, state, sent, verified] = String(t).split('|');
       return {
@@ -191,10 +198,11 @@ export class RedisStore implements OtpStore {
     if (keys.length > 0) await this.#ready().smsOtpRelease(keys.length, ...keys);
   }
 
-  async convert(i: { now: number; breakers: BreakerSpec[] }): Promise<void> {
-    if (i.breakers.length === 0) return;
-    const keys = i.breakers.map((spec) => this.#sharedKey(spec.id));
-    await this.#ready().smsOtpConvert(keys.length, ...keys, i.now, ...i.breakers.map((b) => b.windowMs));
+  async convert(i: { now: number; conversions: Conversion[] }): Promise<void> {
+    if (i.conversions.length === 0) return;
+    const keys = i.conversions.map((c) => this.#sharedKey(c.spec.id));
+    const args = i.conversions.flatMap((c) => [c.spec.windowMs, c.count]);
+    await this.#ready().smsOtpConvert(keys.length, ...keys, i.now, ...args);
   }
 
   async putCaptcha(i: { key: string; answer: string; ttlMs: number }): Promise<void> {

@@ -34,8 +34,8 @@ export interface OtpStore {
   admit(input: AdmitInput): Promise<AdmitResult>;
   /** Uncounts an admitted send that did not happen. */
   release(input: ReleaseInput): Promise<void>;
-  /** Counts one successful verify in the conversion breakers. */
-  convert(input: { now: number; breakers: BreakerSpec[] }): Promise<void>;
+  /** Counts successful verifies in the conversion breakers (the engine batches them). */
+  convert(input: { now: number; conversions: Conversion[] }): Promise<void>;
   /** Keeps a captcha answer's hash for `ttlMs`. */
   putCaptcha(input: { key: string; answer: string; ttlMs: number }): Promise<void>;
   /** Returns and deletes a captcha answer's hash (single use). */
@@ -152,11 +152,19 @@ export interface BreakerSpec {
   block: boolean;
 }
 
+/** Successful verifies to count in one breaker. */
+export interface Conversion {
+  spec: BreakerSpec;
+  count: number;
+}
+
 export interface AdmitInput {
   now: number;
   buckets: Bucket[];
   breakers: BreakerSpec[];
   captchaSolved: boolean;
+  /** Verifies the engine buffered since its last call: counted first, in the same atomic step. */
+  conversions?: Conversion[];
 }
 
 /** A breaker that opened or closed during the call. */
