@@ -24,8 +24,8 @@ export function issueInput(phone: string, now: number): IssueInput {
     phone,
     purpose: 'login',
     now,
-    // `h:` + 128-bit HMAC in base64url, as hashCode makes it.
-    secret: `h:${randomBytes(16).toString('base64url')}`,
+    // A 96-bit HMAC in base64url, as hashCode makes it.
+    secret: randomBytes(12).toString('base64url'),
     ttlMs: 300_000,
     cooldownsMs: [60_000],
     captchaSolved: false,

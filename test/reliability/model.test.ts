@@ -259,7 +259,8 @@ class Model {
       return { code: 'OK' };
     }
     current.attempts += 1;
-    if (now >= record.failStart + LIMITS.failureWindow * 1000) {
+    // A failure window starts at the first failure after a clean state (none yet, or a success).
+    if (record.failCount === 0 || now >= record.failStart + LIMITS.failureWindow * 1000) {
       record.failStart = now;
       record.failCount = 0;
     }
@@ -304,7 +305,9 @@ class Ledger {
     const latest = this.history(phone, purpose).at(-1);
     if (latest) latest.wrongGuesses += 1;
     const window = this.failures.get(phone) ?? { start: 0, count: 0 };
-    if (now >= window.start + LIMITS.failureWindow * 1000) Object.assign(window, { start: now, count: 0 });
+    if (window.count === 0 || now >= window.start + LIMITS.failureWindow * 1000) {
+      Object.assign(window, { start: now, count: 0 });
+    }
     window.count += 1;
     this.failures.set(phone, window);
     this.maxFailuresSeen = Math.max(this.maxFailuresSeen, window.count);

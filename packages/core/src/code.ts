@@ -28,11 +28,13 @@ export function deriveKeys(secret: string): Keys {
 
 /**
  * What the store keeps instead of a code: HMAC-SHA256(secret, purpose | phone | code [| requestId]),
- * truncated to 128 bits (plenty to tell codes apart; the secret key is what makes it unguessable), base64url.
+ * truncated to 96 bits as HMAC-SHA-256-96 would be (a wrong code matches by chance with odds of 2^-96; the
+ * secret key is what makes it unguessable), base64url: 16 characters, never a `:`, unlike the `r:`/`p:`/`x:`
+ * markers of vendor references. Short, so that a pending code fits Redis's 64-byte listpack size class.
  * With `binding` (the send's requestId, when `requireRequestId` is on) only a verify that presents the same
  * requestId can match.
  */
 export function hashCode(key: KeyObject, purpose: string, phone: string, code: string, binding = ''): string {
   const mac = createHmac('sha256', key).update(`${purpose}\u0000${phone}\u0000${code}\u0000${binding}`);
-  return `h:${mac.digest().subarray(0, 16).toString('base64url')}`;
+  return mac.digest().subarray(0, 12).toString('base64url');
 }

@@ -139,7 +139,9 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
   const allowed = options.allowedCountries ? new Set<string>(options.allowedCountries) : undefined;
   const blocked = new Set<string>(options.blockedCountries ?? []);
   const purposes = new Set(options.purposes);
-  const now = options.clock ?? Date.now;
+  const clock = options.clock ?? Date.now;
+  /** The engine's time in whole seconds (as ms): every limit is in seconds, and all stores see the same. */
+  const now = () => Math.floor(clock() / 1000) * 1000;
   const ttlMs = options.ttl * 1000;
   const cooldownsMs = (
     Array.isArray(options.resendCooldown) ? options.resendCooldown : [options.resendCooldown]

@@ -430,7 +430,8 @@ function lockedFor(record: PhoneRecord, now: number, failLimit: number, failWind
 /** Counts one wrong guess on the code and one failure for the phone; returns the guesses left. */
 function countFailure(record: PhoneRecord, code: CodeRecord, now: number, limits: ReserveInput): number {
   code.attempts += 1;
-  if (now >= record.failStart + limits.failWindowMs) {
+  // A failure window starts at the first failure after a clean state (none yet, or a success).
+  if (record.failCount === 0 || now >= record.failStart + limits.failWindowMs) {
     record.failStart = now;
     record.failCount = 0;
   }

@@ -1,29 +1,57 @@
 /**
  * The Lua scripts behind RedisStore. Each touches one key, so it runs on one Redis Cluster slot.
  *
- * A phone's hash (`{prefix}{+8613800138000}`) holds one field per purpose, `secret|expiresAt|attempts|cooldownUntil`,
- * and the field `w`, `hourStart|hourCount|dayStart|dayCount|failStart|failCount`. Times are epoch ms from
- * the engine's clock (passed in, so every app instance and the memory store agree on the rules); Redis TTLs
- * only clean up, they never decide.
+ * A phone's hash (`{prefix}{+8613800138000}`) holds one field per purpose (the code's secret, expiry, wrong
+ * attempts and resend cooldown) and the field `w` (the phone's hour and day send windows and, while there are
+ * any, its failures; formats next to `code_of` and `win_of` below). Times come from the engine's
+ * clock in whole seconds (passed in as ms, so every app instance and the memory store agree on the rules) and
+ * are stored as base-36 seconds: a pending code's hash stays in Redis's 80-byte listpack size class. Redis
+ * TTLs only clean up, they never decide.
  */
 
 const HELPERS = `
 local HOUR, DAY = 3600000, 86400000
+local D36 = '0123456789abcdefghijklmnopqrstuvwxyz'
 local function n(x) return string.format('%.0f', x) end
+-- a time in ms (whole seconds) <-> base-36 seconds
+local function t36(ms)
+  local x = math.floor(ms / 1000)
+  if x <= 0 then return '0' end
+  local out = ''
+  while x > 0 do
+    local r = x % 36
+    out = string.sub(D36, r + 1, r + 1) .. out
+    x = (x - r) / 36
+  end
+  return out
+end
+local function f36(s) return tonumber(s, 36) * 1000 end
+-- signed: a difference of two times
+local function s36(ms) if ms < 0 then return '-' .. t36(-ms) end return t36(ms) end
+local function g36(s) if string.sub(s, 1, 1) == '-' then return -f36(string.sub(s, 2)) end return f36(s) end
+-- A code: 'secret|expiresAt|attempts|cooldownUntil - expiresAt'.
 local function code_of(v)
   if not v then return '', 0, 0, 0 end
-  local s, e, a, c = string.match(v, '^(.*)|(%d+)|(%d+)|(%d+)$')
-  return s, tonumber(e), tonumber(a), tonumber(c)
+  local s, e, a, c = string.match(v, '^(.*)|(%w+)|(%d+)|(%-?%w+)$')
+  e = f36(e)
+  return s, e, tonumber(a), e + g36(c)
 end
+local function code(s, e, a, c) return s .. '|' .. t36(e) .. '|' .. a .. '|' .. s36(c - e) end
+-- The windows: 'dayStart|dayCount|hourStart - dayStart|hourCount', then '|failStart|failCount' only while
+-- there are failures (most pending codes have none).
 local function win_of(v)
   if not v then return 0, 0, 0, 0, 0, 0 end
-  local hs, hc, ds, dc, fs, fc = string.match(v, '^(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)$')
-  return tonumber(hs), tonumber(hc), tonumber(ds), tonumber(dc), tonumber(fs), tonumber(fc)
+  local ds, dc, ho, hc, rest = string.match(v, '^(%w+)|(%d+)|(%-?%w+)|(%d+)(.*)$')
+  ds = f36(ds)
+  local fs, fc = string.match(rest, '^|(%w+)|(%d+)$')
+  if not fs then return ds + g36(ho), tonumber(hc), ds, tonumber(dc), 0, 0 end
+  return ds + g36(ho), tonumber(hc), ds, tonumber(dc), f36(fs), tonumber(fc)
 end
 local function win(hs, hc, ds, dc, fs, fc)
-  return n(hs) .. '|' .. hc .. '|' .. n(ds) .. '|' .. dc .. '|' .. n(fs) .. '|' .. fc
+  local out = t36(ds) .. '|' .. dc .. '|' .. s36(hs - ds) .. '|' .. hc
+  if fc > 0 then out = out .. '|' .. t36(fs) .. '|' .. fc end
+  return out
 end
-local function code(s, e, a, c) return s .. '|' .. n(e) .. '|' .. a .. '|' .. n(c) end
 local function keep(key, ms)
   local cur = redis.call('PTTL', key)
   if cur >= 0 and cur >= ms then return end
@@ -110,7 +138,7 @@ if mode == 'v' and same(s, candidate) then
   return {'ok'}
 end
 a = a + 1
-if now >= fs + failWin then fs = now; fc = 0 end
+if fc == 0 or now >= fs + failWin then fs = now; fc = 0 end
 fc = fc + 1
 redis.call('HSET', key, purpose, code(s, e, a, c), 'w', win(hs, hc, ds, dc, fs, fc))
 keep(key, fs + failWin - now)

@@ -66,7 +66,7 @@ export interface Limits {
 
 export interface IssueInput extends PhonePurpose, Limits {
   now: number;
-  /** What identifies the code: `h:` + HMAC, or `r:` + a vendor reference. Never the code itself. */
+  /** What identifies the code: an HMAC (base64url), or `r:` + a vendor reference. Never the code itself. */
   secret: string;
   ttlMs: number;
   /** Cooldown after the 1st, 2nd, … send of the phone's hour window (the last repeats). */
@@ -100,7 +100,7 @@ export interface RollbackInput extends PhonePurpose {
 
 export interface VerifyInput extends PhonePurpose, Omit<Limits, 'hourLimit' | 'dayLimit'> {
   now: number;
-  /** `h:` + HMAC of the candidate code. */
+  /** The HMAC of the candidate code. */
   candidate: string;
   maxAttempts: number;
 }
