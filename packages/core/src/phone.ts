@@ -19,8 +19,8 @@ const CALLING_CODE = /^\+?([1-9]\d{0,2})$/;
 const CACHE_LIMIT = 10_000;
 
 /**
- * Reads phone numbers with libphonenumber-js and remembers recent answers (normalising is the costliest
- * step of a request, and the same numbers come back for send and verify).
+ * Reads phone numbers with libphonenumber-js and remembers the 10 000 most recently used answers
+ * (normalising is the costliest step of a request, and the same numbers come back for send and verify).
  */
 export class PhoneParser {
   readonly #defaultCountry: CountryCode | undefined;
@@ -34,9 +34,14 @@ export class PhoneParser {
   parse(input: PhoneInput): NormalizedPhone {
     const cacheKey = `${input.country ?? ''}\u0000${input.phone}`;
     const cached = this.#cache.get(cacheKey);
-    if (cached) return cached;
+    if (cached) {
+      // Least recently used goes first: a Map iterates in insertion order, so re-insert on every hit.
+      this.#cache.delete(cacheKey);
+      this.#cache.set(cacheKey, cached);
+      return cached;
+    }
     const result = this.#parse(input);
-    if (this.#cache.size >= CACHE_LIMIT) this.#cache.clear();
+    if (this.#cache.size >= CACHE_LIMIT) this.#cache.delete(this.#cache.keys().next().value!);
     this.#cache.set(cacheKey, result);
     return result;
   }

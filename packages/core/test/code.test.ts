@@ -41,3 +41,17 @@ describe('SmsOtpError', () => {
     expect(Error.stackTraceLimit).toBe(before);
   });
 });
+
+describe('PhoneParser cache', () => {
+  it('keeps the most recently used numbers and answers them like fresh ones', async () => {
+    const { PhoneParser } = await import('@sms-otp/core');
+    const parser = new PhoneParser('CN');
+    const first = parser.parse({ phone: '13800138000' });
+    for (let i = 0; i < 10_050; i++) {
+      parser.parse({ phone: `+86139${String(10_000_000 + i)}` });
+      if (i % 100 === 0) expect(parser.parse({ phone: '13800138000' })).toBe(first);
+    }
+    expect(parser.parse({ phone: '13800138000' })).toBe(first);
+    expect(parser.parse({ phone: '+8613910000000' })).toEqual({ e164: '+8613910000000', country: 'CN' });
+  });
+});
