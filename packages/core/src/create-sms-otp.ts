@@ -360,7 +360,8 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
     phone: string | undefined,
     purpose: string | undefined,
   ): never {
-    if (error instanceof SmsOtpError) {
+    const name = error instanceof SmsOtpError && (BLOCKING_CODES.has(error.code) ? 'blocked' : 'failed');
+    if (name && events.has(name) && error instanceof SmsOtpError) {
       const base = {
         operation,
         ...(phone ? { phone: maskPhone(phone) } : {}),

@@ -74,6 +74,11 @@ export class Events {
     this.#listeners.get(name)?.delete(listener as (event: never) => void);
   }
 
+  /** Whether anyone listens, so that callers skip building an event nobody reads. */
+  has(name: SmsOtpEventName): boolean {
+    return (this.#listeners.get(name)?.size ?? 0) > 0;
+  }
+
   emit<E extends SmsOtpEventName>(name: E, event: SmsOtpEvents[E]): void {
     const set = this.#listeners.get(name);
     if (!set) return;
