@@ -159,6 +159,7 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
   };
   const planner = admissionPlanner(options);
   const captchaPolicy = options.captcha;
+  const captchaAfter = captchaPolicy.policy === 'adaptive' ? captchaPolicy.afterSendsPerPhone : undefined;
   const testNumbers = new Map(Object.entries(options.testNumbers ?? {}));
   const events = new Events();
   /**
@@ -454,17 +455,20 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
     try {
       issued = await guard(
         () =>
+          // Spelled out rather than spread: this object is built on every send.
           store.issue({
-            ...target,
-            ...limits,
+            phone: key,
+            purpose,
+            hourLimit: limits.hourLimit,
+            dayLimit: limits.dayLimit,
+            failLimit: limits.failLimit,
+            failWindowMs: limits.failWindowMs,
             now: at,
             secret,
             ttlMs,
             cooldownsMs,
             captchaSolved,
-            ...(captchaPolicy.policy === 'adaptive'
-              ? { captchaAfter: captchaPolicy.afterSendsPerPhone }
-              : {}),
+            captchaAfter,
           }),
         (late) => late.ok && store.rollback({ ...target, now: now(), secret, undo: late.undo }),
       );

@@ -44,8 +44,10 @@ export function readToken(key: KeyObject, token: string, now: number): TokenClai
   const parts = token.split('.');
   if (parts.length !== 3 || parts[0] !== HEADER) throw new SmsOtpError('TOKEN_INVALID');
   const [header, body, signature] = parts as [string, string, string];
-  const expected = mac(key, `${header}.${body}`);
-  const given = Buffer.from(signature, 'base64url');
+  // Compare the canonical text, not decoded bytes: base64url decoding ignores the spare low bits of the last
+  // character, which would let other spellings of the same signature through.
+  const expected = Buffer.from(mac(key, `${header}.${body}`).toString('base64url'));
+  const given = Buffer.from(signature);
   if (given.length !== expected.length || !timingSafeEqual(given, expected))
     throw new SmsOtpError('TOKEN_INVALID');
   let payload: Record<string, unknown>;

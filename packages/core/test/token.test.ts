@@ -46,6 +46,20 @@ describe('verification tokens (compact HS256 JWS)', () => {
     expect(readToken(key, fromJose, now)).toMatchObject({ phone: claims.phone, purpose: 'login', jti: 'j2' });
   });
 
+  it('accept only the canonical spelling of a signature', () => {
+    // The last of 43 base64url characters carries 4 bits; the other 2 are ignored by decoders.
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    for (let i = 0; i < 64; i++) {
+      const token = signToken(key, { ...claims, jti: `jti-${i}` }, now, 600);
+      const signature = token.split('.')[2]!;
+      const twin = `${signature.slice(0, -1)}${alphabet[alphabet.indexOf(signature.at(-1)!) + 1]}`;
+      expect(Buffer.from(twin, 'base64url')).toEqual(Buffer.from(signature, 'base64url'));
+      expect(codeOf(() => readToken(key, `${token.slice(0, -signature.length)}${twin}`, now))).toBe(
+        'TOKEN_INVALID',
+      );
+    }
+  });
+
   it('expire at exp', () => {
     const token = signToken(key, claims, now, 600);
     expect(codeOf(() => readToken(key, token, now + 599_000))).toBe('OK');
