@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { CheckTokenOptions, SmsOtp } from './create-sms-otp.js';
-import { type ErrorCode, MESSAGES, SmsOtpError } from './errors.js';
+import { type ErrorCode, MESSAGES, SmsOtpConfigError, SmsOtpError } from './errors.js';
 import { type HttpOptions, httpOptionsSchema, parseWith, type ResponseContext } from './options.js';
 import type { VerifiedPhone } from './token.js';
 
@@ -134,6 +134,24 @@ export async function handleCaptcha(
   } catch (error) {
     return errorResponse(error, options);
   }
+}
+
+/**
+ * Checks a guard's options once, when the framework package builds the guard: `purpose` must be one of the
+ * engine's purposes (a guard without one would let a token of any purpose through), `consume` a boolean.
+ */
+export function resolveGuardOptions(
+  otp: SmsOtp,
+  input: { purpose?: unknown; consume?: unknown },
+): { purpose: string; consume: boolean } {
+  const purposes = otp.options.purposes;
+  if (typeof input?.purpose !== 'string' || !purposes.includes(input.purpose)) {
+    throw new SmsOtpConfigError('purpose', `must be one of the configured purposes (${purposes.join(', ')})`);
+  }
+  if (input.consume !== undefined && typeof input.consume !== 'boolean') {
+    throw new SmsOtpConfigError('consume', 'must be true or false');
+  }
+  return { purpose: input.purpose, consume: input.consume ?? true };
 }
 
 export type GuardResult = { ok: true; verified: VerifiedPhone } | { ok: false; response: HttpResponse };

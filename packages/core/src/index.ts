@@ -42,6 +42,7 @@ export {
   handleVerify,
   MAX_BODY_BYTES,
   type ResolvedHttpOptions,
+  resolveGuardOptions,
   resolveHttpOptions,
   sendBodySchema,
   TOKEN_COOKIE,

@@ -8,6 +8,7 @@ import {
   handleVerify,
   MAX_BODY_BYTES,
   type ResolvedHttpOptions,
+  resolveGuardOptions,
   resolveHttpOptions,
   type SmsOtp,
   type VerifiedPhone,
@@ -87,10 +88,11 @@ export function smsOtp(otp: SmsOtp, options: SmsOtpRouterOptions = {}): Router {
  * });
  */
 export function requireSmsVerified(otp: SmsOtp, options: RequireSmsVerifiedOptions): RequestHandler {
-  const { purpose, consume = true, ...http } = options;
+  const { purpose, consume, ...http } = options;
+  const check = resolveGuardOptions(otp, { purpose, consume });
   const resolved = resolveHttpOptions(otp, http);
   return function smsVerifiedGuard(req, res, next) {
-    handleGuard(otp, toHttpRequest(req), { purpose, consume }, resolved).then((result) => {
+    handleGuard(otp, toHttpRequest(req), check, resolved).then((result) => {
       if (!result.ok) return write(res, result.response);
       req.smsVerified = result.verified;
       next();

@@ -8,6 +8,7 @@ import {
   handleVerify,
   MAX_BODY_BYTES,
   type ResolvedHttpOptions,
+  resolveGuardOptions,
   resolveHttpOptions,
   type SmsOtp,
   sendBodySchema,
@@ -52,10 +53,11 @@ const plugin: FastifyPluginAsync<SmsOtpPluginOptions> = async (app, options) => 
   if (!app.hasRequestDecorator('smsVerified')) app.decorateRequest('smsVerified', undefined);
   if (!app.hasDecorator('requireSmsVerified')) {
     app.decorate('requireSmsVerified', (guard: RequireSmsVerifiedOptions) => {
-      const { purpose, consume = true, ...own } = guard;
+      const { purpose, consume, ...own } = guard;
+      const check = resolveGuardOptions(otp, { purpose, consume });
       const guardOptions = resolveHttpOptions(otp, { ...http, ...own });
       return async function smsVerifiedGuard(request: FastifyRequest, reply: FastifyReply) {
-        const result = await handleGuard(otp, toHttpRequest(request), { purpose, consume }, guardOptions);
+        const result = await handleGuard(otp, toHttpRequest(request), check, guardOptions);
         if (!result.ok) return write(reply, result.response);
         request.smsVerified = result.verified;
       };

@@ -7,6 +7,7 @@ import {
   handleSend,
   handleVerify,
   MAX_BODY_BYTES,
+  resolveGuardOptions,
   resolveHttpOptions,
   type SmsOtp,
   type VerifiedPhone,
@@ -68,10 +69,11 @@ export function smsOtp(otp: SmsOtp, options: SmsOtpMiddlewareOptions = {}): Midd
  * });
  */
 export function requireSmsVerified(otp: SmsOtp, options: RequireSmsVerifiedOptions): Middleware {
-  const { purpose, consume = true, ...http } = options;
+  const { purpose, consume, ...http } = options;
+  const check = resolveGuardOptions(otp, { purpose, consume });
   const resolved = resolveHttpOptions(otp, http);
   return async function smsVerifiedGuard(ctx, next) {
-    const result = await handleGuard(otp, await toHttpRequest(ctx, false), { purpose, consume }, resolved);
+    const result = await handleGuard(otp, await toHttpRequest(ctx, false), check, resolved);
     if (!result.ok) return write(ctx, result.response);
     ctx.state.smsVerified = result.verified;
     return next();
