@@ -366,8 +366,14 @@ export function parseOptions(
 ): ResolvedOptions {
   const options = parseWith(optionsSchema, input);
   if (env === 'production') {
-    if (!options.secret)
+        if (!options.secret)
       throw new SmsOtpConfigError('secret', 'is required when NODE_ENV=production (at least 32 bytes)');
+    if (!options.sender) {
+      throw new SmsOtpConfigError(
+        'sender',
+        'is required when NODE_ENV=production: the default consoleSender() delivers nothing (pass it explicitly to keep it)',
+      );
+    }
     if (options.exposeCode)
       throw new SmsOtpConfigError('exposeCode', 'must not be true when NODE_ENV=production');
     if (options.testNumbers && !options.testNumbersValidUntil) {

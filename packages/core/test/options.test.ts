@@ -1,4 +1,5 @@
 import {
+  consoleSender,
   createSmsOtp,
   MemoryStore,
   memorySender,
@@ -189,6 +190,7 @@ describe('createSmsOtp options', () => {
   it('requires a secret and refuses exposeCode in production', () => {
     vi.stubEnv('NODE_ENV', 'production');
     expect(configError({}).path).toBe('secret');
+    expect(configError({ secret }).path).toBe('sender');
     expect(configError({ secret, exposeCode: true }).path).toBe('exposeCode');
     expect(configError({ secret, testNumbers: { '+8613800000000': '123456' } }).path).toBe(
       'testNumbersValidUntil',
@@ -196,11 +198,12 @@ describe('createSmsOtp options', () => {
     expect(() =>
       createSmsOtp({
         secret,
+        sender: memorySender(),
         testNumbers: { '+8613800000000': '123456' },
         testNumbersValidUntil: '2026-12-31T00:00:00Z',
       }),
     ).not.toThrow();
-    expect(() => createSmsOtp({ secret })).not.toThrow();
+    expect(() => createSmsOtp({ secret, sender: consoleSender() })).not.toThrow();
   });
 
   it('makes a random secret outside production, with one warning per process', async () => {
