@@ -187,12 +187,13 @@ describe('createSmsOtp options', () => {
     expect(error.message).toMatch(message);
   });
 
-  it('requires a secret and refuses exposeCode in production', () => {
+  it('requires a secret and a sender, and refuses exposeCode and open-ended test numbers, in production', () => {
     vi.stubEnv('NODE_ENV', 'production');
     expect(configError({}).path).toBe('secret');
     expect(configError({ secret }).path).toBe('sender');
-    expect(configError({ secret, exposeCode: true }).path).toBe('exposeCode');
-    expect(configError({ secret, testNumbers: { '+8613800000000': '123456' } }).path).toBe(
+    const sender = memorySender();
+    expect(configError({ secret, sender, exposeCode: true }).path).toBe('exposeCode');
+    expect(configError({ secret, sender, testNumbers: { '+8613800000000': '123456' } }).path).toBe(
       'testNumbersValidUntil',
     );
     expect(() =>
