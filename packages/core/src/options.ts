@@ -366,7 +366,7 @@ export function parseOptions(
 ): ResolvedOptions {
   const options = parseWith(optionsSchema, input);
   if (env === 'production') {
-        if (!options.secret)
+    if (!options.secret)
       throw new SmsOtpConfigError('secret', 'is required when NODE_ENV=production (at least 32 bytes)');
     if (!options.sender) {
       throw new SmsOtpConfigError(
