@@ -70,7 +70,8 @@ end
  * hourLimit, dayLimit, failLimit, failWindowMs, captchaAfter (-1: none), captchaSolved ('1'/'0').
  * Returns {'ok', undo, cooldownMs} or {reason, retryAfterMs}.
  */
-export const ISSUE = `${HELPERS}
+const ISSUE_FN = `
+local function issue(KEYS, ARGV)
 local key, purpose = KEYS[1], ARGV[1]
 local now, secret = tonumber(ARGV[2]), ARGV[3]
 local ttl = tonumber(ARGV[4])
@@ -95,6 +96,10 @@ local until_ = math.max(now + ttl, now + cooldown, ds + DAY)
 if fc > 0 then until_ = math.max(until_, fs + failWin) end
 keep(key, until_ - now)
 return {'ok', n(hs) .. '#' .. n(ds) .. '#' .. (v[1] or ''), n(cooldown)}
+end
+`;
+
+export const ISSUE = `${HELPERS}${ISSUE_FN}return issue(KEYS, ARGV)
 `;
 
 /** KEYS[1] phone hash. ARGV: purpose, secret, undo. */
@@ -193,14 +198,15 @@ local function put_breaker(key, st, s, ve, ps, pv, ou, op, half, now)
   local ttl = math.max(ou, st + 2 * half) + half - now
   redis.call('SET', key, table.concat({n(st), s, ve, ps, pv, n(ou), op}, '|'), 'PX', n(math.max(1, ttl)))
 end
--- Adds verify counts to KEYS[first..last]; their (windowMs, count) pairs start at ARGV[at].
-local function convert(first, last, at, now)
+-- Adds verify counts to K[first..last]; their (windowMs, count) pairs start at A[at]. K and A are passed in
+-- (not the globals) so that a script combining several steps can hand each its own slice.
+local function convert(K, A, first, last, at, now)
   for j = first, last do
-    local half, count = tonumber(ARGV[at]) / 2, tonumber(ARGV[at + 1])
+    local half, count = tonumber(A[at]) / 2, tonumber(A[at + 1])
     at = at + 2
-    local st, s, ve, ps, pv, ou, op = breaker_of(redis.call('GET', KEYS[j]), now)
+    local st, s, ve, ps, pv, ou, op = breaker_of(redis.call('GET', K[j]), now)
     st, s, ve, ps, pv = roll(st, s, ve, ps, pv, now, half)
-    put_breaker(KEYS[j], st, s, ve + count, ps, pv, ou, op, half, now)
+    put_breaker(K[j], st, s, ve + count, ps, pv, ou, op, half, now)
   end
   return at
 end
@@ -213,10 +219,11 @@ end
  * (windowMs, count) per conversion. Conversions are counted first.
  * Returns {status, keyIndex, retryAfterMs, transition…}; a transition is 'keyIndex|open|sent|verified'.
  */
-export const ADMIT = `${WINDOWS}
+const ADMIT_FN = `
+local function admit(KEYS, ARGV)
 local now, solved, nb, nc = tonumber(ARGV[1]), ARGV[2] == '1', tonumber(ARGV[3]), tonumber(ARGV[4])
 local nk = #KEYS - nc
-convert(nk + 1, #KEYS, 5 + nb * 3 + (nk - nb) * 5, now)
+convert(KEYS, ARGV, nk + 1, #KEYS, 5 + nb * 3 + (nk - nb) * 5, now)
 local a, buckets, trans = 5, {}, {}
 for i = 1, nb do
   local st, c = bucket_of(redis.call('GET', KEYS[i]))
@@ -270,10 +277,15 @@ for i = 1, nb do
 end
 save_breakers(1)
 return reply('ok', 0, '0')
+end
+`;
+
+export const ADMIT = `${WINDOWS}${ADMIT_FN}return admit(KEYS, ARGV)
 `;
 
 /** KEYS: bucket keys then breaker keys. Uncounts one admitted send, keeping TTLs. */
-export const RELEASE = `${WINDOWS}
+const RELEASE_FN = `
+local function release(KEYS)
 for i = 1, #KEYS do
   local v = redis.call('GET', KEYS[i])
   if v then
@@ -287,11 +299,40 @@ for i = 1, #KEYS do
   end
 end
 return 1
+end
+`;
+
+export const RELEASE = `${WINDOWS}${RELEASE_FN}return release(KEYS)
 `;
 
 /** KEYS: breaker keys. ARGV: now, then (windowMs, count) per breaker. Counts successful verifies. */
 export const CONVERT = `${WINDOWS}
 local now = tonumber(ARGV[1])
-convert(1, #KEYS, 2, now)
+convert(KEYS, ARGV, 1, #KEYS, 2, now)
 return 1
+`;
+
+/**
+ * On a standalone Redis (one slot space), a send's admission and the phone's issue in one round trip.
+ * KEYS: the phone hash, then ADMIT's keys. ARGV: the number of ISSUE's arguments, ISSUE's arguments, then
+ * ADMIT's. When the issue is refused, the admission is released in the same step (conversions stay counted).
+ * Returns {'admit', admitReply} when admission refused, else {'ok' | 'issue', issueReply, admitReply}.
+ */
+export const ADMIT_ISSUE = `${HELPERS}${WINDOWS}${ISSUE_FN}${ADMIT_FN}${RELEASE_FN}
+local ni = tonumber(ARGV[1])
+local ia, aa, ak = {}, {}, {}
+for i = 1, ni do ia[i] = ARGV[1 + i] end
+for i = ni + 2, #ARGV do aa[#aa + 1] = ARGV[i] end
+for i = 2, #KEYS do ak[#ak + 1] = KEYS[i] end
+local a = admit(ak, aa)
+if a[1] ~= 'ok' then return {'admit', a} end
+local r = issue({KEYS[1]}, ia)
+if r[1] ~= 'ok' then
+  -- ADMIT's ARGV[4] is the number of conversion keys, which come last: those stay counted.
+  local counted = {}
+  for i = 1, #ak - tonumber(aa[4]) do counted[i] = ak[i] end
+  release(counted)
+  return {'issue', r, a}
+end
+return {'ok', r, a}
 `;
