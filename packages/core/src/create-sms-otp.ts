@@ -9,6 +9,7 @@ import { parseOptions, type ResolvedOptions, type SmsOtpOptions } from './option
 import { maskPhone, type NormalizedPhone, PhoneParser } from './phone.js';
 import { constantTimeEqual, MemoryStore } from './stores/memory-store.js';
 import type {
+  AdmitIssueResult,
   AdmitResult,
   BreakerSpec,
   BreakerTransition,
@@ -424,21 +425,6 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
 
     const admission = planner.forSend(phone, input.ip);
     const counted = admission.buckets.length + admission.breakers.length > 0;
-    if (counted) {
-      const carried = conversions.take();
-      let admitted: AdmitResult;
-      try {
-        admitted = await guard(
-          () => store.admit({ now: at, ...admission, captchaSolved, conversions: carried }),
-          (late) => late.ok && store.release(admission),
-        );
-      } catch (error) {
-        conversions.restore(carried);
-        throw error;
-      }
-      reportTransitions(admitted.transitions);
-      if (!admitted.ok) throw admitRefused(admitted, admission);
-    }
     const release = () => (counted ? guard(() => store.release(admission)).catch(() => {}) : undefined);
 
     const fixed = testCode(phone?.e164);
@@ -451,35 +437,50 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
         ? hashCode(keys.code, purpose, key, code, binding)
         : `p:${requestId}`;
     const target = { phone: key, purpose };
+    // Spelled out rather than spread: this object is built on every send.
+    const issueInput = {
+      phone: key,
+      purpose,
+      hourLimit: limits.hourLimit,
+      dayLimit: limits.dayLimit,
+      failLimit: limits.failLimit,
+      failWindowMs: limits.failWindowMs,
+      now: at,
+      secret,
+      ttlMs,
+      cooldownsMs,
+      captchaSolved,
+      captchaAfter,
+    };
+    const undoLate = (late: IssueResult | undefined) =>
+      late?.ok && store.rollback({ ...target, now: now(), secret, undo: late.undo });
+
+    // The shared windows and the phone's record: one store step (one round trip on a standalone Redis).
     let issued: IssueResult;
-    try {
-      issued = await guard(
-        () =>
-          // Spelled out rather than spread: this object is built on every send.
-          store.issue({
-            phone: key,
-            purpose,
-            hourLimit: limits.hourLimit,
-            dayLimit: limits.dayLimit,
-            failLimit: limits.failLimit,
-            failWindowMs: limits.failWindowMs,
-            now: at,
-            secret,
-            ttlMs,
-            cooldownsMs,
-            captchaSolved,
-            captchaAfter,
-          }),
-        (late) => late.ok && store.rollback({ ...target, now: now(), secret, undo: late.undo }),
-      );
-    } catch (error) {
-      await release();
-      throw error;
+    if (counted) {
+      const carried = conversions.take();
+      let result: AdmitIssueResult;
+      try {
+        result = await guard(
+          () =>
+            store.admitAndIssue({ now: at, ...admission, captchaSolved, conversions: carried }, issueInput),
+          async (late) => {
+            if (!late.issue?.ok) return;
+            await undoLate(late.issue);
+            await store.release(admission);
+          },
+        );
+      } catch (error) {
+        conversions.restore(carried);
+        throw error;
+      }
+      reportTransitions(result.admit.transitions);
+      if (!result.admit.ok) throw admitRefused(result.admit, admission);
+      issued = result.issue!;
+    } else {
+      issued = await guard(() => store.issue(issueInput), undoLate);
     }
-    if (!issued.ok) {
-      await release();
-      throw issueRefused(issued);
-    }
+    if (!issued.ok) throw issueRefused(issued);
     const undo = issued.undo;
 
     const started = Date.now();

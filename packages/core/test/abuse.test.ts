@@ -227,7 +227,7 @@ describe.each(ALL_KITS.map((make) => [make().name, make] as const))(
         advance(7200);
       });
 
-      it('with the breaker on, a verify is one store call; its conversion rides on the next send', async () => {
+      it('with the breaker on, a send is one store call, a verify one; its conversion rides on the next send', async () => {
         const calls: string[] = [];
         const real = kit.instance();
         const counting = new Proxy(real, {
@@ -245,14 +245,14 @@ describe.each(ALL_KITS.map((make) => [make().name, make] as const))(
         const otp = createSmsOtp({ secret: SECRET, store: counting, sender, clock: () => clock.now });
         const block = nextBlock();
         await otp.send({ phone: `${block}0001`, ip: '192.0.2.77' });
-        expect(calls).toEqual(['admit', 'issue']);
+        expect(calls).toEqual(['admitAndIssue']);
         calls.length = 0;
         await otp.verify({ phone: `${block}0001`, code: sender.outbox.last(`${block}0001`)!.code });
         expect(calls).toEqual(['verify']);
         calls.length = 0;
-        const admit = vi.spyOn(real, 'admit');
+        const admit = vi.spyOn(real, 'admitAndIssue');
         await otp.send({ phone: `${block}0002` });
-        expect(calls).toEqual(['admit', 'issue']);
+        expect(calls).toEqual(['admitAndIssue']);
         expect(admit.mock.calls[0]![0].conversions!.map((c) => [c.spec.id, c.count])).toEqual([
           ['breaker:country:CN', 1],
           [`breaker:prefix:${block}`, 1],

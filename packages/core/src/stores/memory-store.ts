@@ -1,6 +1,7 @@
 import { SmsOtpError } from '../errors.js';
 import type {
   AdmitInput,
+  AdmitIssueResult,
   AdmitResult,
   BreakerSpec,
   BreakerTransition,
@@ -99,6 +100,10 @@ export class MemoryStore implements OtpStore {
   }
 
   async issue(input: IssueInput): Promise<IssueResult> {
+    return this.#issue(input);
+  }
+
+  #issue(input: IssueInput): IssueResult {
     const { now } = this.#tick(input.now);
     const record = this.#phone(input.phone, now, true);
     const code = record.codes.get(input.purpose);
@@ -190,8 +195,12 @@ export class MemoryStore implements OtpStore {
   }
 
   async admit(input: AdmitInput): Promise<AdmitResult> {
+    return this.#admit(input);
+  }
+
+  #admit(input: AdmitInput): AdmitResult {
     const { now } = this.#tick(input.now);
-    if (input.conversions?.length) await this.convert({ now, conversions: input.conversions });
+    if (input.conversions?.length) this.#convert({ now, conversions: input.conversions });
     const transitions: BreakerTransition[] = [];
     const buckets = input.buckets.map((spec) => {
       let bucket = this.#buckets.get(spec.id);
@@ -241,7 +250,20 @@ export class MemoryStore implements OtpStore {
     return { ok: true, transitions };
   }
 
+  /** One synchronous step, as atomic as every other method here. */
+  async admitAndIssue(admit: AdmitInput, issue: IssueInput): Promise<AdmitIssueResult> {
+    const admitted = this.#admit(admit);
+    if (!admitted.ok) return { admit: admitted };
+    const issued = this.#issue(issue);
+    if (!issued.ok) this.#release(admit);
+    return { admit: admitted, issue: issued };
+  }
+
   async release(input: ReleaseInput): Promise<void> {
+    this.#release(input);
+  }
+
+  #release(input: ReleaseInput): void {
     for (const spec of input.buckets) {
       const bucket = this.#buckets.get(spec.id);
       if (bucket && bucket.count > 0) bucket.count -= 1;
@@ -253,6 +275,10 @@ export class MemoryStore implements OtpStore {
   }
 
   async convert(input: { now: number; conversions: Conversion[] }): Promise<void> {
+    this.#convert(input);
+  }
+
+  #convert(input: { now: number; conversions: Conversion[] }): void {
     const { now } = this.#tick(input.now);
     for (const { spec, count } of input.conversions) {
       const state = rollBreaker(this.#breakers.get(spec.id), spec, now);

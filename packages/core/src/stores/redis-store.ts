@@ -1,8 +1,19 @@
 import type { Cluster, Redis } from 'ioredis';
 import { SmsOtpError } from '../errors.js';
-import { ADMIT, CONVERT, ISSUE, REKEY, RELEASE, ROLLBACK, SETTLE, VERIFY } from './redis-scripts.js';
+import {
+  ADMIT,
+  ADMIT_ISSUE,
+  CONVERT,
+  ISSUE,
+  REKEY,
+  RELEASE,
+  ROLLBACK,
+  SETTLE,
+  VERIFY,
+} from './redis-scripts.js';
 import type {
   AdmitInput,
+  AdmitIssueResult,
   AdmitResult,
   BreakerTransition,
   Conversion,
@@ -38,6 +49,7 @@ interface ScriptCommands {
   smsOtpAdmit(keyCount: number, ...keysAndArgs: Array<string | number>): Promise<Reply>;
   smsOtpRelease(keyCount: number, ...keys: string[]): Promise<number>;
   smsOtpConvert(keyCount: number, ...keysAndArgs: Array<string | number>): Promise<number>;
+  smsOtpAdmitIssue(keyCount: number, ...keysAndArgs: Array<string | number>): Promise<Array<string | Reply>>;
 }
 
 const SCRIPTS: Record<string, string> = {
@@ -49,7 +61,12 @@ const SCRIPTS: Record<string, string> = {
 };
 
 /** Scripts over a variable number of keys (the first argument is the key count). */
-const MULTI_KEY_SCRIPTS = { smsOtpAdmit: ADMIT, smsOtpRelease: RELEASE, smsOtpConvert: CONVERT };
+const MULTI_KEY_SCRIPTS = {
+  smsOtpAdmit: ADMIT,
+  smsOtpAdmitIssue: ADMIT_ISSUE,
+  smsOtpRelease: RELEASE,
+  smsOtpConvert: CONVERT,
+};
 
 /** ioredis states in which a command would only wait in the offline queue. */
 const DOWN = new Set(['close', 'reconnecting', 'end']);
@@ -96,27 +113,7 @@ export class RedisStore implements OtpStore {
   }
 
   async issue(i: IssueInput): Promise<IssueResult> {
-    const [status, value, third] = await this.#ready().smsOtpIssue(
-      this.#phoneKey(i.phone),
-      i.purpose,
-      i.now,
-      i.secret,
-      i.ttlMs,
-      i.cooldownsMs.join(','),
-      i.hourLimit,
-      i.dayLimit,
-      i.failLimit,
-      i.failWindowMs,
-      i.captchaAfter ?? -1,
-      i.captchaSolved ? '1' : '0',
-    );
-    if (status === 'ok') return { ok: true, undo: String(value), cooldownMs: Number(third) };
-    return {
-      ok: false,
-      reason: status as 'cooldown',
-      retryAfterMs: Number(value),
-      ...(third !== undefined ? { cooldownMs: Number(third) } : {}),
-    };
+    return toIssueResult(await this.#ready().smsOtpIssue(this.#phoneKey(i.phone), ...issueArgs(i)));
   }
 
   async rollback(i: RollbackInput): Promise<void> {
@@ -165,6 +162,43 @@ export class RedisStore implements OtpStore {
   }
 
   async admit(i: AdmitInput): Promise<AdmitResult> {
+    const call = this.#admission(i);
+    return call.decode(await this.#ready().smsOtpAdmit(call.keys.length, ...call.keys, ...call.args));
+  }
+
+  /**
+   * On a standalone Redis, admission and issue run as one script (one round trip). On a Cluster the phone's
+   * hash and the shared windows live in different slots, so they run in turn, releasing the admission when
+   * the issue is refused.
+   */
+  async admitAndIssue(a: AdmitInput, i: IssueInput): Promise<AdmitIssueResult> {
+    if ((this.#client as { isCluster?: boolean }).isCluster) {
+      const admitted = await this.admit(a);
+      if (!admitted.ok) return { admit: admitted };
+      const issued = await this.issue(i);
+      if (!issued.ok) await this.release(a);
+      return { admit: admitted, issue: issued };
+    }
+    const call = this.#admission(a);
+    const issue = issueArgs(i);
+    const [status, first, second] = (await this.#ready().smsOtpAdmitIssue(
+      1 + call.keys.length,
+      this.#phoneKey(i.phone),
+      ...call.keys,
+      issue.length,
+      ...issue,
+      ...call.args,
+    )) as [string, Reply, Reply];
+    if (status === 'admit') return { admit: call.decode(first) };
+    return { admit: call.decode(second), issue: toIssueResult(first) };
+  }
+
+  /** Keys and arguments of the ADMIT script, and how to read its reply. */
+  #admission(i: AdmitInput): {
+    keys: string[];
+    args: Array<string | number>;
+    decode(reply: Reply): AdmitResult;
+  } {
     const conversions = i.conversions ?? [];
     const specs = [...i.buckets, ...i.breakers];
     const keys = [...specs, ...conversions.map((c) => c.spec)].map((spec) => this.#sharedKey(spec.id));
@@ -178,19 +212,22 @@ export class RedisStore implements OtpStore {
     for (const b of i.breakers)
       args.push(b.windowMs, b.minVolume, b.threshold, b.coolOffMs, b.block ? '1' : '0');
     for (const c of conversions) args.push(c.spec.windowMs, c.count);
-    const [status, index, ms, ...rest] = await this.#ready().smsOtpAdmit(keys.length, ...keys, ...args);
-    const transitions: BreakerTransition[] = rest.map((t) => {
-      const [at, state, sent, verified] = String(t).split('|');
-      return {
-        id: specs[Number(at) - 1]!.id,
-        state: state as 'open',
-        sent: Number(sent),
-        verified: Number(verified),
-      };
-    });
-    if (status === 'ok') return { ok: true, transitions };
-    const id = specs[Number(index) - 1]!.id;
-    return { ok: false, reason: status as 'limit', id, retryAfterMs: Number(ms), transitions };
+    const decode = (reply: Reply): AdmitResult => {
+      const [status, index, ms, ...rest] = reply;
+      const transitions: BreakerTransition[] = rest.map((t) => {
+        const [at, state, sent, verified] = String(t).split('|');
+        return {
+          id: specs[Number(at) - 1]!.id,
+          state: state as 'open',
+          sent: Number(sent),
+          verified: Number(verified),
+        };
+      });
+      if (status === 'ok') return { ok: true, transitions };
+      const id = specs[Number(index) - 1]!.id;
+      return { ok: false, reason: status as 'limit', id, retryAfterMs: Number(ms), transitions };
+    };
+    return { keys, args, decode };
   }
 
   async release(i: ReleaseInput): Promise<void> {
@@ -219,6 +256,33 @@ export class RedisStore implements OtpStore {
     if (!i.consume) return (await client.exists(key)) === 0;
     return (await client.set(key, '1', 'PX', Math.max(1, Math.ceil(i.ttlMs)), 'NX')) === 'OK';
   }
+}
+
+/** ISSUE's arguments after the key. */
+function issueArgs(i: IssueInput): Array<string | number> {
+  return [
+    i.purpose,
+    i.now,
+    i.secret,
+    i.ttlMs,
+    i.cooldownsMs.join(','),
+    i.hourLimit,
+    i.dayLimit,
+    i.failLimit,
+    i.failWindowMs,
+    i.captchaAfter ?? -1,
+    i.captchaSolved ? '1' : '0',
+  ];
+}
+
+function toIssueResult([status, value, third]: Reply): IssueResult {
+  if (status === 'ok') return { ok: true, undo: String(value), cooldownMs: Number(third) };
+  return {
+    ok: false,
+    reason: status as 'cooldown',
+    retryAfterMs: Number(value),
+    ...(third !== undefined ? { cooldownMs: Number(third) } : {}),
+  };
 }
 
 function toVerifyResult(reply: Reply): VerifyResult | ReserveResult {

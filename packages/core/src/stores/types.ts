@@ -32,6 +32,12 @@ export interface OtpStore {
    * breakers, counting it in all of them, or refuses it without counting anything.
    */
   admit(input: AdmitInput): Promise<AdmitResult>;
+  /**
+   * `admit` and then, when admitted, `issue`, as one step: when the issue is refused, the admission is
+   * released in the same step. Stores whose two records can share one atomic step (a standalone Redis, memory)
+   * save a round trip; others may run the two in turn.
+   */
+  admitAndIssue(admit: AdmitInput, issue: IssueInput): Promise<AdmitIssueResult>;
   /** Uncounts an admitted send that did not happen. */
   release(input: ReleaseInput): Promise<void>;
   /** Counts successful verifies in the conversion breakers (the engine batches them). */
@@ -181,6 +187,12 @@ export type AdmitResult = { transitions: BreakerTransition[] } & (
   | { ok: false; reason: 'limit'; id: string; retryAfterMs: number }
   | { ok: false; reason: 'captcha' | 'blocked'; id: string; retryAfterMs: number }
 );
+
+/** What `admitAndIssue` did: `issue` is absent when the admission was refused. */
+export interface AdmitIssueResult {
+  admit: AdmitResult;
+  issue?: IssueResult;
+}
 
 export interface ReleaseInput {
   buckets: Bucket[];
