@@ -27,6 +27,7 @@ const STORE_METHODS = [
   'rekey',
   'settle',
   'admit',
+  'admitAndIssue',
   'release',
   'convert',
   'putCaptcha',
