@@ -31,6 +31,15 @@ export function admissionPlanner(options: ResolvedOptions) {
       ? e164.slice(0, 1 + breaker.prefixDigits)
       : e164.slice(0, Math.max(4, e164.length - 4));
 
+  /** The conversion breakers of a phone: its country's and its number prefix's. */
+  const breakersOf = (phone: { e164: string; country: string | undefined }): BreakerSpec[] => {
+    if (!breakerBase) return [];
+    const breakers: BreakerSpec[] = [];
+    if (phone.country) breakers.push({ id: `breaker:country:${phone.country}`, ...breakerBase });
+    breakers.push({ id: `breaker:prefix:${prefixOf(phone.e164)}`, ...breakerBase });
+    return breakers;
+  };
+
   return {
     prefixOf,
     /** Windows and breakers for a send to `phone` (undefined for an unknown user id) from `ip`. */
@@ -54,21 +63,10 @@ export function admissionPlanner(options: ResolvedOptions) {
         buckets.push({ id: `country:${country}`, limit: countryLimit, windowMs: DAY_MS });
       if (options.dailyBudget !== undefined)
         buckets.push({ id: 'global', limit: options.dailyBudget, windowMs: DAY_MS });
-      const breakers: BreakerSpec[] = [];
-      if (breakerBase && phone) {
-        if (country) breakers.push({ id: `breaker:country:${country}`, ...breakerBase });
-        breakers.push({ id: `breaker:prefix:${prefixOf(phone.e164)}`, ...breakerBase });
-      }
-      return { buckets, breakers };
+      return { buckets, breakers: phone ? breakersOf(phone) : [] };
     },
-    /** The breakers a verified code of `phone` counts in. */
-    forVerify(phone: { e164: string; country: string | undefined }): BreakerSpec[] {
-      if (!breakerBase) return [];
-      const breakers: BreakerSpec[] = [];
-      if (phone.country) breakers.push({ id: `breaker:country:${phone.country}`, ...breakerBase });
-      breakers.push({ id: `breaker:prefix:${prefixOf(phone.e164)}`, ...breakerBase });
-      return breakers;
-    },
+    /** The breakers a verified code of `phone` counts in: the same ones its send counted in. */
+    forVerify: breakersOf,
     /** Windows for asking for a built-in captcha image. */
     forCaptcha(ip: string | undefined): Admission {
       return {
