@@ -16,15 +16,21 @@ export interface NormalizedPhone {
 }
 
 const CALLING_CODE = /^\+?([1-9]\d{0,2})$/;
-const CACHE_LIMIT = 10_000;
+/** Numbers remembered per cache generation: between 10 000 and 20 000 are kept. */
+const CACHE_GENERATION = 10_000;
 
 /**
- * Reads phone numbers with libphonenumber-js and remembers the 10 000 most recently used answers
- * (normalising is the costliest step of a request, and the same numbers come back for send and verify).
+ * Reads phone numbers with libphonenumber-js and remembers recent answers (normalising is the costliest step
+ * of a request, and the same numbers come back for send and verify). The cache has two generations: answers
+ * go into the current one; when it is full it becomes the previous one and the older is dropped, and a hit in
+ * the previous generation moves back into the current one. That keeps every recently used number like an LRU
+ * does, with no per-hit delete: deleting from a large Map leaves holes that made each eviction scan cost more
+ * than the parse it saved.
  */
 export class PhoneParser {
   readonly #defaultCountry: CountryCode | undefined;
-  readonly #cache = new Map<string, NormalizedPhone>();
+  #current = new Map<string, NormalizedPhone>();
+  #previous = new Map<string, NormalizedPhone>();
 
   constructor(defaultCountry?: CountryCode) {
     this.#defaultCountry = defaultCountry;
@@ -33,16 +39,14 @@ export class PhoneParser {
   /** Returns the E.164 form, or throws `INVALID_PHONE` for a number that is not valid for its country. */
   parse(input: PhoneInput): NormalizedPhone {
     const cacheKey = `${input.country ?? ''}\u0000${input.phone}`;
-    const cached = this.#cache.get(cacheKey);
-    if (cached) {
-      // Least recently used goes first: a Map iterates in insertion order, so re-insert on every hit.
-      this.#cache.delete(cacheKey);
-      this.#cache.set(cacheKey, cached);
-      return cached;
+    const cached = this.#current.get(cacheKey);
+    if (cached) return cached;
+    const result = this.#previous.get(cacheKey) ?? this.#parse(input);
+    this.#current.set(cacheKey, result);
+    if (this.#current.size >= CACHE_GENERATION) {
+      this.#previous = this.#current;
+      this.#current = new Map();
     }
-    const result = this.#parse(input);
-    if (this.#cache.size >= CACHE_LIMIT) this.#cache.delete(this.#cache.keys().next().value!);
-    this.#cache.set(cacheKey, result);
     return result;
   }
 

@@ -54,4 +54,16 @@ describe('PhoneParser cache', () => {
     expect(parser.parse({ phone: '13800138000' })).toBe(first);
     expect(parser.parse({ phone: '+8613910000000' })).toEqual({ e164: '+8613910000000', country: 'CN' });
   });
+
+  it('is bounded: a number unused for 20 000 others is read again (same answer, new object)', async () => {
+    const { PhoneParser } = await import('@sms-otp/core');
+    const parser = new PhoneParser('CN');
+    const first = parser.parse({ phone: '13800138000' });
+    for (let i = 0; i < 20_000; i++) parser.parse({ phone: `+86139${String(10_000_000 + i)}` });
+    const again = parser.parse({ phone: '13800138000' });
+    expect(again).not.toBe(first);
+    expect(again).toEqual(first);
+    // The same text read with a country is another entry, not the cached one.
+    expect(() => parser.parse({ phone: '13800138000', country: 'XX' })).toThrow(/valid phone/);
+  });
 });
