@@ -2,6 +2,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { type Admission, admissionPlanner } from './admission.js';
 import { captchaDataUri, captchaText, renderCaptchaSvg } from './captcha/image.js';
 import { deriveKeys, generateCode, hashCode, randomId } from './code.js';
+import { Deadlines } from './deadlines.js';
 import { consoleSender } from './dev-senders.js';
 import { type ErrorDetails, SmsOtpError, tooMany } from './errors.js';
 import { BLOCKING_CODES, Events, type SmsOtpEventName, type SmsOtpListener } from './events.js';
@@ -101,7 +102,14 @@ export interface SmsOtp {
   close(): Promise<void>;
 }
 
+/** A recipient the engine can key: its E.164 number, or a stand-in key for an unknown user id. */
+interface Target {
+  key: string;
+  phone: NormalizedPhone | undefined;
+}
+
 const CODE_FORMAT = /^[0-9]{1,20}$/;
+const WHITESPACE = /\s/;
 let warnedRandomSecret = false;
 
 /**
@@ -174,37 +182,31 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
   /** How long real deliveries take (moving average), so that sends to unknown user ids take as long. */
   let deliveryMs = 0;
 
+  const deadlines = new Deadlines(options.storeTimeout);
+  const vendorDeadlines = new Deadlines(options.sendTimeout);
+
   /** Runs a store call within `storeTimeout`; a late answer is handed to `late` to be undone. */
   function guard<T>(call: () => Promise<T>, late?: (value: T) => unknown): Promise<T> {
+    let promise: Promise<T>;
+    try {
+      promise = call();
+    } catch (error) {
+      return Promise.reject(storeError(error));
+    }
     return new Promise<T>((resolve, reject) => {
-      let done = false;
-      const timer = setTimeout(() => {
-        done = true;
-        reject(new SmsOtpError('STORE_UNAVAILABLE', { reason: 'timeout' }));
-      }, options.storeTimeout);
-      let promise: Promise<T>;
-      try {
-        promise = call();
-      } catch (error) {
-        promise = Promise.reject(error);
-      }
+      const timed = deadlines.start(() =>
+        reject(new SmsOtpError('STORE_UNAVAILABLE', { reason: 'timeout' })),
+      );
       promise.then(
         (value) => {
-          if (done) {
-            Promise.resolve()
-              .then(() => late?.(value))
+          if (deadlines.end(timed)) resolve(value);
+          else if (late)
+            Promise.resolve(value)
+              .then(late)
               .catch(() => {});
-            return;
-          }
-          done = true;
-          clearTimeout(timer);
-          resolve(value);
         },
         (error: unknown) => {
-          if (done) return;
-          done = true;
-          clearTimeout(timer);
-          reject(storeError(error));
+          if (deadlines.end(timed)) reject(storeError(error));
         },
       );
     });
@@ -216,20 +218,17 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
     who: Record<string, string> = { vendor: vendor.name },
   ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new SmsOtpError('SEND_FAILED', { ...who, reason: 'timeout' })),
-        options.sendTimeout,
+      const timed = vendorDeadlines.start(() =>
+        reject(new SmsOtpError('SEND_FAILED', { ...who, reason: 'timeout' })),
       );
       Promise.resolve()
         .then(call)
         .then(
           (value) => {
-            clearTimeout(timer);
-            resolve(value);
+            if (vendorDeadlines.end(timed)) resolve(value);
           },
           (error: unknown) => {
-            clearTimeout(timer);
-            reject(vendorError(error, who));
+            if (vendorDeadlines.end(timed)) reject(vendorError(error, who));
           },
         );
     });
@@ -245,28 +244,30 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
    * The E.164 phone of a recipient. An unknown user id gets a stand-in key of its own (an HMAC of the id),
    * so that its sends meet the same store steps, limits and answers as a real user's, and nothing is sent.
    */
-  async function phoneOf(recipient: Recipient): Promise<{ key: string; phone?: NormalizedPhone }> {
-    let phone = recipient.phone;
-    if (phone === undefined && recipient.userId !== undefined && options.resolvePhone) {
-      const resolved = await options.resolvePhone(recipient.userId);
-      if (!resolved) {
-        const tag = createHmac('sha256', keys.code)
-          .update(`user\u0000${recipient.userId}`)
-          .digest()
-          .subarray(0, 12);
-        return { key: `u:${tag.toString('base64url')}` };
-      }
-      phone = resolved;
+  function phoneOf(recipient: Recipient): Target | Promise<Target> {
+    if (recipient.phone === undefined && recipient.userId !== undefined && options.resolvePhone) {
+      return resolveUser(recipient.userId);
     }
+    return numberOf(recipient.phone, recipient.country);
+  }
+
+  async function resolveUser(userId: string): Promise<Target> {
+    const resolved = await options.resolvePhone!(userId);
+    if (!resolved) {
+      const tag = createHmac('sha256', keys.code).update(`user\u0000${userId}`).digest().subarray(0, 12);
+      return { key: `u:${tag.toString('base64url')}`, phone: undefined };
+    }
+    // A number the host resolved is read with `defaultCountry`, never with the client's `country`.
+    return numberOf(resolved, undefined);
+  }
+
+  function numberOf(phone: string | undefined, country: string | undefined): Target {
     if (typeof phone !== 'string' || phone.length === 0) {
       throw new SmsOtpError('INVALID_REQUEST', {
         issues: [{ path: 'phone', message: 'phone (or userId) is required' }],
       });
     }
-    const parsed = phones.parse({
-      phone,
-      country: recipient.phone === undefined ? undefined : recipient.country,
-    });
+    const parsed = phones.parse({ phone, country });
     if (
       (allowed && (!parsed.country || !allowed.has(parsed.country))) ||
       (parsed.country && blocked.has(parsed.country))
@@ -355,13 +356,13 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
     }
   }
 
-  /** Reports a refused or failed operation as an event, then rethrows it. */
+  /** Reports a refused or failed operation as an event; returns the error, for the caller to throw. */
   function report(
     operation: 'send' | 'verify',
     error: unknown,
     phone: string | undefined,
     purpose: string | undefined,
-  ): never {
+  ): unknown {
     const name = error instanceof SmsOtpError && (BLOCKING_CODES.has(error.code) ? 'blocked' : 'failed');
     if (name && events.has(name) && error instanceof SmsOtpError) {
       const base = {
@@ -378,7 +379,7 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
         events.emit('failed', { ...base, ...(typeof reason === 'string' ? { reason } : {}) });
       }
     }
-    throw error;
+    return error;
   }
 
   function testCode(e164: string | undefined): string | undefined {
@@ -403,22 +404,24 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
           issues: [{ path: 'channel', message: `${channel} is not supported by ${vendor.name}` }],
         });
       }
-      const { key, phone } = await phoneOf(input);
+      const target = phoneOf(input);
+      const { key, phone } = target instanceof Promise ? await target : target;
       phoneForEvents = phone?.e164;
-      return await deliver({ ...input, channel }, purpose, key, phone);
+      return await deliver(input, channel, purpose, key, phone);
     } catch (error) {
-      report('send', error, phoneForEvents, purpose);
+      throw report('send', error, phoneForEvents, purpose);
     }
   }
 
   async function deliver(
-    input: SendInput & { channel: Channel },
+    input: SendInput,
+    channel: Channel,
     purpose: string,
     key: string,
     phone: NormalizedPhone | undefined,
   ): Promise<SendResult> {
     const requestId = randomId();
-    const captchaSolved = await solveCaptcha(input);
+    const captchaSolved = input.captcha === undefined ? false : await solveCaptcha(input);
     if (captchaPolicy.policy === 'always' && !captchaSolved)
       throw new SmsOtpError('CAPTCHA_REQUIRED', { scope: 'policy' });
     const at = now();
@@ -497,7 +500,7 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
             phone: key,
             code,
             purpose,
-            channel: input.channel,
+            channel,
             ttl: options.ttl,
             requestId,
           }),
@@ -508,7 +511,7 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
           (vendor as CodeProvider).start({
             phone: key,
             purpose,
-            channel: input.channel,
+            channel,
             ttl: options.ttl,
             requestId,
             ...(input.userId !== undefined && input.phone === undefined ? { userId: input.userId } : {}),
@@ -531,11 +534,11 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
 
     const result: SendResult = { expiresIn: options.ttl, resendIn: issued.cooldownMs / 1000, requestId };
     if (options.exposeCode && phone && code) result.devCode = code;
-    if (phone) {
+    if (phone && events.has('sent')) {
       events.emit('sent', {
         phone: maskPhone(phone.e164),
         purpose,
-        channel: input.channel,
+        channel,
         vendor: vendorName,
         requestId,
         ...(phone.country ? { country: phone.country } : {}),
@@ -545,58 +548,102 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
     return result;
   }
 
-  async function verify(input: VerifyInput): Promise<VerifyResult> {
-    let phoneForEvents: string | undefined;
+  function verify(input: VerifyInput): Promise<VerifyResult> {
     let purpose: string | undefined;
     try {
       purpose = purposeOf(input.purpose);
-      const code = typeof input.code === 'string' ? input.code.replace(/\s+/g, '') : '';
-      if (!CODE_FORMAT.test(code)) {
-        throw new SmsOtpError('INVALID_REQUEST', {
-          issues: [{ path: 'code', message: 'must be a string of digits' }],
-        });
-      }
+      const code = codeOf(input.code);
       if (options.requireRequestId && typeof input.requestId !== 'string') {
         throw new SmsOtpError('INVALID_REQUEST', {
           issues: [{ path: 'requestId', message: 'requestId is required' }],
         });
       }
-      const { key, phone } = await phoneOf(input);
-      phoneForEvents = phone?.e164;
-      const result = await check(key, purpose, code, options.requireRequestId ? (input.requestId ?? '') : '');
-      events.emit('verified', { phone: maskPhone(key), purpose });
-      if (phone) for (const spec of planner.forVerify(phone)) conversions.add(spec);
-      return result;
+      const binding = options.requireRequestId ? (input.requestId as string) : '';
+      const target = phoneOf(input);
+      if (target instanceof Promise) {
+        const checked = purpose;
+        return target.then(
+          (resolved) => checkTarget(resolved, checked, code, binding),
+          (error: unknown) => {
+            throw report('verify', error, undefined, checked);
+          },
+        );
+      }
+      return checkTarget(target, purpose, code, binding);
     } catch (error) {
-      report('verify', error, phoneForEvents, purpose);
+      return Promise.reject(report('verify', error, undefined, purpose));
     }
   }
 
-  async function check(key: string, purpose: string, code: string, binding: string): Promise<VerifyResult> {
-    const target = { phone: key, purpose };
-    const fixed = testCode(key);
-    if (vendor.kind === 'sender' || fixed !== undefined) {
-      const candidate = hashCode(keys.code, purpose, key, code, binding);
-      const result = await guard(() => store.verify({ ...target, ...checkLimits, now: now(), candidate }));
-      if (result.status !== 'ok') throw checkFailed(result);
-    } else {
-      const reserved = await guard(() => store.reserve({ ...target, ...checkLimits, now: now() }));
-      if (reserved.status !== 'reserved') throw checkFailed(reserved);
-      if (!reserved.ref.startsWith('r:'))
-        throw new SmsOtpError('CODE_INVALID', { attemptsLeft: reserved.attemptsLeft });
-      let right: boolean;
-      try {
-        right = await vendorCall(() =>
-          (vendor as CodeProvider).check({ ...target, code, ref: reserved.ref.slice(2) }),
-        );
-      } catch (error) {
-        if (error instanceof SmsOtpError && error.code === 'CODE_INVALID') right = false;
-        else throw error;
-      }
-      if (!right) throw new SmsOtpError('CODE_INVALID', { attemptsLeft: reserved.attemptsLeft });
-      const settled = await guard(() => store.settle({ ...target, now: now(), ref: reserved.ref, ok: true }));
-      if (settled.status !== 'ok') throw new SmsOtpError('CODE_EXPIRED');
+  /** The code a client typed, spaces removed; `INVALID_REQUEST` unless it is 1 to 20 digits. */
+  function codeOf(value: unknown): string {
+    let code = typeof value === 'string' ? value : '';
+    if (WHITESPACE.test(code)) code = code.replace(/\s+/g, '');
+    if (!CODE_FORMAT.test(code)) {
+      throw new SmsOtpError('INVALID_REQUEST', {
+        issues: [{ path: 'code', message: 'must be a string of digits' }],
+      });
     }
+    return code;
+  }
+
+  function checkTarget({ key, phone }: Target, purpose: string, code: string, binding: string) {
+    return check(key, purpose, code, binding).then(
+      (result) => {
+        if (events.has('verified')) events.emit('verified', { phone: maskPhone(key), purpose });
+        if (phone) for (const spec of planner.forVerify(phone)) conversions.add(spec);
+        return result;
+      },
+      (error: unknown) => {
+        throw report('verify', error, phone?.e164, purpose);
+      },
+    );
+  }
+
+  /**
+   * Checks a code against the store (or the code provider). One store round trip for a stored code; the
+   * chain is written with `then` rather than `async` layers because every wrong guess of an attack runs it.
+   */
+  function check(key: string, purpose: string, code: string, binding: string): Promise<VerifyResult> {
+    if (vendor.kind !== 'sender' && testCode(key) === undefined) return checkWithProvider(key, purpose, code);
+    // Spelled out rather than spread: this object is built on every verify.
+    const input = {
+      phone: key,
+      purpose,
+      failLimit: checkLimits.failLimit,
+      failWindowMs: checkLimits.failWindowMs,
+      maxAttempts: checkLimits.maxAttempts,
+      now: now(),
+      candidate: hashCode(keys.code, purpose, key, code, binding),
+    };
+    return guard(() => store.verify(input)).then((result) => {
+      if (result.status !== 'ok') throw checkFailed(result);
+      return verified(key, purpose);
+    });
+  }
+
+  async function checkWithProvider(key: string, purpose: string, code: string): Promise<VerifyResult> {
+    const target = { phone: key, purpose };
+    const reserved = await guard(() => store.reserve({ ...target, ...checkLimits, now: now() }));
+    if (reserved.status !== 'reserved') throw checkFailed(reserved);
+    if (!reserved.ref.startsWith('r:'))
+      throw new SmsOtpError('CODE_INVALID', { attemptsLeft: reserved.attemptsLeft });
+    let right: boolean;
+    try {
+      right = await vendorCall(() =>
+        (vendor as CodeProvider).check({ ...target, code, ref: reserved.ref.slice(2) }),
+      );
+    } catch (error) {
+      if (error instanceof SmsOtpError && error.code === 'CODE_INVALID') right = false;
+      else throw error;
+    }
+    if (!right) throw new SmsOtpError('CODE_INVALID', { attemptsLeft: reserved.attemptsLeft });
+    const settled = await guard(() => store.settle({ ...target, now: now(), ref: reserved.ref, ok: true }));
+    if (settled.status !== 'ok') throw new SmsOtpError('CODE_EXPIRED');
+    return verified(key, purpose);
+  }
+
+  function verified(key: string, purpose: string): VerifyResult {
     const token = signToken(keys.token, { phone: key, purpose, jti: randomId() }, now(), options.tokenTtl);
     return { token, expiresIn: options.tokenTtl, phone: key, purpose };
   }
