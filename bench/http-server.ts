@@ -1,7 +1,14 @@
 /**
  * Child process of bench/http.ts: one framework app on 127.0.0.1 with the sms-otp routes on RedisStore and
- * a baseline route `POST /baseline` that parses the JSON body the framework's usual way and makes one
- * EVALSHA of the trivial script, nothing else. Prints `READY <port>` when listening.
+ * two baseline routes that parse the JSON body the framework's usual way and make one EVALSHA, nothing else:
+ *
+ * - `POST /replay` replays, one per request and in order, the EVALSHA calls the sms-otp routes made in a
+ *   recorded segment (raw ioredis, on database 1): the same Redis work as the measured routes, none of
+ *   sms-otp's own. The target ratios are against this one.
+ * - `POST /baseline` runs the trivial script (HINCRBY + PEXPIRE), as in the first runs.
+ *
+ * A control server on a second port cuts recorded segments (`/segment`), replays one untimed (`/run`), arms
+ * one for `/replay` (`/arm`) and empties database 1 (`/flush`). Prints `READY <port> <controlPort>`.
  *
  *   node --conditions=source --import tsx bench/http-server.ts <express|koa|fastify> <redisPort>
  */
@@ -15,10 +22,12 @@ import { createSmsOtp, RedisStore } from '../packages/core/src/index.js';
 import { smsOtp as expressRoutes } from '../packages/express/src/index.js';
 import { smsOtpPlugin } from '../packages/fastify/src/index.js';
 import { smsOtp as koaRoutes } from '../packages/koa/src/index.js';
-import { noopSender, withBaseline } from './support.js';
+import { bySha, noopSender, recordScripts, replay, withBaseline } from './support.js';
 
 const [framework, redisPort] = process.argv.slice(2);
-const client = withBaseline(new Redis({ host: '127.0.0.1', port: Number(redisPort) }));
+const client = new Redis({ host: '127.0.0.1', port: Number(redisPort) });
+/** The trivial script's own connection, so that its calls are not recorded with sms-otp's. */
+const trivial = withBaseline(new Redis({ host: '127.0.0.1', port: Number(redisPort) }));
 const otp = createSmsOtp({
   secret: 'bench-secret-bench-secret-bench-secret-0123',
   store: new RedisStore({ client }),
@@ -33,6 +42,45 @@ const otp = createSmsOtp({
   breaker: false,
 });
 
+const recorder = recordScripts(client);
+const replayer = new Redis({ host: '127.0.0.1', port: Number(redisPort), db: 1 });
+const evalsha = replayer.evalsha.bind(replayer) as (...args: unknown[]) => Promise<unknown>;
+const segments: unknown[][][] = [];
+let armed: unknown[][] = [];
+let cursor = 0;
+/** The next armed call; the parent sends exactly as many requests as the segment holds. */
+const replayNext = () => {
+  const call = armed[cursor++];
+  return call ? evalsha(...call) : Promise.reject(new Error('replay segment exhausted'));
+};
+
+const control = createServer((req, res) => {
+  const url = new URL(req.url ?? '/', 'http://control');
+  const segment = segments[Number(url.searchParams.get('segment'))] ?? [];
+  const answer = (value: unknown) => res.end(JSON.stringify(value));
+  if (url.pathname === '/segment') {
+    segments.push(bySha(recorder.take()));
+    answer({ segment: segments.length - 1, count: segments.at(-1)!.length });
+  } else if (url.pathname === '/run') {
+    replay(replayer, segment, { concurrency: 32 }).then(answer, (error: Error) =>
+      answer({ error: error.message }),
+    );
+  } else if (url.pathname === '/arm') {
+    armed = segment;
+    cursor = 0;
+    answer({ count: armed.length });
+  } else if (url.pathname === '/flush') {
+    replayer.flushdb().then(() => answer({ ok: true }));
+  } else if (url.pathname === '/exit') {
+    // A clean exit, so that `--cpu-prof` writes its profile.
+    answer({ ok: true });
+    setImmediate(() => process.exit(0));
+  } else {
+    res.statusCode = 404;
+    res.end();
+  }
+});
+
 const baselineKey = (body: unknown) => `bench:{${String((body as { phone?: unknown } | null)?.phone)}}`;
 
 async function listen(): Promise<number> {
@@ -40,7 +88,10 @@ async function listen(): Promise<number> {
     const app = express();
     app.use(expressRoutes(otp));
     app.post('/baseline', express.json(), (req, res, next) => {
-      client.benchHit(baselineKey(req.body), 300_000).then(() => res.json({ ok: true }), next);
+      trivial.benchHit(baselineKey(req.body), 300_000).then(() => res.json({ ok: true }), next);
+    });
+    app.post('/replay', express.json(), (_req, res, next) => {
+      replayNext().then(() => res.json({ ok: true }), next);
     });
     const server = createServer(app);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -50,10 +101,12 @@ async function listen(): Promise<number> {
     const app = new Koa();
     app.use(koaRoutes(otp));
     app.use(async (ctx, next) => {
-      if (ctx.method !== 'POST' || ctx.path !== '/baseline') return next();
+      if (ctx.method !== 'POST' || (ctx.path !== '/baseline' && ctx.path !== '/replay')) return next();
       let text = '';
       for await (const chunk of ctx.req) text += chunk;
-      await client.benchHit(baselineKey(JSON.parse(text)), 300_000);
+      const body = JSON.parse(text);
+      if (ctx.path === '/replay') await replayNext();
+      else await trivial.benchHit(baselineKey(body), 300_000);
       ctx.body = { ok: true };
     });
     const server = createServer(app.callback());
@@ -64,7 +117,11 @@ async function listen(): Promise<number> {
     const app = Fastify();
     await app.register(smsOtpPlugin, { otp, prefix: '/sms' });
     app.post('/baseline', async (request) => {
-      await client.benchHit(baselineKey(request.body), 300_000);
+      await trivial.benchHit(baselineKey(request.body), 300_000);
+      return { ok: true };
+    });
+    app.post('/replay', async () => {
+      await replayNext();
       return { ok: true };
     });
     await app.listen({ port: 0, host: '127.0.0.1' });
@@ -74,7 +131,8 @@ async function listen(): Promise<number> {
 }
 
 const port = await listen();
-console.log(`READY ${port}`);
+await new Promise<void>((resolve) => control.listen(0, '127.0.0.1', resolve));
+console.log(`READY ${port} ${(control.address() as AddressInfo).port}`);
 // The parent ends this process; never outlive it.
 process.on('disconnect', () => process.exit(0));
 setInterval(() => {

@@ -1,9 +1,11 @@
 /**
  * HTTP: requests/s and p99 latency of `POST /sms/verify` (a realistic mix: per phone two wrong codes then the
  * right one, over thousands of phones) and `POST /sms/send` (a new phone each time, a no-op sender) for
- * Express, Koa and Fastify on RedisStore, each beside a baseline route in the same framework and process
- * that parses the JSON body and makes one EVALSHA of a trivial script. Load: autocannon, 32 keep-alive
- * connections, 5 s per run, in this process; the app runs in a child process.
+ * Express, Koa and Fastify on RedisStore, each beside baseline routes in the same framework and process that
+ * parse the same JSON body and make one EVALSHA, nothing else: `/replay` replays the very EVALSHA calls the
+ * measured route just made (same Redis work; the target ratio), `/baseline` runs a trivial script. Load:
+ * autocannon, 32 keep-alive connections, 5 s per engine run and as many requests per replay, in this
+ * process; the app runs in a child process (bench/http-server.ts).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +18,14 @@ const CONNECTIONS = 32;
 const DURATION_S = 5;
 const SEEDED_PHONES = 8_000;
 
-function startApp(framework: string, redisPort: number): Promise<{ child: ChildProcess; port: number }> {
+interface App {
+  child: ChildProcess;
+  port: number;
+  /** Calls the app's control server (recorded segments, replays). */
+  control(path: string): Promise<{ segment?: number; count?: number; error?: string }>;
+}
+
+function startApp(framework: string, redisPort: number): Promise<App> {
   const file = fileURLToPath(new URL('./http-server.ts', import.meta.url));
   const child = spawn(
     process.execPath,
@@ -28,10 +37,17 @@ function startApp(framework: string, redisPort: number): Promise<{ child: ChildP
     let out = '';
     child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
       out += chunk;
-      const match = /READY (\d+)/.exec(out);
+      const match = /READY (\d+) (\d+)/.exec(out);
       if (match) {
         clearTimeout(timer);
-        resolve({ child, port: Number(match[1]) });
+        const control = async (path: string) => {
+          const response = await fetch(`http://127.0.0.1:${match[2]}${path}`, {
+            method: 'POST',
+            signal: AbortSignal.timeout(120_000),
+          });
+          return (await response.json()) as { segment?: number; count?: number; error?: string };
+        };
+        resolve({ child, port: Number(match[1]), control });
       }
     });
     child.once('exit', (code) => {
@@ -49,11 +65,12 @@ async function stopApp(child: ChildProcess): Promise<void> {
   if (child.exitCode === null) child.kill('SIGKILL');
 }
 
-function load(port: number, path: string, body: () => unknown): Promise<Result> {
+/** Runs for `DURATION_S`, or for exactly `amount` requests. */
+function load(port: number, path: string, body: () => unknown, amount?: number): Promise<Result> {
   return autocannon({
     url: `http://127.0.0.1:${port}`,
     connections: CONNECTIONS,
-    duration: DURATION_S,
+    ...(amount ? { amount } : { duration: DURATION_S }),
     timeout: 10,
     requests: [
       {
@@ -92,12 +109,26 @@ const statuses = (result: Result) =>
     .map(([status, { count }]) => `${status}×${count}`)
     .join(' ');
 
+interface Rate {
+  rps: number;
+  p99: number;
+}
+
 export interface HttpResult {
   framework: string;
-  baseline: { rps: number; p99: number };
-  verify: { rps: number; p99: number };
-  send: { rps: number; p99: number };
+  /** The trivial-script route (mean of before and after). */
+  trivial: Rate;
+  verify: Rate;
+  verifyReplay: Rate;
+  send: Rate;
+  sendReplay: Rate;
 }
+
+/** Completed requests per second over the whole run (the same for timed and counted runs), and p99. */
+const rate = (result: Result): Rate => ({
+  rps: result.requests.total / result.duration,
+  p99: result.latency.p99,
+});
 
 export async function benchHttp(log: (line: string) => void): Promise<HttpResult[]> {
   const redis = await startRedis();
@@ -106,48 +137,72 @@ export async function benchHttp(log: (line: string) => void): Promise<HttpResult
   try {
     for (const framework of FRAMEWORKS) {
       await admin.flushall();
-      const { child, port } = await startApp(framework, redis.port);
+      const app = await startApp(framework, redis.port);
+      const { port, control } = app;
       try {
         let n = 0;
-        const baselineBody = () => ({ phone: cnPhone('186', n++) });
-        // Warm up the JIT and the scripts.
-        await load(port, '/baseline', baselineBody);
+        const trivialBody = () => ({ phone: cnPhone('186', n++) });
+        // Warm up the JIT and the scripts (and drop what was recorded meanwhile).
+        await load(port, '/baseline', trivialBody);
         await load(port, '/sms/send', () => ({ phone: cnPhone('150', n++) }));
+        await control('/segment');
         const seeded = await seed(port, SEEDED_PHONES);
-        const base1 = await load(port, '/baseline', baselineBody);
+        const seeding = (await control('/segment')).segment!;
+        const trivial1 = await load(port, '/baseline', trivialBody);
+
         let k = 0;
-        const verify = await load(port, '/sms/verify', () => {
+        const verifyBody = () => {
           const i = k++;
           const target = seeded[Math.floor(i / 3) % seeded.length]!;
           const wrong = String((Number(target.code) + 1) % 1_000_000).padStart(6, '0');
           return { phone: target.phone, code: i % 3 === 2 ? target.code : wrong };
-        });
+        };
+        const verify = await load(port, '/sms/verify', verifyBody);
+        const verified = await control('/segment');
+        // The replay database goes through the same states in the same order: seeding, verifies, sends.
+        await control('/flush');
+        const seedRun = await control(`/run?segment=${seeding}`);
+        if (seedRun.error) throw new Error(`replaying the seeding failed: ${seedRun.error}`);
+        await control(`/arm?segment=${verified.segment}`);
+        k = 0;
+        const verifyReplay = await load(port, '/replay', verifyBody, verified.count);
+
         let s = 0;
         const send = await load(port, '/sms/send', () => ({ phone: cnPhone('137', s++) }));
-        const base2 = await load(port, '/baseline', baselineBody);
-        const baseline = {
-          rps: (base1.requests.average + base2.requests.average) / 2,
-          p99: (base1.latency.p99 + base2.latency.p99) / 2,
-        };
+        const sent = await control('/segment');
+        await control(`/arm?segment=${sent.segment}`);
+        s = 0;
+        const sendReplay = await load(port, '/replay', () => ({ phone: cnPhone('137', s++) }), sent.count);
+        const trivial2 = await load(port, '/baseline', trivialBody);
+
         const result: HttpResult = {
           framework,
-          baseline,
-          verify: { rps: verify.requests.average, p99: verify.latency.p99 },
-          send: { rps: send.requests.average, p99: send.latency.p99 },
+          trivial: {
+            rps: (rate(trivial1).rps + rate(trivial2).rps) / 2,
+            p99: (trivial1.latency.p99 + trivial2.latency.p99) / 2,
+          },
+          verify: rate(verify),
+          verifyReplay: rate(verifyReplay),
+          send: rate(send),
+          sendReplay: rate(sendReplay),
         };
         results.push(result);
-        const errors = [base1, verify, send, base2].reduce((sum, r) => sum + r.errors + r.timeouts, 0);
+        const runs = [trivial1, verify, verifyReplay, send, sendReplay, trivial2];
+        const errors = runs.reduce((sum, r) => sum + r.errors + r.timeouts, 0);
+        const line = (name: string, engine: Rate, baseline: Rate) =>
+          `    ${name.padEnd(6)} ${fmt(engine.rps).padStart(6)} req/s p99 ${engine.p99} ms | replay ${fmt(baseline.rps).padStart(6)} req/s p99 ${baseline.p99} ms | ` +
+          `ratio ${(engine.rps / baseline.rps).toFixed(2)} (vs trivial ${(engine.rps / result.trivial.rps).toFixed(2)})`;
         log(
-          `  ${framework}: baseline ${fmt(baseline.rps)} req/s p99 ${baseline.p99} ms | ` +
-            `verify ${fmt(result.verify.rps)} req/s (${(result.verify.rps / baseline.rps).toFixed(2)}) p99 ${result.verify.p99} ms | ` +
-            `send ${fmt(result.send.rps)} req/s (${(result.send.rps / baseline.rps).toFixed(2)}) p99 ${result.send.p99} ms | ` +
-            `errors ${errors}`,
+          `  ${framework}: trivial-script route ${fmt(result.trivial.rps)} req/s p99 ${result.trivial.p99} ms; errors ${errors}`,
         );
+        log(line('verify', result.verify, result.verifyReplay));
+        log(line('send', result.send, result.sendReplay));
         log(
-          `    statuses: baseline ${statuses(base1)}; verify ${statuses(verify)} (${fmt(seeded.length)} phones seeded); send ${statuses(send)}`,
+          `    statuses: verify ${statuses(verify)} (${fmt(seeded.length)} phones seeded); send ${statuses(send)}; ` +
+            `replays ${statuses(verifyReplay)} / ${statuses(sendReplay)}`,
         );
       } finally {
-        await stopApp(child);
+        await stopApp(app.child);
       }
     }
   } finally {

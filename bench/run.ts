@@ -42,7 +42,7 @@ async function main() {
   const redis = await startRedis();
   try {
     if (sections.includes('core')) {
-      log('\n## core alone: ops/s against raw EVALSHA of a trivial script (ratio, target >= 0.70)');
+      log('\n## core alone: ops/s against the raw replay of its own EVALSHA calls (ratio, target >= 0.70)');
       await benchCoreThroughput(redis.port, log);
     }
     if (sections.includes('commands')) {
@@ -58,7 +58,9 @@ async function main() {
     await benchMemoryStoreHeap(log);
   }
   if (sections.includes('http')) {
-    log('\n## HTTP: requests/s and p99 against a baseline route with one EVALSHA (ratio, target >= 0.90)');
+    log(
+      '\n## HTTP: requests/s and p99 against a route replaying the same EVALSHA calls (ratio, target >= 0.90)',
+    );
     await benchHttp(log);
   }
   log(`\ndone in ${((Date.now() - t0) / 1000).toFixed(0)} s`);

@@ -2,6 +2,7 @@
  * Shared pieces of the benchmarks: a bounded load loop, the trivial baseline script, INFO parsing and a
  * no-op sender. Every loop here is bounded in count and in time; everything talks to 127.0.0.1 only.
  */
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Sender } from '../packages/core/src/index.js';
 
@@ -22,6 +23,69 @@ export function withBaseline(client: Redis): BaselineClient {
     client.defineCommand('benchHit', { numberOfKeys: 1, lua: BASELINE_LUA });
   }
   return client as unknown as BaselineClient;
+}
+
+/**
+ * Records the EVALSHA calls a client sends (SHA, key count, keys and arguments, as ioredis built them), so
+ * that a baseline can replay exactly the same Redis work with raw `evalsha` calls and nothing else.
+ * Recording keeps a reference to each call's argument array: no copy, nothing measurable on the engine's side.
+ */
+export interface ScriptRecorder {
+  /** The calls recorded since the last `take()` (or since recording started). */
+  take(): unknown[][];
+  stop(): void;
+}
+
+export function recordScripts(client: Redis): ScriptRecorder {
+  let calls: unknown[][] = [];
+  const target = client as unknown as {
+    sendCommand: (command: { name: string; args: unknown[] }) => unknown;
+  };
+  const original = target.sendCommand;
+  const own = Object.hasOwn(target, 'sendCommand');
+  target.sendCommand = function (this: unknown, command, ...rest: unknown[]) {
+    if (command.name === 'evalsha') calls.push(command.args);
+    return (original as (...args: unknown[]) => unknown).call(this, command, ...rest);
+  };
+  return {
+    take() {
+      const taken = calls;
+      calls = [];
+      return taken;
+    },
+    stop() {
+      if (own) target.sendCommand = original;
+      else delete (target as { sendCommand?: unknown }).sendCommand;
+    },
+  };
+}
+
+/**
+ * Recorded calls as EVALSHA arguments: ioredis sends a script's first call on a connection as EVAL, with the
+ * source where the SHA goes (in the very array that was recorded).
+ */
+export function bySha(recorded: unknown[][]): unknown[][] {
+  return recorded.map(([first, ...rest]) =>
+    typeof first === 'string' && first.length !== 40
+      ? [createHash('sha1').update(first).digest('hex'), ...rest]
+      : [first, ...rest],
+  );
+}
+
+/** Replays recorded EVALSHA calls in order, `concurrency` in flight, on `client` (a clean database). */
+export function replay(
+  client: Redis,
+  recorded: unknown[][],
+  { concurrency, redis }: { concurrency: number; redis?: Redis },
+): Promise<Measured> {
+  const evalsha = client.evalsha.bind(client) as (...args: unknown[]) => Promise<unknown>;
+  const calls = bySha(recorded);
+  return measure((i) => evalsha(...calls[i]!), {
+    concurrency,
+    durationMs: 120_000,
+    maxOps: calls.length,
+    ...(redis ? { redis } : {}),
+  });
 }
 
 /** A sender that delivers nothing and answers at once. */
@@ -78,7 +142,8 @@ export async function measure(
       const i = started++;
       try {
         await op(i);
-      } catch {
+      } catch (error) {
+        if (process.env.BENCH_DEBUG && errors === 0) console.error(error);
         errors += 1;
       }
       done += 1;
