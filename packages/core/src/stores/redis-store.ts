@@ -120,8 +120,13 @@ export class RedisStore implements OtpStore {
     await this.#ready().smsOtpRollback(this.#phoneKey(i.phone), i.purpose, i.secret, i.undo);
   }
 
-  async verify(i: VerifyInput): Promise<VerifyResult> {
-    return toVerifyResult(await this.#verify(i, i.candidate, 'v')) as VerifyResult;
+  // Written with `then`, not `async`: one promise less on the path every guess of an attack takes.
+  verify(i: VerifyInput): Promise<VerifyResult> {
+    try {
+      return this.#verify(i, i.candidate, 'v').then(toVerifyResult) as Promise<VerifyResult>;
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   async reserve(i: ReserveInput): Promise<ReserveResult> {
