@@ -12,7 +12,7 @@
  *
  *   node --conditions=source --import tsx bench/http-server.ts <express|koa|fastify> <redisPort>
  */
-import { createServer } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import Fastify from 'fastify';
@@ -25,9 +25,19 @@ import { smsOtp as koaRoutes } from '../packages/koa/src/index.js';
 import { bySha, noopSender, recordScripts, replay, withBaseline } from './support.js';
 
 const [framework, redisPort] = process.argv.slice(2);
-const client = new Redis({ host: '127.0.0.1', port: Number(redisPort) });
+const client = new Redis({
+  host: '127.0.0.1',
+  port: Number(redisPort),
+  enableAutoPipelining: process.env.BENCH_AUTOPIPELINE === '1',
+});
 /** The trivial script's own connection, so that its calls are not recorded with sms-otp's. */
-const trivial = withBaseline(new Redis({ host: '127.0.0.1', port: Number(redisPort) }));
+const trivial = withBaseline(
+  new Redis({
+    host: '127.0.0.1',
+    port: Number(redisPort),
+    enableAutoPipelining: process.env.BENCH_AUTOPIPELINE === '1',
+  }),
+);
 const otp = createSmsOtp({
   secret: 'bench-secret-bench-secret-bench-secret-0123',
   store: new RedisStore({ client }),
@@ -43,7 +53,12 @@ const otp = createSmsOtp({
 });
 
 const recorder = recordScripts(client);
-const replayer = new Redis({ host: '127.0.0.1', port: Number(redisPort), db: 1 });
+const replayer = new Redis({
+  host: '127.0.0.1',
+  port: Number(redisPort),
+  db: 1,
+  enableAutoPipelining: process.env.BENCH_AUTOPIPELINE === '1',
+});
 const evalsha = replayer.evalsha.bind(replayer) as (...args: unknown[]) => Promise<unknown>;
 const segments: unknown[][][] = [];
 let armed: unknown[][] = [];
@@ -53,6 +68,22 @@ const replayNext = () => {
   const call = armed[cursor++];
   return call ? evalsha(...call) : Promise.reject(new Error('replay segment exhausted'));
 };
+
+/**
+ * The measurement window, kept by the app itself: requests finished, and the time from the first request's
+ * arrival to the last response. The same for every route, and exact for runs of a fixed number of requests
+ * (autocannon only notices that such a run ended at its next one-second tick).
+ */
+let window = { first: 0, last: 0, done: 0, cpu: process.cpuUsage() };
+function watch(server: Server): void {
+  server.on('request', (_req, res: ServerResponse) => {
+    if (window.first === 0) window.first = performance.now();
+    res.once('finish', () => {
+      window.done += 1;
+      window.last = performance.now();
+    });
+  });
+}
 
 const control = createServer((req, res) => {
   const url = new URL(req.url ?? '/', 'http://control');
@@ -71,6 +102,12 @@ const control = createServer((req, res) => {
     answer({ count: armed.length });
   } else if (url.pathname === '/flush') {
     replayer.flushdb().then(() => answer({ ok: true }));
+  } else if (url.pathname === '/window') {
+    // Ends the current window (its figures are the answer) and starts the next.
+    const { user, system } = process.cpuUsage(window.cpu);
+    const ms = window.last - window.first;
+    answer({ done: window.done, ms, cpuUs: user + system });
+    window = { first: 0, last: 0, done: 0, cpu: process.cpuUsage() };
   } else if (url.pathname === '/exit') {
     // A clean exit, so that `--cpu-prof` writes its profile.
     answer({ ok: true });
@@ -94,6 +131,7 @@ async function listen(): Promise<number> {
       replayNext().then(() => res.json({ ok: true }), next);
     });
     const server = createServer(app);
+    watch(server);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     return (server.address() as AddressInfo).port;
   }
@@ -110,6 +148,7 @@ async function listen(): Promise<number> {
       ctx.body = { ok: true };
     });
     const server = createServer(app.callback());
+    watch(server);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     return (server.address() as AddressInfo).port;
   }
@@ -124,6 +163,7 @@ async function listen(): Promise<number> {
       await replayNext();
       return { ok: true };
     });
+    watch(app.server);
     await app.listen({ port: 0, host: '127.0.0.1' });
     return (app.server.address() as AddressInfo).port;
   }

@@ -13,16 +13,33 @@ import autocannon, { type Result } from 'autocannon';
 import { startRedis } from '../test/support/redis.js';
 import { cnPhone, fmt, sleep } from './support.js';
 
-const FRAMEWORKS = ['express', 'koa', 'fastify'] as const;
+const FRAMEWORKS = (process.env.BENCH_FRAMEWORKS?.split(',') ?? [
+  'express',
+  'koa',
+  'fastify',
+]) as readonly string[];
 const CONNECTIONS = 32;
 const DURATION_S = 5;
+/** Engine and replay alternate this many times per route (DURATION_S of engine load in all). */
+const ROUNDS = 2;
 const SEEDED_PHONES = 8_000;
+
+/** What the app's control server answers. */
+interface Answer {
+  segment?: number;
+  count?: number;
+  error?: string;
+  /** `/window`: requests finished, ms from the first arrival to the last response, app CPU µs. */
+  done?: number;
+  ms?: number;
+  cpuUs?: number;
+}
 
 interface App {
   child: ChildProcess;
   port: number;
   /** Calls the app's control server (recorded segments, replays). */
-  control(path: string): Promise<{ segment?: number; count?: number; error?: string }>;
+  control(path: string): Promise<Answer>;
 }
 
 function startApp(framework: string, redisPort: number): Promise<App> {
@@ -45,7 +62,7 @@ function startApp(framework: string, redisPort: number): Promise<App> {
             method: 'POST',
             signal: AbortSignal.timeout(120_000),
           });
-          return (await response.json()) as { segment?: number; count?: number; error?: string };
+          return (await response.json()) as Answer;
         };
         resolve({ child, port: Number(match[1]), control });
       }
@@ -65,12 +82,18 @@ async function stopApp(child: ChildProcess): Promise<void> {
   if (child.exitCode === null) child.kill('SIGKILL');
 }
 
-/** Runs for `DURATION_S`, or for exactly `amount` requests. */
-function load(port: number, path: string, body: () => unknown, amount?: number): Promise<Result> {
+/** Runs for `seconds`, or for exactly `amount` requests. */
+function load(
+  port: number,
+  path: string,
+  body: () => unknown,
+  amount?: number,
+  seconds = DURATION_S,
+): Promise<Result> {
   return autocannon({
     url: `http://127.0.0.1:${port}`,
     connections: CONNECTIONS,
-    ...(amount ? { amount } : { duration: DURATION_S }),
+    ...(amount ? { amount } : { duration: seconds }),
     timeout: 10,
     requests: [
       {
@@ -104,14 +127,20 @@ async function seed(port: number, count: number): Promise<Array<{ phone: string;
   return seeded;
 }
 
-const statuses = (result: Result) =>
-  Object.entries(result.statusCodeStats ?? {})
-    .map(([status, { count }]) => `${status}×${count}`)
-    .join(' ');
+/** Status codes over some runs, e.g. `200×5704 400×11410`. */
+function statuses(runs: Array<{ result: Result }>): string {
+  const counts = new Map<string, number>();
+  for (const { result } of runs)
+    for (const [status, { count }] of Object.entries(result.statusCodeStats ?? {}))
+      counts.set(status, (counts.get(status) ?? 0) + count);
+  return [...counts].map(([status, count]) => `${status}×${count}`).join(' ');
+}
 
 interface Rate {
   rps: number;
   p99: number;
+  /** The app process's CPU time per request, µs (user + system). */
+  cpuUs?: number;
 }
 
 export interface HttpResult {
@@ -124,11 +153,20 @@ export interface HttpResult {
   sendReplay: Rate;
 }
 
-/** Completed requests per second over the whole run (the same for timed and counted runs), and p99. */
-const rate = (result: Result): Rate => ({
-  rps: result.requests.total / result.duration,
-  p99: result.latency.p99,
-});
+/**
+ * Requests per second and CPU per request as the app counted them over one or more windows (summed), p99
+ * as autocannon saw it (the mean of the runs').
+ */
+function rate(runs: Array<{ result: Result; window: Answer }>): Rate {
+  const sum = (value: (run: { result: Result; window: Answer }) => number) =>
+    runs.reduce((total, run) => total + value(run), 0);
+  const done = sum((run) => run.window.done!);
+  return {
+    rps: (done / sum((run) => run.window.ms!)) * 1000,
+    p99: sum((run) => run.result.latency.p99) / runs.length,
+    cpuUs: sum((run) => run.window.cpuUs!) / Math.max(1, done),
+  };
+}
 
 export async function benchHttp(log: (line: string) => void): Promise<HttpResult[]> {
   const redis = await startRedis();
@@ -148,58 +186,77 @@ export async function benchHttp(log: (line: string) => void): Promise<HttpResult
         await control('/segment');
         const seeded = await seed(port, SEEDED_PHONES);
         const seeding = (await control('/segment')).segment!;
-        const trivial1 = await load(port, '/baseline', trivialBody);
-
-        let k = 0;
-        const verifyBody = () => {
-          const i = k++;
-          const target = seeded[Math.floor(i / 3) % seeded.length]!;
-          const wrong = String((Number(target.code) + 1) % 1_000_000).padStart(6, '0');
-          return { phone: target.phone, code: i % 3 === 2 ? target.code : wrong };
+        /** A load in a measurement window of its own. */
+        const timed = async (path: string, body: () => unknown, amount?: number, seconds = DURATION_S) => {
+          await control('/window');
+          const result = await load(port, path, body, amount, seconds);
+          return { result, window: await control('/window') };
         };
-        const verify = await load(port, '/sms/verify', verifyBody);
-        const verified = await control('/segment');
-        // The replay database goes through the same states in the same order: seeding, verifies, sends.
+        type Timed = Awaited<ReturnType<typeof timed>>;
+        const trivial1 = await timed('/baseline', trivialBody);
+
+        // The replay database goes through the same states in the same order as the engine's: seeding, then
+        // each engine round's calls right after that round (nearby in time, so drift hits both alike).
         await control('/flush');
         const seedRun = await control(`/run?segment=${seeding}`);
         if (seedRun.error) throw new Error(`replaying the seeding failed: ${seedRun.error}`);
-        await control(`/arm?segment=${verified.segment}`);
-        k = 0;
-        const verifyReplay = await load(port, '/replay', verifyBody, verified.count);
-
-        let s = 0;
-        const send = await load(port, '/sms/send', () => ({ phone: cnPhone('137', s++) }));
-        const sent = await control('/segment');
-        await control(`/arm?segment=${sent.segment}`);
-        s = 0;
-        const sendReplay = await load(port, '/replay', () => ({ phone: cnPhone('137', s++) }), sent.count);
-        const trivial2 = await load(port, '/baseline', trivialBody);
+        const alternate = async (path: string, body: (i: number) => unknown) => {
+          const engine: Timed[] = [];
+          const replayed: Timed[] = [];
+          let next = 0;
+          for (let round = 0; round < ROUNDS; round++) {
+            const start = next;
+            engine.push(await timed(path, () => body(next++), undefined, DURATION_S / ROUNDS));
+            const segment = await control('/segment');
+            await control(`/arm?segment=${segment.segment}`);
+            let i = start;
+            replayed.push(await timed('/replay', () => body(i++), segment.count));
+          }
+          return { engine, replayed };
+        };
+        const verified = await alternate('/sms/verify', (i) => {
+          const target = seeded[Math.floor(i / 3) % seeded.length]!;
+          const wrong = String((Number(target.code) + 1) % 1_000_000).padStart(6, '0');
+          return { phone: target.phone, code: i % 3 === 2 ? target.code : wrong };
+        });
+        const sent = await alternate('/sms/send', (i) => ({ phone: cnPhone('137', i) }));
+        const trivial2 = await timed('/baseline', trivialBody);
 
         const result: HttpResult = {
           framework,
           trivial: {
-            rps: (rate(trivial1).rps + rate(trivial2).rps) / 2,
-            p99: (trivial1.latency.p99 + trivial2.latency.p99) / 2,
+            rps: (rate([trivial1]).rps + rate([trivial2]).rps) / 2,
+            p99: (trivial1.result.latency.p99 + trivial2.result.latency.p99) / 2,
+            cpuUs: (rate([trivial1]).cpuUs! + rate([trivial2]).cpuUs!) / 2,
           },
-          verify: rate(verify),
-          verifyReplay: rate(verifyReplay),
-          send: rate(send),
-          sendReplay: rate(sendReplay),
+          verify: rate(verified.engine),
+          verifyReplay: rate(verified.replayed),
+          send: rate(sent.engine),
+          sendReplay: rate(sent.replayed),
         };
         results.push(result);
-        const runs = [trivial1, verify, verifyReplay, send, sendReplay, trivial2];
-        const errors = runs.reduce((sum, r) => sum + r.errors + r.timeouts, 0);
+        const runs = [
+          trivial1,
+          ...verified.engine,
+          ...verified.replayed,
+          ...sent.engine,
+          ...sent.replayed,
+          trivial2,
+        ];
+        const errors = runs.reduce((sum, r) => sum + r.result.errors + r.result.timeouts, 0);
         const line = (name: string, engine: Rate, baseline: Rate) =>
-          `    ${name.padEnd(6)} ${fmt(engine.rps).padStart(6)} req/s p99 ${engine.p99} ms | replay ${fmt(baseline.rps).padStart(6)} req/s p99 ${baseline.p99} ms | ` +
+          `    ${name.padEnd(6)} ${fmt(engine.rps).padStart(6)} req/s p99 ${engine.p99} ms app CPU ${fmt(engine.cpuUs!)} µs/req | ` +
+          `replay ${fmt(baseline.rps).padStart(6)} req/s p99 ${baseline.p99} ms app CPU ${fmt(baseline.cpuUs!)} µs/req | ` +
           `ratio ${(engine.rps / baseline.rps).toFixed(2)} (vs trivial ${(engine.rps / result.trivial.rps).toFixed(2)})`;
         log(
-          `  ${framework}: trivial-script route ${fmt(result.trivial.rps)} req/s p99 ${result.trivial.p99} ms; errors ${errors}`,
+          `  ${framework}: trivial-script route ${fmt(result.trivial.rps)} req/s p99 ${result.trivial.p99} ms ` +
+            `app CPU ${fmt(result.trivial.cpuUs!)} µs/req; errors ${errors}`,
         );
         log(line('verify', result.verify, result.verifyReplay));
         log(line('send', result.send, result.sendReplay));
         log(
-          `    statuses: verify ${statuses(verify)} (${fmt(seeded.length)} phones seeded); send ${statuses(send)}; ` +
-            `replays ${statuses(verifyReplay)} / ${statuses(sendReplay)}`,
+          `    statuses: verify ${statuses(verified.engine)} (${fmt(seeded.length)} phones seeded); ` +
+            `send ${statuses(sent.engine)}; replays ${statuses(verified.replayed)} / ${statuses(sent.replayed)}`,
         );
       } finally {
         await stopApp(app.child);

@@ -163,6 +163,23 @@ export async function measure(
   return measured;
 }
 
+/** Several runs of one operation as one: counts and times summed, CPU per operation weighted by count. */
+export function combine(runs: Measured[]): Measured {
+  const ops = runs.reduce((sum, r) => sum + r.ops, 0);
+  const ms = runs.reduce((sum, r) => sum + r.ms, 0);
+  const weighted = (value: (r: Measured) => number | undefined) =>
+    runs.reduce((sum, r) => sum + (value(r) ?? 0) * r.ops, 0) / Math.max(1, ops);
+  const combined: Measured = {
+    ops,
+    errors: runs.reduce((sum, r) => sum + r.errors, 0),
+    ms,
+    perSec: (ops / ms) * 1000,
+    nodeCpuUs: weighted((r) => r.nodeCpuUs),
+  };
+  if (runs.every((r) => r.redisCpuUs !== undefined)) combined.redisCpuUs = weighted((r) => r.redisCpuUs);
+  return combined;
+}
+
 /** `INFO commandstats` as calls per command name (lower case). */
 export async function commandCalls(client: Redis): Promise<Record<string, number>> {
   const text = await client.info('commandstats');
