@@ -252,7 +252,9 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
   }
 
   async function resolveUser(userId: string): Promise<Target> {
-    const resolved = await options.resolvePhone!(userId);
+    // The host's lookup (a database, usually) is bounded like a store call: one that hangs or fails is
+    // STORE_UNAVAILABLE (the cause kept on the error), not a request that never ends or a 500.
+    const resolved = await guard(async () => options.resolvePhone!(userId));
     if (!resolved) {
       const tag = createHmac('sha256', keys.code).update(`user\u0000${userId}`).digest().subarray(0, 12);
       return { key: `u:${tag.toString('base64url')}`, phone: undefined };

@@ -283,6 +283,25 @@ describe.each(ALL_KITS.map((make) => [make().name, make] as const))('engine on %
     expect(sender.outbox.size).toBe(0);
   });
 
+  it('a user lookup (resolvePhone) that hangs or throws is STORE_UNAVAILABLE, never a hung request or a 500', async () => {
+    const hung = engine({ storeTimeout: 100, resolvePhone: () => new Promise<string>(() => {}) });
+    const late = await errorOf(hung.otp.send({ userId: 'alice' }));
+    expect([late.code, late.status, late.details.reason]).toEqual(['STORE_UNAVAILABLE', 503, 'timeout']);
+    expect(await codeOf(hung.otp.verify({ userId: 'alice', code: '123456' }))).toBe('STORE_UNAVAILABLE');
+    const broken = engine({
+      resolvePhone: () => {
+        throw new Error('users database down');
+      },
+    });
+    const error = await errorOf(broken.otp.send({ userId: 'bob' }));
+    expect([error.code, error.details.reason, (error.cause as Error).message]).toEqual([
+      'STORE_UNAVAILABLE',
+      'error',
+      'users database down',
+    ]);
+    expect(hung.sender.outbox.size + broken.sender.outbox.size).toBe(0);
+  });
+
   it('vendor-checked codes: limits and single use hold, the vendor sees at most maxAttempts checks', async () => {
     const codes = new Map<string, string>();
     let checks = 0;
