@@ -67,7 +67,8 @@ function randomPhone(): string {
   return `+86${head}${String(randomBytes(4).readUInt32BE() % 100_000_000).padStart(8, '0')}`;
 }
 
-export async function benchRedisMemory(log: (line: string) => void): Promise<void> {
+/** Returns the bytes of Redis memory per pending code (the phone hash alone). */
+export async function benchRedisMemory(log: (line: string) => void): Promise<number> {
   const redis = await startRedis();
   const client = redis.client();
   try {
@@ -133,6 +134,7 @@ export async function benchRedisMemory(log: (line: string) => void): Promise<voi
       `    one key: "${sampleKey}" (${sampleKey.length} B name), ${encoding} hash, MEMORY USAGE ${usage} B; ` +
         `fields: ${fieldBytes}; plus the expires entry (TTL) and the dict entry`,
     );
+    return perCode;
   } finally {
     await redis.stop();
   }

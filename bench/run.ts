@@ -40,29 +40,64 @@ async function main() {
   );
 
   const redis = await startRedis();
+  const summary: string[] = [];
+  const verdict = (ok: boolean) => (ok ? 'met' : 'missed');
   try {
     if (sections.includes('core')) {
       log('\n## core alone: ops/s against the raw replay of its own EVALSHA calls (ratio, target >= 0.70)');
-      await benchCoreThroughput(redis.port, log);
+      const core = await benchCoreThroughput(redis.port, log);
+      const ratios = core.flatMap((r) =>
+        (['send', 'sendIp', 'verify'] as const).map((op) => ({
+          name: `${op} (${r.config})`,
+          ratio: r[op].ratio,
+        })),
+      );
+      const met = ratios.filter((r) => r.ratio >= 0.7).length;
+      summary.push(
+        `core >= 0.70 of the replay: met in ${met} of ${ratios.length}: ` +
+          ratios.map((r) => `${r.name} ${r.ratio.toFixed(2)}`).join(', '),
+      );
     }
     if (sections.includes('commands')) {
       log('\n## Redis commands per operation (INFO commandstats deltas, 2000 operations each)');
-      await benchCommandCounts(redis.port, log);
+      const counts = await benchCommandCounts(redis.port, log);
+      const top = (operation: string) =>
+        Math.max(...counts.filter((c) => c.operation === operation).map((c) => c.topLevel));
+      const verify = Math.max(top('verify (wrong code)'), top('verify (right code)'));
+      const [send, sendIp] = [top('send'), top('send with IP')];
+      summary.push(
+        `EVALSHA per verify = 1: ${verify.toFixed(2)}, ${verdict(verify === 1)}; per send = 1 (2 with the IP ` +
+          `window): ${send.toFixed(2)} and ${sendIp.toFixed(2)}, ${verdict(send === 1 && sendIp <= 2)}`,
+      );
     }
   } finally {
     await redis.stop();
   }
   if (sections.includes('memory')) {
     log('\n## memory per pending code');
-    await benchRedisMemory(log);
+    const perCode = await benchRedisMemory(log);
     await benchMemoryStoreHeap(log);
+    summary.push(
+      `Redis memory per pending code <= 200 B: ${perCode.toFixed(1)} B, ${verdict(perCode <= 200)}`,
+    );
   }
   if (sections.includes('http')) {
     log(
       '\n## HTTP: requests/s and p99 against a route replaying the same EVALSHA calls (ratio, target >= 0.90)',
     );
-    await benchHttp(log);
+    const http = await benchHttp(log);
+    const ratios = http.flatMap((r) => [
+      { name: `${r.framework} verify`, ratio: r.verify.rps / r.verifyReplay.rps },
+      { name: `${r.framework} send`, ratio: r.send.rps / r.sendReplay.rps },
+    ]);
+    const met = ratios.filter((r) => r.ratio >= 0.9).length;
+    summary.push(
+      `HTTP >= 0.90 of the replay route: met in ${met} of ${ratios.length}: ` +
+        ratios.map((r) => `${r.name} ${r.ratio.toFixed(2)}`).join(', '),
+    );
   }
+  log('\n## against the targets');
+  for (const line of summary) log(`  ${line}`);
   log(`\ndone in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 }
 
