@@ -48,7 +48,7 @@ async function main() {
       const core = await benchCoreThroughput(redis.port, log);
       const ratios = core.flatMap((r) =>
         (['send', 'sendIp', 'verify'] as const).map((op) => ({
-          name: `${op} (${r.config})`,
+          name: `${op} (${r.config.split(' (')[0]})`,
           ratio: r[op].ratio,
         })),
       );
