@@ -1,7 +1,8 @@
 /**
- * Core alone: `otp.send` and `otp.verify` operations per second on RedisStore against raw ioredis EVALSHA
- * calls of a trivial comparable script on the same redis-server, as ratios; and Redis commands per
- * operation from `INFO commandstats` deltas (top-level EVALSHA/EVAL calls and the commands run inside them).
+ * Core alone: `otp.send` and `otp.verify` operations per second on RedisStore against the raw replay of the
+ * very EVALSHA calls they made (and, for reference, a trivial script) on the same redis-server, as ratios;
+ * and Redis commands per operation from `INFO commandstats` deltas (top-level EVALSHA/EVAL calls and the
+ * commands run inside them).
  */
 import { Redis } from 'ioredis';
 import { createSmsOtp, RedisStore, type SmsOtp, type SmsOtpOptions } from '../packages/core/src/index.js';

@@ -1,13 +1,14 @@
 /**
- * Shared pieces of the benchmarks: a bounded load loop, the trivial baseline script, INFO parsing and a
- * no-op sender. Every loop here is bounded in count and in time; everything talks to 127.0.0.1 only.
+ * Shared pieces of the benchmarks: a bounded load loop, the EVALSHA recorder and replayer, the trivial
+ * script, INFO parsing and a no-op sender. Every loop here is bounded in count and in time; everything
+ * talks to 127.0.0.1 only.
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Sender } from '../packages/core/src/index.js';
 
 /**
- * The baseline: one EVALSHA of a comparable, trivial script on one hash key (one HINCRBY + one PEXPIRE),
+ * The trivial script (runs A–D's baseline, still printed): one EVALSHA on one hash key (HINCRBY + PEXPIRE),
  * registered with `defineCommand` like RedisStore's scripts.
  */
 export const BASELINE_LUA = `
