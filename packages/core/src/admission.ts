@@ -24,6 +24,15 @@ export function admissionPlanner(options: ResolvedOptions) {
     coolOffMs: breaker.coolOff * 1000,
     block: breaker.action === 'block',
   };
+  /** A breaker spec, spelled out rather than spread: two are built on every send. */
+  const breakerSpec = (id: string, base: NonNullable<typeof breakerBase>): BreakerSpec => ({
+    id,
+    windowMs: base.windowMs,
+    minVolume: base.minVolume,
+    threshold: base.threshold,
+    coolOffMs: base.coolOffMs,
+    block: base.block,
+  });
 
   /** The number prefix a breaker watches: sequential-number pumping stays inside one. */
   const prefixOf = (e164: string) =>
@@ -35,8 +44,8 @@ export function admissionPlanner(options: ResolvedOptions) {
   const breakersOf = (phone: { e164: string; country: string | undefined }): BreakerSpec[] => {
     if (!breakerBase) return [];
     const breakers: BreakerSpec[] = [];
-    if (phone.country) breakers.push({ id: `breaker:country:${phone.country}`, ...breakerBase });
-    breakers.push({ id: `breaker:prefix:${prefixOf(phone.e164)}`, ...breakerBase });
+    if (phone.country) breakers.push(breakerSpec(`breaker:country:${phone.country}`, breakerBase));
+    breakers.push(breakerSpec(`breaker:prefix:${prefixOf(phone.e164)}`, breakerBase));
     return breakers;
   };
 
@@ -49,12 +58,9 @@ export function admissionPlanner(options: ResolvedOptions) {
     ): Admission {
       const buckets: Bucket[] = [];
       if (ip) {
-        buckets.push({
-          id: `ip:${ip}`,
-          limit: options.sendLimits.perIpHour,
-          windowMs: HOUR_MS,
-          ...(adaptive ? { captchaAfter: options.captcha.afterSendsPerIp } : {}),
-        });
+        const bucket: Bucket = { id: `ip:${ip}`, limit: options.sendLimits.perIpHour, windowMs: HOUR_MS };
+        if (adaptive) bucket.captchaAfter = options.captcha.afterSendsPerIp;
+        buckets.push(bucket);
       }
       const country = phone?.country;
       const caps: Record<string, number> | undefined = options.countryDailyLimits;

@@ -725,6 +725,7 @@ class ConversionBuffer {
 
   /** Everything pending, now owned by the caller (give it back with `restore` if the store failed). */
   take(): Conversion[] {
+    if (this.#pending.size === 0) return [];
     const list = [...this.#pending.values()];
     this.#pending.clear();
     return list;

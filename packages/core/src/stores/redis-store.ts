@@ -167,8 +167,9 @@ export class RedisStore implements OtpStore {
   }
 
   async admit(i: AdmitInput): Promise<AdmitResult> {
-    const call = this.#admission(i);
-    return call.decode(await this.#ready().smsOtpAdmit(call.keys.length, ...call.keys, ...call.args));
+    const args: Array<string | number> = [];
+    this.#pushAdmission(args, i);
+    return decodeAdmit(await this.#ready().smsOtpAdmit(...(args as [number])), i);
   }
 
   /**
@@ -184,55 +185,40 @@ export class RedisStore implements OtpStore {
       if (!issued.ok) await this.release(a);
       return { admit: admitted, issue: issued };
     }
-    const call = this.#admission(a);
+    // KEYS: the phone hash, then ADMIT's keys. ARGV: ISSUE's argument count and arguments, then ADMIT's.
+    // Built into one array (this runs on every send).
+    const args: Array<string | number> = [];
+    const issueAt = this.#pushAdmission(args, a, this.#phoneKey(i.phone));
     const issue = issueArgs(i);
-    const [status, first, second] = (await this.#ready().smsOtpAdmitIssue(
-      1 + call.keys.length,
-      this.#phoneKey(i.phone),
-      ...call.keys,
-      issue.length,
-      ...issue,
-      ...call.args,
-    )) as [string, Reply, Reply];
-    if (status === 'admit') return { admit: call.decode(first) };
-    return { admit: call.decode(second), issue: toIssueResult(first) };
+    args.splice(issueAt, 0, issue.length, ...issue);
+    const [status, first, second] = (await this.#ready().smsOtpAdmitIssue(...(args as [number]))) as [
+      string,
+      Reply,
+      Reply,
+    ];
+    if (status === 'admit') return { admit: decodeAdmit(first, a) };
+    return { admit: decodeAdmit(second, a), issue: toIssueResult(first) };
   }
 
-  /** Keys and arguments of the ADMIT script, and how to read its reply. */
-  #admission(i: AdmitInput): {
-    keys: string[];
-    args: Array<string | number>;
-    decode(reply: Reply): AdmitResult;
-  } {
+  /**
+   * Appends ADMIT's key count, keys and arguments to `args` (with `extraKey` as the first key, for a
+   * combined script), and returns where the arguments start (after the keys).
+   */
+  #pushAdmission(args: Array<string | number>, i: AdmitInput, extraKey?: string): number {
     const conversions = i.conversions ?? [];
-    const specs = [...i.buckets, ...i.breakers];
-    const keys = [...specs, ...conversions.map((c) => c.spec)].map((spec) => this.#sharedKey(spec.id));
-    const args: Array<string | number> = [
-      i.now,
-      i.captchaSolved ? '1' : '0',
-      i.buckets.length,
-      conversions.length,
-    ];
-    for (const b of i.buckets) args.push(b.limit, b.windowMs, b.captchaAfter ?? -1);
-    for (const b of i.breakers)
+    const { buckets, breakers } = i;
+    args.push((extraKey ? 1 : 0) + buckets.length + breakers.length + conversions.length);
+    if (extraKey) args.push(extraKey);
+    for (const b of buckets) args.push(this.#sharedKey(b.id));
+    for (const b of breakers) args.push(this.#sharedKey(b.id));
+    for (const c of conversions) args.push(this.#sharedKey(c.spec.id));
+    const argsAt = args.length;
+    args.push(i.now, i.captchaSolved ? '1' : '0', buckets.length, conversions.length);
+    for (const b of buckets) args.push(b.limit, b.windowMs, b.captchaAfter ?? -1);
+    for (const b of breakers)
       args.push(b.windowMs, b.minVolume, b.threshold, b.coolOffMs, b.block ? '1' : '0');
     for (const c of conversions) args.push(c.spec.windowMs, c.count);
-    const decode = (reply: Reply): AdmitResult => {
-      const [status, index, ms, ...rest] = reply;
-      const transitions: BreakerTransition[] = rest.map((t) => {
-        const [at, state, sent, verified] = String(t).split('|');
-        return {
-          id: specs[Number(at) - 1]!.id,
-          state: state as 'open',
-          sent: Number(sent),
-          verified: Number(verified),
-        };
-      });
-      if (status === 'ok') return { ok: true, transitions };
-      const id = specs[Number(index) - 1]!.id;
-      return { ok: false, reason: status as 'limit', id, retryAfterMs: Number(ms), transitions };
-    };
-    return { keys, args, decode };
+    return argsAt;
   }
 
   async release(i: ReleaseInput): Promise<void> {
@@ -261,6 +247,30 @@ export class RedisStore implements OtpStore {
     if (!i.consume) return (await client.exists(key)) === 0;
     return (await client.set(key, '1', 'PX', Math.max(1, Math.ceil(i.ttlMs)), 'NX')) === 'OK';
   }
+}
+
+/** ADMIT's reply: status, the refusing key's index (1-based over buckets then breakers), ms, transitions. */
+function decodeAdmit(reply: Reply, i: AdmitInput): AdmitResult {
+  const [status, index, ms, ...rest] = reply;
+  const specAt = (at: number) =>
+    at <= i.buckets.length ? i.buckets[at - 1]! : i.breakers[at - 1 - i.buckets.length]!;
+  const transitions: BreakerTransition[] = rest.map((t) => {
+    const [at, state, sent, verified] = String(t).split('|');
+    return {
+      id: specAt(Number(at)).id,
+      state: state as 'open',
+      sent: Number(sent),
+      verified: Number(verified),
+    };
+  });
+  if (status === 'ok') return { ok: true, transitions };
+  return {
+    ok: false,
+    reason: status as 'limit',
+    id: specAt(Number(index)).id,
+    retryAfterMs: Number(ms),
+    transitions,
+  };
 }
 
 /** ISSUE's arguments after the key. */
