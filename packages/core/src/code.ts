@@ -47,5 +47,6 @@ export function deriveKeys(secret: string): Keys {
  */
 export function hashCode(key: KeyObject, purpose: string, phone: string, code: string, binding = ''): string {
   const mac = createHmac('sha256', key).update(`${purpose}\u0000${phone}\u0000${code}\u0000${binding}`);
-  return mac.digest().subarray(0, 12).toString('base64url');
+  // 16 base64url characters are exactly the first 12 bytes (no Buffer in between).
+  return mac.digest('base64url').slice(0, 16);
 }

@@ -22,8 +22,9 @@ export interface TokenClaims extends VerifiedPhone {
  */
 const HEADER = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'sms-otp+jwt' })).toString('base64url');
 
-function mac(key: KeyObject, signingInput: string): Buffer {
-  return createHmac('sha256', key).update(signingInput).digest();
+/** The HS256 signature, base64url (canonical: no padding, the spare low bits zero). */
+function mac(key: KeyObject, signingInput: string): string {
+  return createHmac('sha256', key).update(signingInput).digest('base64url');
 }
 
 /** Signs a short-lived token for a verified phone and purpose. */
@@ -36,7 +37,7 @@ export function signToken(
   const iat = Math.floor(now / 1000);
   const payload = { sub: claims.phone, pur: claims.purpose, jti: claims.jti, iat, exp: iat + ttl };
   const signingInput = `${HEADER}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
-  return `${signingInput}.${mac(key, signingInput).toString('base64url')}`;
+  return `${signingInput}.${mac(key, signingInput)}`;
 }
 
 /** Checks header, signature (in constant time), claims and expiry; throws `TOKEN_INVALID` or `TOKEN_EXPIRED`. */
@@ -46,7 +47,7 @@ export function readToken(key: KeyObject, token: string, now: number): TokenClai
   const [header, body, signature] = parts as [string, string, string];
   // Compare the canonical text, not decoded bytes: base64url decoding ignores the spare low bits of the last
   // character, which would let other spellings of the same signature through.
-  const expected = Buffer.from(mac(key, `${header}.${body}`).toString('base64url'));
+  const expected = Buffer.from(mac(key, `${header}.${body}`));
   const given = Buffer.from(signature);
   if (given.length !== expected.length || !timingSafeEqual(given, expected))
     throw new SmsOtpError('TOKEN_INVALID');

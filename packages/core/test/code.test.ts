@@ -1,4 +1,4 @@
-import { createSecretKey } from 'node:crypto';
+import { createHmac, createSecretKey } from 'node:crypto';
 import { generateCode, hashCode } from '@sms-otp/core';
 import { describe, expect, it } from 'vitest';
 
@@ -29,6 +29,22 @@ describe('codes', () => {
     expect(hashCode(key, 'login', '+8613800138001', '123456')).not.toBe(h);
     expect(hashCode(key, 'login', '+8613800138000', '123457')).not.toBe(h);
     expect(hashCode(other, 'login', '+8613800138000', '123456')).not.toBe(h);
+  });
+
+  it('is HMAC-SHA-256 of purpose, phone, code and binding, truncated to 96 bits (stored values stay valid across versions)', () => {
+    const key = createSecretKey(Buffer.alloc(32, 1));
+    const expected = (message: string) =>
+      createHmac('sha256', Buffer.alloc(32, 1))
+        .update(message)
+        .digest()
+        .subarray(0, 12)
+        .toString('base64url');
+    expect(hashCode(key, 'login', '+8613800138000', '123456')).toBe(
+      expected('login\u0000+8613800138000\u0000123456\u0000'),
+    );
+    expect(hashCode(key, 'login', '+8613800138000', '123456', 'req-1')).toBe(
+      expected('login\u0000+8613800138000\u0000123456\u0000req-1'),
+    );
   });
 });
 
