@@ -8,10 +8,11 @@
  * STORE_UNAVAILABLE; no code verifies twice. What a crash failover (asynchronous replica) can lose is
  * written in RELIABILITY.md: this manual failover waits for the replica to catch up, a crash does not.
  */
-import { createSmsOtp, memorySender, RedisStore, SmsOtpError } from '@sms-otp/core';
+import { createSmsOtp, memorySender, RedisStore } from '@sms-otp/core';
 import { type Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisClusterHandle, startRedisCluster } from '../support/redis.js';
+import { outcome } from './support/outcome.js';
 
 const STORE_TIMEOUT = 1_000;
 const WORKERS = 6;
@@ -40,16 +41,6 @@ async function keysOn(port: number): Promise<number> {
     return await node.dbsize();
   } finally {
     node.disconnect();
-  }
-}
-
-async function outcome(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return 'OK';
-  } catch (error) {
-    if (error instanceof SmsOtpError) return error.code;
-    return `THROWN ${String(error)}`;
   }
 }
 

@@ -16,10 +16,10 @@ import {
   jpushSender,
   MemoryStore,
   ronglianSender,
-  SmsOtpError,
 } from '@sms-otp/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeVendor, type Fault, startFakeVendor } from './support/fake-vendor.js';
+import { outcome } from './support/outcome.js';
 
 const VENDOR_TIMEOUT = 250;
 const COOL_OFF = 250;
@@ -67,16 +67,6 @@ const PHASES: Array<{ name: string; primary: () => Fault; secondary: () => Fault
   { name: 'secondary back', primary: mix({ status5xx: 1 }), secondary: mix({ ok: 3, slow: 1 }) },
   { name: 'all back', primary: mix({ ok: 3, slow: 1 }), secondary: mix({ ok: 1 }) },
 ];
-
-async function outcome(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return 'OK';
-  } catch (error) {
-    if (error instanceof SmsOtpError) return error.code;
-    return `THROWN ${String(error)}`;
-  }
-}
 
 describe('vendor faults under load with failover', () => {
   it('every send succeeds or fails cleanly; breakers open and close; load stays bounded', async () => {
