@@ -7,13 +7,13 @@
 import { Redis } from 'ioredis';
 import { createSmsOtp, RedisStore, type SmsOtp, type SmsOtpOptions } from '../packages/core/src/index.js';
 import {
+  benchEngineOptions,
   cnPhone,
   combine,
   commandCalls,
   fmt,
   type Measured,
   measure,
-  noopSender,
   recordScripts,
   replay,
   withBaseline,
@@ -23,7 +23,6 @@ const CONCURRENCY = 32;
 const DURATION_MS = 3_000;
 /** Engine and replay alternate this many times per operation. */
 const ROUNDS = 3;
-const SECRET = 'bench-secret-bench-secret-bench-secret-0123';
 
 export interface CoreConfig {
   name: string;
@@ -38,17 +37,7 @@ export const CORE_CONFIGS: CoreConfig[] = [
 ];
 
 function engine(client: Redis, prefix: string, options: Partial<SmsOtpOptions>): SmsOtp {
-  return createSmsOtp({
-    secret: SECRET,
-    store: new RedisStore({ client, prefix }),
-    sender: noopSender(),
-    exposeCode: true,
-    maxAttempts: 10,
-    maxFailuresPerPhone: 100,
-    resendCooldown: 1,
-    sendLimits: { perPhoneHour: 1_000, perPhoneDay: 10_000, perIpHour: 1_000_000 },
-    ...options,
-  });
+  return createSmsOtp({ ...benchEngineOptions(), store: new RedisStore({ client, prefix }), ...options });
 }
 
 const wrongOf = (code: string) => String((Number(code) + 1) % 1_000_000).padStart(6, '0');

@@ -22,43 +22,25 @@ import { createSmsOtp, RedisStore } from '../packages/core/src/index.js';
 import { smsOtp as expressRoutes } from '../packages/express/src/index.js';
 import { smsOtpPlugin } from '../packages/fastify/src/index.js';
 import { smsOtp as koaRoutes } from '../packages/koa/src/index.js';
-import { bySha, noopSender, recordScripts, replay, withBaseline } from './support.js';
+import { benchEngineOptions, bySha, recordScripts, replay, withBaseline } from './support.js';
 
 const [framework, redisPort] = process.argv.slice(2);
-const client = new Redis({
-  host: '127.0.0.1',
-  port: Number(redisPort),
-  enableAutoPipelining: process.env.BENCH_AUTOPIPELINE === '1',
-});
-/** The trivial script's own connection, so that its calls are not recorded with sms-otp's. */
-const trivial = withBaseline(
+/** A connection to the benchmark's redis-server (`BENCH_AUTOPIPELINE=1`: with ioredis auto-pipelining). */
+const connect = (db = 0) =>
   new Redis({
     host: '127.0.0.1',
     port: Number(redisPort),
+    db,
     enableAutoPipelining: process.env.BENCH_AUTOPIPELINE === '1',
-  }),
-);
-const otp = createSmsOtp({
-  secret: 'bench-secret-bench-secret-bench-secret-0123',
-  store: new RedisStore({ client }),
-  sender: noopSender(),
-  exposeCode: true,
-  // Raised limits so that the verify mix is wrong / right codes, not 429s. The conversion breaker is off:
-  // a stream of sends that are never verified is exactly what it exists to stop.
-  maxAttempts: 10,
-  maxFailuresPerPhone: 100,
-  resendCooldown: 1,
-  sendLimits: { perPhoneHour: 1_000, perPhoneDay: 10_000, perIpHour: 1_000_000 },
-  breaker: false,
-});
+  });
+const client = connect();
+/** The trivial script's own connection, so that its calls are not recorded with sms-otp's. */
+const trivial = withBaseline(connect());
+// The conversion breaker is off: a stream of sends that are never verified is exactly what it exists to stop.
+const otp = createSmsOtp({ ...benchEngineOptions(), store: new RedisStore({ client }), breaker: false });
 
 const recorder = recordScripts(client);
-const replayer = new Redis({
-  host: '127.0.0.1',
-  port: Number(redisPort),
-  db: 1,
-  enableAutoPipelining: process.env.BENCH_AUTOPIPELINE === '1',
-});
+const replayer = connect(1);
 const evalsha = replayer.evalsha.bind(replayer) as (...args: unknown[]) => Promise<unknown>;
 const segments: unknown[][][] = [];
 let armed: unknown[][] = [];

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { Sender } from '../packages/core/src/index.js';
+import type { Sender, SmsOtpOptions } from '../packages/core/src/index.js';
 
 /**
  * The trivial script (runs A–D's baseline, still printed): one EVALSHA on one hash key (HINCRBY + PEXPIRE),
@@ -87,6 +87,22 @@ export function replay(
     maxOps: calls.length,
     ...(redis ? { redis } : {}),
   });
+}
+
+/**
+ * The engine options every benchmark shares: a fixed secret, a no-op sender, codes handed back
+ * (`exposeCode`), and limits raised so that a load of wrong and right codes meets those answers, not 429s.
+ */
+export function benchEngineOptions(): SmsOtpOptions {
+  return {
+    secret: 'bench-secret-bench-secret-bench-secret-0123',
+    sender: noopSender(),
+    exposeCode: true,
+    maxAttempts: 10,
+    maxFailuresPerPhone: 100,
+    resendCooldown: 1,
+    sendLimits: { perPhoneHour: 1_000, perPhoneDay: 10_000, perIpHour: 1_000_000 },
+  };
 }
 
 /** A sender that delivers nothing and answers at once. */
