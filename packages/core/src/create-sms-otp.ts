@@ -193,23 +193,12 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
     } catch (error) {
       return Promise.reject(storeError(error));
     }
-    return new Promise<T>((resolve, reject) => {
-      const timed = deadlines.start(() =>
-        reject(new SmsOtpError('STORE_UNAVAILABLE', { reason: 'timeout' })),
-      );
-      promise.then(
-        (value) => {
-          if (deadlines.end(timed)) resolve(value);
-          else if (late)
-            Promise.resolve(value)
-              .then(late)
-              .catch(() => {});
-        },
-        (error: unknown) => {
-          if (deadlines.end(timed)) reject(storeError(error));
-        },
-      );
-    });
+    return deadlines.race(
+      promise,
+      () => new SmsOtpError('STORE_UNAVAILABLE', { reason: 'timeout' }),
+      storeError,
+      late,
+    );
   }
 
   /** Runs a vendor (or captcha service) call within `sendTimeout`. */
@@ -217,21 +206,11 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
     call: () => Promise<T>,
     who: Record<string, string> = { vendor: vendor.name },
   ): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const timed = vendorDeadlines.start(() =>
-        reject(new SmsOtpError('SEND_FAILED', { ...who, reason: 'timeout' })),
-      );
-      Promise.resolve()
-        .then(call)
-        .then(
-          (value) => {
-            if (vendorDeadlines.end(timed)) resolve(value);
-          },
-          (error: unknown) => {
-            if (vendorDeadlines.end(timed)) reject(vendorError(error, who));
-          },
-        );
-    });
+    return vendorDeadlines.race(
+      Promise.resolve().then(call),
+      () => new SmsOtpError('SEND_FAILED', { ...who, reason: 'timeout' }),
+      (error) => vendorError(error, who),
+    );
   }
 
   function purposeOf(purpose: string | undefined): string {

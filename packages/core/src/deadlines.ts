@@ -14,8 +14,7 @@ export interface Timed {
  *
  * @example
  * const deadlines = new Deadlines(2000);
- * const timed = deadlines.start(() => reject(new Error('timeout')));
- * call().then((value) => { if (deadlines.end(timed)) resolve(value) });
+ * const value = await deadlines.race(call(), () => new Error('timeout'), (error) => error);
  */
 export class Deadlines {
   readonly #ms: number;
@@ -42,6 +41,33 @@ export class Deadlines {
     this.#tail = timed;
     if (!this.#timer) this.#arm(this.#ms, timed.deadline);
     return timed;
+  }
+
+  /**
+   * `promise`'s outcome if it settles within the limit (a rejection mapped by `fail`), else a rejection with
+   * `timeout()`. A value that arrives after the limit goes to `late` (to undo what it did), if given.
+   */
+  race<T>(
+    promise: Promise<T>,
+    timeout: () => unknown,
+    fail: (error: unknown) => unknown,
+    late?: (value: T) => unknown,
+  ): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timed = this.start(() => reject(timeout()));
+      promise.then(
+        (value) => {
+          if (this.end(timed)) resolve(value);
+          else if (late)
+            Promise.resolve(value)
+              .then(late)
+              .catch(() => {});
+        },
+        (error: unknown) => {
+          if (this.end(timed)) reject(fail(error));
+        },
+      );
+    });
   }
 
   /** Ends a call: `true` if it ended in time, `false` if it had expired already (its `expire` ran). */

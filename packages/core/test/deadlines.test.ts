@@ -74,4 +74,23 @@ describe('Deadlines (one timer for every store call)', () => {
     expect(expired).toEqual(timed.map((_, i) => i).filter((i) => i % 7 === 0));
     expect(vi.getTimerCount()).toBe(0);
   });
+
+  it('race: the outcome in time (a rejection mapped), else the timeout error; a late value goes to `late`', async () => {
+    const deadlines = new Deadlines(100);
+    const timeout = () => new Error('timed out');
+    const fail = (error: unknown) => new Error(`mapped: ${(error as Error).message}`);
+    await expect(deadlines.race(Promise.resolve(1), timeout, fail)).resolves.toBe(1);
+    await expect(deadlines.race(Promise.reject(new Error('no')), timeout, fail)).rejects.toThrow(
+      'mapped: no',
+    );
+
+    let settle!: (value: number) => void;
+    const late = vi.fn();
+    const raced = deadlines.race(new Promise<number>((resolve) => (settle = resolve)), timeout, fail, late);
+    vi.advanceTimersByTime(100);
+    await expect(raced).rejects.toThrow('timed out');
+    settle(7);
+    await vi.waitFor(() => expect(late).toHaveBeenCalledWith(7));
+    expect(vi.getTimerCount()).toBe(0);
+  });
 });
