@@ -46,7 +46,10 @@ export function deriveKeys(secret: string): Keys {
  * requestId can match.
  */
 export function hashCode(key: KeyObject, purpose: string, phone: string, code: string, binding = ''): string {
-  const mac = createHmac('sha256', key).update(`${purpose}\u0000${phone}\u0000${code}\u0000${binding}`);
-  // 16 base64url characters are exactly the first 12 bytes (no Buffer in between).
-  return mac.digest('base64url').slice(0, 16);
+  return mac96(key, `${purpose}\u0000${phone}\u0000${code}\u0000${binding}`);
+}
+
+/** HMAC-SHA-256 of `text` truncated to 96 bits, base64url: 16 characters are exactly the first 12 bytes. */
+export function mac96(key: KeyObject, text: string): string {
+  return createHmac('sha256', key).update(text).digest('base64url').slice(0, 16);
 }

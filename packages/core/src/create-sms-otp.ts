@@ -1,7 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { type Admission, admissionPlanner } from './admission.js';
 import { captchaDataUri, captchaText, renderCaptchaSvg } from './captcha/image.js';
-import { deriveKeys, generateCode, hashCode, randomId } from './code.js';
+import { deriveKeys, generateCode, hashCode, mac96, randomId } from './code.js';
 import { Deadlines } from './deadlines.js';
 import { consoleSender } from './dev-senders.js';
 import { type ErrorDetails, SmsOtpError, tooMany } from './errors.js';
@@ -235,8 +235,7 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
     // STORE_UNAVAILABLE (the cause kept on the error), not a request that never ends or a 500.
     const resolved = await guard(async () => options.resolvePhone!(userId));
     if (!resolved) {
-      const tag = createHmac('sha256', keys.code).update(`user\u0000${userId}`).digest().subarray(0, 12);
-      return { key: `u:${tag.toString('base64url')}`, phone: undefined };
+      return { key: `u:${mac96(keys.code, `user\u0000${userId}`)}`, phone: undefined };
     }
     // A number the host resolved is read with `defaultCountry`, never with the client's `country`.
     return numberOf(resolved, undefined);
