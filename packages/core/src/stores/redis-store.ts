@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { Cluster, Redis } from 'ioredis';
 import { SmsOtpError } from '../errors.js';
 import {
@@ -35,6 +36,12 @@ export interface RedisStoreOptions {
   client: Redis | Cluster;
   /** Prepended to every key. Default `sms-otp:`. */
   prefix?: string;
+  /**
+   * Standalone client: send the store's commands of one event-loop turn together, up to 16 in one `writev`,
+   * instead of one socket write each (fewer system calls, fewer wake-ups of Redis; other commands written
+   * on the client in that turn go with them, in order). Default `true`; no effect on a Cluster client.
+   */
+  coalesceWrites?: boolean;
 }
 
 type Reply = Array<string | number>;
@@ -68,6 +75,8 @@ const MULTI_KEY_SCRIPTS = {
   smsOtpConvert: CONVERT,
 };
 
+/** The most commands `coalesceWrites` holds back at once. */
+const MAX_HELD = 16;
 /** ioredis states in which a command would only wait in the offline queue. */
 const DOWN = new Set(['close', 'reconnecting', 'end']);
 
@@ -84,9 +93,13 @@ const DOWN = new Set(['close', 'reconnecting', 'end']);
 export class RedisStore implements OtpStore {
   readonly #client: (Redis | Cluster) & ScriptCommands;
   readonly #prefix: string;
+  readonly #coalesce: boolean;
+  /** The socket corked in this event-loop turn, if any (uncorked by `setImmediate`), and how many it holds. */
+  #corked: Socket | undefined;
+  #held = 0;
 
   constructor(options: RedisStoreOptions) {
-    const { client, prefix = 'sms-otp:' } = options ?? {};
+    const { client, prefix = 'sms-otp:', coalesceWrites = true } = options ?? {};
     if (!client || typeof client.defineCommand !== 'function') {
       throw new TypeError('sms-otp: RedisStore option "client" must be an ioredis Redis or Cluster client');
     }
@@ -101,6 +114,7 @@ export class RedisStore implements OtpStore {
     define(MULTI_KEY_SCRIPTS);
     this.#client = client as (Redis | Cluster) & ScriptCommands;
     this.#prefix = prefix;
+    this.#coalesce = coalesceWrites && !(client as { isCluster?: boolean }).isCluster;
   }
 
   #phoneKey(phone: string): string {
@@ -108,8 +122,38 @@ export class RedisStore implements OtpStore {
   }
 
   #ready(): (Redis | Cluster) & ScriptCommands {
-    if (DOWN.has(this.#client.status)) throw new SmsOtpError('STORE_UNAVAILABLE', { reason: 'disconnected' });
-    return this.#client;
+    const client = this.#client;
+    if (DOWN.has(client.status)) throw new SmsOtpError('STORE_UNAVAILABLE', { reason: 'disconnected' });
+    if (this.#coalesce && client.status === 'ready') this.#hold(client);
+    return client;
+  }
+
+  /**
+   * Holds the command about to be written: the connection stays corked until the end of this event-loop
+   * turn (`setImmediate` runs after the turn's I/O callbacks), so that the commands of every request that
+   * arrived in the same turn go out in one `writev` and Redis reads them in one go, instead of one write
+   * (and one wake-up of Redis) per command. At most MAX_HELD commands wait: then they go, so that Redis works
+   * on them while the app prepares the rest (without that cap a closed loop of 64 operations ran 30 % slower).
+   */
+  #hold(client: Redis | Cluster): void {
+    const corked = this.#corked;
+    if (corked !== undefined) {
+      if (++this.#held > MAX_HELD) {
+        corked.uncork();
+        corked.cork();
+        this.#held = 1;
+      }
+      return;
+    }
+    const stream = (client as { stream?: Socket }).stream;
+    if (!stream || typeof stream.cork !== 'function') return;
+    this.#corked = stream;
+    this.#held = 1;
+    stream.cork();
+    setImmediate(() => {
+      this.#corked = undefined;
+      stream.uncork();
+    });
   }
 
   async issue(i: IssueInput): Promise<IssueResult> {
