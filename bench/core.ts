@@ -4,8 +4,9 @@
  * and Redis commands per operation from `INFO commandstats` deltas (top-level EVALSHA/EVAL calls and the
  * commands run inside them).
  */
+
+import { createSmsOtp, RedisStore, type SmsOtp, type SmsOtpOptions } from '@sms-otp/core';
 import { Redis } from 'ioredis';
-import { createSmsOtp, RedisStore, type SmsOtp, type SmsOtpOptions } from '../packages/core/src/index.js';
 import {
   benchEngineOptions,
   cnPhone,
@@ -37,7 +38,11 @@ export const CORE_CONFIGS: CoreConfig[] = [
 ];
 
 function engine(client: Redis, prefix: string, options: Partial<SmsOtpOptions>): SmsOtp {
-  return createSmsOtp({ ...benchEngineOptions(), store: new RedisStore({ client, prefix }), ...options });
+  return createSmsOtp({
+    ...benchEngineOptions(),
+    store: new RedisStore({ client, prefix, coalesceWrites: process.env.BENCH_COALESCE !== '0' }),
+    ...options,
+  });
 }
 
 const wrongOf = (code: string) => String((Number(code) + 1) % 1_000_000).padStart(6, '0');

@@ -10,18 +10,22 @@
  * A control server on a second port cuts recorded segments (`/segment`), replays one untimed (`/run`), arms
  * one for `/replay` (`/arm`) and empties database 1 (`/flush`). Prints `READY <port> <controlPort>`.
  *
- *   node --conditions=source --import tsx bench/http-server.ts <express|koa|fastify> <redisPort>
+  *   node --import tsx bench/http-server.ts <express|koa|fastify> <redisPort>
+ *
+ * `BENCH_COALESCE=0`: RedisStore with `coalesceWrites: false` (also in bench/core.ts).
  */
+import { writeFileSync } from 'node:fs';
 import { createServer, type Server, type ServerResponse } from 'node:http';
+import { Session } from 'node:inspector/promises';
 import type { AddressInfo } from 'node:net';
+import { createSmsOtp, RedisStore } from '@sms-otp/core';
+import { smsOtp as expressRoutes } from '@sms-otp/express';
+import { smsOtpPlugin } from '@sms-otp/fastify';
+import { smsOtp as koaRoutes } from '@sms-otp/koa';
 import express from 'express';
 import Fastify from 'fastify';
 import { Redis } from 'ioredis';
 import Koa from 'koa';
-import { createSmsOtp, RedisStore } from '../packages/core/src/index.js';
-import { smsOtp as expressRoutes } from '../packages/express/src/index.js';
-import { smsOtpPlugin } from '../packages/fastify/src/index.js';
-import { smsOtp as koaRoutes } from '../packages/koa/src/index.js';
 import { benchEngineOptions, bySha, recordScripts, replay, withBaseline } from './support.js';
 
 const [framework, redisPort] = process.argv.slice(2);
@@ -37,7 +41,11 @@ const client = connect();
 /** The trivial script's own connection, so that its calls are not recorded with sms-otp's. */
 const trivial = withBaseline(connect());
 // The conversion breaker is off: a stream of sends that are never verified is exactly what it exists to stop.
-const otp = createSmsOtp({ ...benchEngineOptions(), store: new RedisStore({ client }), breaker: false });
+const otp = createSmsOtp({
+  ...benchEngineOptions(),
+  store: new RedisStore({ client, coalesceWrites: process.env.BENCH_COALESCE !== '0' }),
+  breaker: false,
+});
 
 const recorder = recordScripts(client);
 const replayer = connect(1);
@@ -56,10 +64,13 @@ const replayNext = () => {
  * arrival to the last response. The same for every route, and exact for runs of a fixed number of requests
  * (autocannon only notices that such a run ended at its next one-second tick).
  */
-let window = { first: 0, last: 0, done: 0, cpu: process.cpuUsage() };
+let window = { first: 0, last: 0, done: 0, cpu: process.cpuUsage(), path: '' };
 function watch(server: Server): void {
-  server.on('request', (_req, res: ServerResponse) => {
-    if (window.first === 0) window.first = performance.now();
+  server.on('request', (req, res: ServerResponse) => {
+    if (window.first === 0) {
+      window.first = performance.now();
+      window.path = req.url ?? '';
+    }
     res.once('finish', () => {
       window.done += 1;
       window.last = performance.now();
@@ -88,8 +99,10 @@ const control = createServer((req, res) => {
     // Ends the current window (its figures are the answer) and starts the next.
     const { user, system } = process.cpuUsage(window.cpu);
     const ms = window.last - window.first;
-    answer({ done: window.done, ms, cpuUs: user + system });
-    window = { first: 0, last: 0, done: 0, cpu: process.cpuUsage() };
+    const done = window.done;
+    const path = window.path;
+    window = { first: 0, last: 0, done: 0, cpu: process.cpuUsage(), path: '' };
+    profileWindow(path, done).then(() => answer({ done, ms, cpuUs: user + system }));
   } else if (url.pathname === '/exit') {
     // A clean exit, so that `--cpu-prof` writes its profile.
     answer({ ok: true });
@@ -99,6 +112,29 @@ const control = createServer((req, res) => {
     res.end();
   }
 });
+
+/**
+ * `BENCH_PROFILE=<dir>`: a V8 CPU profile per measurement window, `<dir>/<n>-<framework><path>-<requests>.cpuprofile`
+ * (what BENCHMARKS.md's "where the time goes" reads). Off by default: profiling slows everything down.
+ */
+const profileDir = process.env.BENCH_PROFILE;
+let profiler: Session | undefined;
+let profiles = 0;
+async function profileWindow(path: string, done: number): Promise<void> {
+  if (!profileDir) return;
+  if (profiler) {
+    const { profile } = await profiler.post('Profiler.stop');
+    if (done > 0) {
+      const name = `${String(profiles++).padStart(2, '0')}-${framework}${path.replaceAll('/', '-')}-${done}`;
+      writeFileSync(`${profileDir}/${name}.cpuprofile`, JSON.stringify(profile));
+    }
+  } else {
+    profiler = new Session();
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+  }
+  await profiler.post('Profiler.start');
+}
 
 const baselineKey = (body: unknown) => `bench:{${String((body as { phone?: unknown } | null)?.phone)}}`;
 

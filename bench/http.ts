@@ -4,8 +4,9 @@
  * Express, Koa and Fastify on RedisStore, each beside baseline routes in the same framework and process that
  * parse the same JSON body and make one EVALSHA, nothing else: `/replay` replays the very EVALSHA calls the
  * measured route just made (same Redis work; the target ratio), `/baseline` runs a trivial script. Load:
- * autocannon, 32 keep-alive connections, 5 s per engine run and as many requests per replay, in this
- * process; the app runs in a child process (bench/http-server.ts).
+ * autocannon, 32 keep-alive connections, 5 rounds of 1 s of engine load each followed by the replay of
+ * as many requests, in this process; the app runs in a child process (bench/http-server.ts), on the built
+ * packages (dist), as users run them.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -20,8 +21,12 @@ const FRAMEWORKS = (process.env.BENCH_FRAMEWORKS?.split(',') ?? [
 ]) as readonly string[];
 const CONNECTIONS = 32;
 const DURATION_S = 5;
-/** Engine and replay alternate this many times per route (DURATION_S of engine load in all). */
-const ROUNDS = 2;
+/**
+ * Engine and replay alternate this many times per route (DURATION_S of engine load in all). Each round's
+ * ratio compares two windows a second apart; the reported ratio is the median round's, so that one round
+ * hit by this shared machine's swings (±30 % from one minute to the next) does not move it.
+ */
+const ROUNDS = 5;
 const SEEDED_PHONES = 8_000;
 
 /** What the app's control server answers. */
@@ -44,11 +49,9 @@ interface App {
 
 function startApp(framework: string, redisPort: number): Promise<App> {
   const file = fileURLToPath(new URL('./http-server.ts', import.meta.url));
-  const child = spawn(
-    process.execPath,
-    ['--conditions=source', '--import', 'tsx', file, framework, String(redisPort)],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
+  const child = spawn(process.execPath, ['--import', 'tsx', file, framework, String(redisPort)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${framework} app did not start in 30 s`)), 30_000);
     let out = '';
@@ -151,6 +154,23 @@ export interface HttpResult {
   verifyReplay: Rate;
   send: Rate;
   sendReplay: Rate;
+  /** Per-round ratios to the replay route, and their median (the reported ratio). */
+  verifyRatio: Ratio;
+  sendRatio: Ratio;
+}
+
+export interface Ratio {
+  median: number;
+  rounds: number[];
+}
+
+function ratioOf(engine: Array<{ window: Answer }>, replayed: Array<{ window: Answer }>): Ratio {
+  const perSecond = ({ window }: { window: Answer }) => window.done! / window.ms!;
+  const rounds = engine.map((run, i) => perSecond(run) / perSecond(replayed[i]!));
+  const sorted = [...rounds].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  const median = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return { median, rounds };
 }
 
 /**
@@ -233,6 +253,8 @@ export async function benchHttp(log: (line: string) => void): Promise<HttpResult
           verifyReplay: rate(verified.replayed),
           send: rate(sent.engine),
           sendReplay: rate(sent.replayed),
+          verifyRatio: ratioOf(verified.engine, verified.replayed),
+          sendRatio: ratioOf(sent.engine, sent.replayed),
         };
         results.push(result);
         const runs = [
@@ -244,16 +266,17 @@ export async function benchHttp(log: (line: string) => void): Promise<HttpResult
           trivial2,
         ];
         const errors = runs.reduce((sum, r) => sum + r.result.errors + r.result.timeouts, 0);
-        const line = (name: string, engine: Rate, baseline: Rate) =>
+        const line = (name: string, engine: Rate, baseline: Rate, ratio: Ratio) =>
           `    ${name.padEnd(6)} ${fmt(engine.rps).padStart(6)} req/s p99 ${engine.p99} ms app CPU ${fmt(engine.cpuUs!)} µs/req | ` +
           `replay ${fmt(baseline.rps).padStart(6)} req/s p99 ${baseline.p99} ms app CPU ${fmt(baseline.cpuUs!)} µs/req | ` +
-          `ratio ${(engine.rps / baseline.rps).toFixed(2)} (vs trivial ${(engine.rps / result.trivial.rps).toFixed(2)})`;
+          `ratio ${ratio.median.toFixed(2)} (rounds ${ratio.rounds.map((r) => r.toFixed(2)).join(' ')}; ` +
+          `vs trivial ${(engine.rps / result.trivial.rps).toFixed(2)})`;
         log(
           `  ${framework}: trivial-script route ${fmt(result.trivial.rps)} req/s p99 ${result.trivial.p99} ms ` +
             `app CPU ${fmt(result.trivial.cpuUs!)} µs/req; errors ${errors}`,
         );
-        log(line('verify', result.verify, result.verifyReplay));
-        log(line('send', result.send, result.sendReplay));
+        log(line('verify', result.verify, result.verifyReplay, result.verifyRatio));
+        log(line('send', result.send, result.sendReplay, result.sendRatio));
         log(
           `    statuses: verify ${statuses(verified.engine)} (${fmt(seeded.length)} phones seeded); ` +
             `send ${statuses(sent.engine)}; replays ${statuses(verified.replayed)} / ${statuses(sent.replayed)}`,

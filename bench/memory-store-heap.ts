@@ -2,7 +2,7 @@
  * Child process of bench/memory.ts (run with --expose-gc): heap used per pending code in a MemoryStore.
  * Prints one JSON line: { codes, bytes, ms }.
  */
-import { MemoryStore } from '../packages/core/src/index.js';
+import { MemoryStore } from '@sms-otp/core';
 import { issueInput } from './memory.js';
 import { cnPhone } from './support.js';
 

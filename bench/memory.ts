@@ -9,8 +9,8 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { createSmsOtp, type IssueInput, RedisStore } from '@sms-otp/core';
 import type { Redis } from 'ioredis';
-import { createSmsOtp, type IssueInput, RedisStore } from '../packages/core/src/index.js';
 import { startRedis } from '../test/support/redis.js';
 import { cnPhone, fmt, infoNumber, noopSender } from './support.js';
 
@@ -145,15 +145,7 @@ export async function benchMemoryStoreHeap(log: (line: string) => void): Promise
   const output = await new Promise<string>((resolve, reject) => {
     execFile(
       process.execPath,
-      [
-        '--expose-gc',
-        '--max-old-space-size=4096',
-        '--conditions=source',
-        '--import',
-        'tsx',
-        child,
-        String(CODES),
-      ],
+      ['--expose-gc', '--max-old-space-size=4096', '--import', 'tsx', child, String(CODES)],
       { timeout: 120_000, maxBuffer: 1 << 20 },
       (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout)),
     );

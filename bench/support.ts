@@ -4,8 +4,8 @@
  * talks to 127.0.0.1 only.
  */
 import { createHash } from 'node:crypto';
+import type { Sender, SmsOtpOptions } from '@sms-otp/core';
 import type { Redis } from 'ioredis';
-import type { Sender, SmsOtpOptions } from '../packages/core/src/index.js';
 
 /**
  * The trivial script (runs A–D's baseline, still printed): one EVALSHA on one hash key (HINCRBY + PEXPIRE),
