@@ -162,6 +162,21 @@ describe.each(APPS)('%s', (_name, makeApp) => {
       expect(res.body.error.issues.map((issue: { path: string }) => issue.path)).toContain(issuePath);
     });
 
+    it('JSON in any spelling of its content type is read as JSON', async () => {
+      const { app, sender } = await setup();
+      const types = [
+        'application/json',
+        'application/json; charset=utf-8',
+        'application/json;charset=UTF-8',
+        'Application/JSON',
+      ];
+      for (const [i, type] of types.entries()) {
+        const res = await raw(app, '/sms/send', JSON.stringify({ phone: `+861380013800${i}` }), type);
+        expect(res.status).toBe(200);
+      }
+      expect(sender.outbox.size).toBe(types.length);
+    });
+
     it('a body that is not JSON by content type, or empty', async () => {
       const { app } = await setup();
       const body = JSON.stringify({ phone: PHONE });

@@ -37,6 +37,15 @@ export const TOKEN_COOKIE = 'sms_token';
 /** Bodies larger than this are refused with INVALID_REQUEST before parsing. */
 export const MAX_BODY_BYTES = 16 * 1024;
 
+/**
+ * A `Content-Type` that is JSON in one of its two usual spellings, known without parsing the header. The
+ * framework packages ask this first and their framework's own check (`req.is`, `ctx.is`) for anything else,
+ * so it decides nothing that check would decide differently.
+ */
+export function isPlainJsonType(contentType: string | undefined): boolean {
+  return contentType === 'application/json' || contentType === 'application/json; charset=utf-8';
+}
+
 const text = (max: number) => z.string().min(1).max(max);
 const recipient = {
   phone: text(32).optional(),

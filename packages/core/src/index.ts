@@ -40,6 +40,7 @@ export {
   handleGuard,
   handleSend,
   handleVerify,
+  isPlainJsonType,
   MAX_BODY_BYTES,
   type ResolvedHttpOptions,
   resolveGuardOptions,

@@ -6,6 +6,7 @@ import {
   handleGuard,
   handleSend,
   handleVerify,
+  isPlainJsonType,
   MAX_BODY_BYTES,
   type ResolvedHttpOptions,
   resolveGuardOptions,
@@ -102,8 +103,10 @@ export function requireSmsVerified(otp: SmsOtp, options: RequireSmsVerifiedOptio
 
 function toHttpRequest(req: Request): HttpRequest {
   // Only a JSON body counts: a form or text body a host parser read is not this API's input.
-  const body = req.is('application/json') ? req.body : undefined;
-  return { body, headers: req.headers, ...(req.ip ? { ip: req.ip } : {}) };
+  const json = isPlainJsonType(req.headers['content-type']) || req.is('application/json');
+  const request: HttpRequest = { body: json ? req.body : undefined, headers: req.headers };
+  if (req.ip) request.ip = req.ip;
+  return request;
 }
 
 function write(res: Response, response: HttpResponse): void {

@@ -107,7 +107,9 @@ export const smsOtpPlugin = fp(plugin, { fastify: '5.x', name: '@sms-otp/fastify
 export default smsOtpPlugin;
 
 function toHttpRequest(request: FastifyRequest): HttpRequest {
-  return { body: request.body, headers: request.headers, ...(request.ip ? { ip: request.ip } : {}) };
+  const http: HttpRequest = { body: request.body, headers: request.headers };
+  if (request.ip) http.ip = request.ip;
+  return http;
 }
 
 function write(reply: FastifyReply, response: HttpResponse): FastifyReply {

@@ -6,6 +6,7 @@ import {
   handleGuard,
   handleSend,
   handleVerify,
+  isPlainJsonType,
   MAX_BODY_BYTES,
   resolveGuardOptions,
   resolveHttpOptions,
@@ -81,13 +82,21 @@ export function requireSmsVerified(otp: SmsOtp, options: RequireSmsVerifiedOptio
 }
 
 async function toHttpRequest(ctx: Context, withBody: boolean): Promise<HttpRequest> {
-  const request: HttpRequest = { headers: ctx.headers, ...(ctx.ip ? { ip: ctx.ip } : {}) };
+  const request: HttpRequest = { headers: ctx.headers };
+  if (ctx.ip) request.ip = ctx.ip;
   // Only a JSON body counts: a form or text body a host parser read is not this API's input.
-  if (!withBody || !ctx.is('application/json')) return request;
+  if (!withBody || !(isPlainJsonType(ctx.headers['content-type']) || ctx.is('application/json'))) {
+    return request;
+  }
   const parsed = (ctx.request as { body?: unknown }).body;
-  if (parsed !== undefined) return { ...request, body: parsed };
+  if (parsed !== undefined) {
+    request.body = parsed;
+    return request;
+  }
   const rawBody = await readBody(ctx);
-  return { ...request, ...(rawBody === undefined ? { bodyError: 'too-large' } : { rawBody }) };
+  if (rawBody === undefined) request.bodyError = 'too-large';
+  else request.rawBody = rawBody;
+  return request;
 }
 
 /** Reads the body as UTF-8; `undefined` when it is over the limit (the rest is drained, not kept). */
