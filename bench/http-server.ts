@@ -10,7 +10,7 @@
  * A control server on a second port cuts recorded segments (`/segment`), replays one untimed (`/run`), arms
  * one for `/replay` (`/arm`) and empties database 1 (`/flush`). Prints `READY <port> <controlPort>`.
  *
-  *   node --import tsx bench/http-server.ts <express|koa|fastify> <redisPort>
+ *   node --import tsx bench/http-server.ts <express|koa|fastify> <redisPort>
  *
  * `BENCH_COALESCE=0`: RedisStore with `coalesceWrites: false` (also in bench/core.ts).
  */
