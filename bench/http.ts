@@ -12,7 +12,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import autocannon, { type Result } from 'autocannon';
 import { startRedis } from '../test/support/redis.js';
-import { cnPhone, fmt, sleep } from './support.js';
+import { cnPhone, fmt, median, ratioText, sleep } from './support.js';
 
 const FRAMEWORKS = (process.env.BENCH_FRAMEWORKS?.split(',') ?? [
   'express',
@@ -167,10 +167,7 @@ export interface Ratio {
 function ratioOf(engine: Array<{ window: Answer }>, replayed: Array<{ window: Answer }>): Ratio {
   const perSecond = ({ window }: { window: Answer }) => window.done! / window.ms!;
   const rounds = engine.map((run, i) => perSecond(run) / perSecond(replayed[i]!));
-  const sorted = [...rounds].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  const median = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-  return { median, rounds };
+  return { median: median(rounds), rounds };
 }
 
 /**
@@ -269,8 +266,8 @@ export async function benchHttp(log: (line: string) => void): Promise<HttpResult
         const line = (name: string, engine: Rate, baseline: Rate, ratio: Ratio) =>
           `    ${name.padEnd(6)} ${fmt(engine.rps).padStart(6)} req/s p99 ${engine.p99} ms app CPU ${fmt(engine.cpuUs!)} µs/req | ` +
           `replay ${fmt(baseline.rps).padStart(6)} req/s p99 ${baseline.p99} ms app CPU ${fmt(baseline.cpuUs!)} µs/req | ` +
-          `ratio ${ratio.median.toFixed(2)} (rounds ${ratio.rounds.map((r) => r.toFixed(2)).join(' ')}; ` +
-          `vs trivial ${(engine.rps / result.trivial.rps).toFixed(2)})`;
+          `ratio ${ratioText(ratio.median)} (rounds ${ratio.rounds.map(ratioText).join(' ')}; ` +
+          `vs trivial ${ratioText(engine.rps / result.trivial.rps)})`;
         log(
           `  ${framework}: trivial-script route ${fmt(result.trivial.rps)} req/s p99 ${result.trivial.p99} ms ` +
             `app CPU ${fmt(result.trivial.cpuUs!)} µs/req; errors ${errors}`,

@@ -13,6 +13,7 @@ import { findRedisServer, startRedis } from '../test/support/redis.js';
 import { benchCommandCounts, benchCoreThroughput } from './core.js';
 import { benchHttp } from './http.js';
 import { benchMemoryStoreHeap, benchRedisMemory } from './memory.js';
+import { ratioText } from './support.js';
 
 const SECTIONS = ['core', 'commands', 'memory', 'http'] as const;
 type Section = (typeof SECTIONS)[number];
@@ -55,7 +56,7 @@ async function main() {
       const met = ratios.filter((r) => r.ratio >= 0.7).length;
       summary.push(
         `core >= 0.70 of the replay: met in ${met} of ${ratios.length}: ` +
-          ratios.map((r) => `${r.name} ${r.ratio.toFixed(2)}`).join(', '),
+          ratios.map((r) => `${r.name} ${ratioText(r.ratio)}`).join(', '),
       );
     }
     if (sections.includes('commands')) {
@@ -93,7 +94,7 @@ async function main() {
     const met = ratios.filter((r) => r.ratio >= 0.9).length;
     summary.push(
       `HTTP >= 0.90 of the replay route: met in ${met} of ${ratios.length}: ` +
-        ratios.map((r) => `${r.name} ${r.ratio.toFixed(2)}`).join(', '),
+        ratios.map((r) => `${r.name} ${ratioText(r.ratio)}`).join(', '),
     );
   }
   log('\n## against the targets');
