@@ -92,6 +92,23 @@ describe('RedisStore write coalescing', () => {
     }
   });
 
+  it('a client disconnected in the same turn still settles every held command, and what succeeded is stored', async () => {
+    const client = await readyClient();
+    const admin = await readyClient();
+    try {
+      const store = new RedisStore({ client, prefix: 'co4:' });
+      const phones = ['+8613800138004', '+8613800138005'];
+      const pending = phones.map((phone) => store.issue(issueInput(phone)));
+      client.disconnect();
+      // Disconnecting ends the socket, which sends what was held first: both are answered.
+      const settled = await Promise.allSettled(pending);
+      expect(settled.map((s) => s.status === 'fulfilled' && s.value.ok)).toEqual([true, true]);
+      for (const phone of phones) expect(await admin.exists(`co4:{${phone}}`)).toBe(1);
+    } finally {
+      admin.disconnect();
+    }
+  });
+
   it('coalesceWrites: false writes each command at once', async () => {
     const client = await readyClient();
     try {
