@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { CheckTokenOptions, SmsOtp } from './create-sms-otp.js';
+import type { CheckTokenOptions, SendInput, SmsOtp } from './create-sms-otp.js';
 import { type ErrorCode, MESSAGES, SmsOtpConfigError, SmsOtpError } from './errors.js';
 import { type HttpOptions, httpOptionsSchema, parseWith, type ResponseContext } from './options.js';
 import type { VerifiedPhone } from './token.js';
@@ -102,8 +102,10 @@ export async function handleSend(
   options: ResolvedHttpOptions,
 ): Promise<HttpResponse> {
   try {
-    const body = parseBody(sendBodySchema, request);
-    const result = await otp.send({ ...body, ...(request.ip ? { ip: request.ip } : {}) });
+    // The parsed body is a fresh object of our own: the IP is added to it rather than spread into a copy.
+    const input: SendInput = parseBody(sendBodySchema, request);
+    if (request.ip) input.ip = request.ip;
+    const result = await otp.send(input);
     return respond(options, 200, { sent: true, ...result });
   } catch (error) {
     return errorResponse(error, options);
@@ -227,11 +229,11 @@ function respond(
   code?: ErrorCode,
   headers: Record<string, string> = {},
 ): HttpResponse {
-  const ok = status < 400;
   const formatted = options.formatResponse
-    ? options.formatResponse(body, { status, ok, ...(code ? { code } : {}) })
+    ? options.formatResponse(body, { status, ok: status < 400, ...(code ? { code } : {}) })
     : body;
-  return { status, headers: { 'cache-control': 'no-store', ...headers }, body: formatted };
+  headers['cache-control'] = 'no-store';
+  return { status, headers, body: formatted };
 }
 
 const BODY_ERRORS = { 'not-json': 'body is not JSON', 'too-large': 'body too large' } as const;
