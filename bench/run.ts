@@ -1,7 +1,7 @@
 /**
  * Runs every benchmark and prints ratios against the baselines (`npx -y pnpm@10 bench`).
  *
- *   pnpm build && tsx bench/run.ts [core] [commands] [memory] [http]   (default: all)
+ *   pnpm build && tsx bench/run.ts [core] [commands] [memory] [http] [cluster]   (default: all but cluster)
  *
  * Starts its own redis-server processes on free 127.0.0.1 ports (test/support/redis.ts) and stops them at the
  * end. Every section is bounded in count and time; the whole run takes about 3 minutes on 2 cores.
@@ -10,17 +10,20 @@
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import { findRedisServer, startRedis } from '../test/support/redis.js';
+import { benchCluster } from './cluster.js';
 import { benchCommandCounts, benchCoreThroughput } from './core.js';
 import { benchHttp } from './http.js';
 import { benchMemoryStoreHeap, benchRedisMemory } from './memory.js';
 import { ratioText } from './support.js';
 
 const SECTIONS = ['core', 'commands', 'memory', 'http'] as const;
-type Section = (typeof SECTIONS)[number];
+/** Sections run only when asked for by name. */
+const EXTRA = ['cluster'] as const;
+type Section = (typeof SECTIONS)[number] | (typeof EXTRA)[number];
 
 const requested = process.argv
   .slice(2)
-  .filter((a): a is Section => (SECTIONS as readonly string[]).includes(a));
+  .filter((a): a is Section => ([...SECTIONS, ...EXTRA] as readonly string[]).includes(a));
 const sections: readonly Section[] = requested.length > 0 ? requested : SECTIONS;
 const log = (line: string) => console.log(line);
 /** A last resort against anything hanging: the whole run is bounded. */
@@ -97,8 +100,14 @@ async function main() {
         ratios.map((r) => `${r.name} ${ratioText(r.ratio)}`).join(', '),
     );
   }
-  log('\n## against the targets');
-  for (const line of summary) log(`  ${line}`);
+  if (sections.includes('cluster')) {
+    log('\n## Redis Cluster (3 masters): ops/s with RedisStore write coalescing on against off (no target)');
+    await benchCluster(log);
+  }
+  if (summary.length > 0) {
+    log('\n## against the targets');
+    for (const line of summary) log(`  ${line}`);
+  }
   log(`\ndone in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 }
 

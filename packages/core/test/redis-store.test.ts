@@ -1,13 +1,22 @@
 import type { Socket } from 'node:net';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { type IssueInput, RedisStore } from '@sms-otp/core';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RedisServer, startRedis } from '../../../test/support/redis.js';
+import {
+  type RedisClusterHandle,
+  type RedisServer,
+  startRedis,
+  startRedisCluster,
+} from '../../../test/support/redis.js';
 
 /** The socket writes a client makes: one entry per system-call-level write, with how many commands it held. */
 function watchWrites(client: Redis): { writes: number[]; socket: Socket } {
   const socket = (client as unknown as { stream: Socket }).stream;
+  return { writes: watchSocket(socket), socket };
+}
+
+function watchSocket(socket: Socket): number[] {
   const writes: number[] = [];
   const raw = socket as unknown as {
     _write: (...args: unknown[]) => void;
@@ -23,7 +32,7 @@ function watchWrites(client: Redis): { writes: number[]; socket: Socket } {
     writes.push(chunks.length);
     writev(chunks, ...rest);
   };
-  return { writes, socket };
+  return writes;
 }
 
 const issueInput = (phone: string): IssueInput => ({
@@ -123,5 +132,40 @@ describe('RedisStore write coalescing', () => {
     } finally {
       client.disconnect();
     }
+  });
+});
+
+describe('RedisStore write coalescing on Redis Cluster', () => {
+  let cluster: RedisClusterHandle;
+  beforeAll(async () => {
+    cluster = await startRedisCluster({ masters: 3 });
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it("holds every master's connection for the turn: at most 16 commands per write, each answered", async () => {
+    const client = cluster.client() as Cluster;
+    const store = new RedisStore({ client, prefix: 'cc:' });
+    const phones = (from: number) =>
+      Array.from({ length: 40 }, (_, i) => `+86139000${String(from + i).padStart(5, '0')}`);
+    // Warm-up: every master's connection is made and ready (ioredis connects to a node on first use).
+    expect((await Promise.all(phones(0).map((p) => store.issue(issueInput(p))))).every((r) => r.ok)).toBe(
+      true,
+    );
+    const masters = client.nodes('master');
+    expect(masters.every((node) => node.status === 'ready')).toBe(true);
+    const sockets = masters.map((node) => (node as unknown as { stream: Socket }).stream);
+    const writes = sockets.map(watchSocket);
+    const pending = phones(100).map((phone) => store.issue(issueInput(phone)));
+    expect(sockets.map((socket) => socket.writableCorked)).toEqual([1, 1, 1]);
+    const results = await Promise.all(pending);
+    expect(results.every((r) => r.ok)).toBe(true);
+    const all = writes.flat();
+    expect(all.reduce((sum, n) => sum + n, 0)).toBe(40);
+    expect(Math.max(...all)).toBeLessThanOrEqual(16);
+    // Three flushes (16, 16, 8 commands) over three masters: at most 9 writes instead of 40.
+    expect(all.length).toBeLessThanOrEqual(9);
+    expect(sockets.map((socket) => socket.writableCorked)).toEqual([0, 0, 0]);
   });
 });
