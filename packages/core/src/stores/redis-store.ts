@@ -37,7 +37,7 @@ export interface RedisStoreOptions {
   /** Prepended to every key. Default `sms-otp:`. */
   prefix?: string;
   /**
-      * Send the store's commands of one event-loop turn together, up to 16 in one `writev` per connection,
+   * Send the store's commands of one event-loop turn together, up to 16 in one `writev` per connection,
    * instead of one socket write each (fewer system calls, fewer wake-ups of Redis; other commands written
    * on the client in that turn go with them, in order). On a Cluster every master's connection is held.
    * Default `true`.
