@@ -38,7 +38,11 @@ export class PhoneParser {
 
   /** Returns the E.164 form, or throws `INVALID_PHONE` for a number that is not valid for its country. */
   parse(input: PhoneInput): NormalizedPhone {
-    const cacheKey = `${input.country ?? ''}\u0000${input.phone}`;
+    // Keys: the number itself when no country comes with it (the usual case: no string built, nothing more
+    // kept than the client's own string), else country NUL number. No valid number holds a NUL, and one that
+    // does is refused here, so the two kinds of key never meet.
+    if (input.phone.includes('\u0000')) throw new SmsOtpError('INVALID_PHONE');
+    const cacheKey = input.country === undefined ? input.phone : `${input.country}\u0000${input.phone}`;
     const cached = this.#current.get(cacheKey);
     if (cached) return cached;
     const result = this.#previous.get(cacheKey) ?? this.#parse(input);
@@ -67,7 +71,8 @@ export class PhoneParser {
       }
     }
     if (!parsed?.isValid()) throw new SmsOtpError('INVALID_PHONE');
-    return { e164: parsed.number, country: parsed.country };
+    // A number sent in E.164 already is kept as the client's string, not as the library's rebuilt copy.
+    return { e164: parsed.number === text ? text : parsed.number, country: parsed.country };
   }
 }
 

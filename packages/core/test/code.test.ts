@@ -82,4 +82,16 @@ describe('PhoneParser cache', () => {
     // The same text read with a country is another entry, not the cached one.
     expect(() => parser.parse({ phone: '13800138000', country: 'XX' })).toThrow(/valid phone/);
   });
+
+  it('a number read with a country and a text spelling its cache key are different numbers', async () => {
+    const { PhoneParser } = await import('@sms-otp/core');
+    const parser = new PhoneParser('CN');
+    expect(parser.parse({ phone: '012345678', country: 'KH' })).toEqual({
+      e164: '+85512345678',
+      country: 'KH',
+    });
+    // Its key is "KH", NUL, the number: as a phone of its own that text is not a number at all.
+    expect(() => parser.parse({ phone: 'KH\u0000012345678' })).toThrow(/valid phone/);
+    expect(() => parser.parse({ phone: '+8613800138000\u0000' })).toThrow(/valid phone/);
+  });
 });
