@@ -4,7 +4,7 @@
  *   pnpm build && tsx bench/run.ts [core] [commands] [memory] [http] [cluster]   (default: all but cluster)
  *
  * Starts its own redis-server processes on free 127.0.0.1 ports (test/support/redis.ts) and stops them at the
- * end. Every section is bounded in count and time; the whole run takes about 3 minutes on 2 cores.
+ * end. Every section is bounded in count and time; the whole run takes 3.5–4 minutes on 2 cores.
  */
 
 import { execFileSync } from 'node:child_process';
