@@ -9,6 +9,7 @@ import { createSmsOtp, RedisStore, type SmsOtp, type SmsOtpOptions } from '@sms-
 import { Redis } from 'ioredis';
 import {
   benchEngineOptions,
+  COALESCE_WRITES,
   cnPhone,
   combine,
   commandCalls,
@@ -45,7 +46,7 @@ export const CORE_CONFIGS: CoreConfig[] = [
 function engine(client: Redis, prefix: string, options: Partial<SmsOtpOptions>): SmsOtp {
   return createSmsOtp({
     ...benchEngineOptions(),
-    store: new RedisStore({ client, prefix, coalesceWrites: process.env.BENCH_COALESCE !== '0' }),
+    store: new RedisStore({ client, prefix, coalesceWrites: COALESCE_WRITES }),
     ...options,
   });
 }

@@ -12,7 +12,7 @@
  *
  *   node --import tsx bench/http-server.ts <express|koa|fastify> <redisPort>
  *
- * `BENCH_COALESCE=0`: RedisStore with `coalesceWrites: false` (also in bench/core.ts).
+ * `BENCH_COALESCE=0`: RedisStore with `coalesceWrites: false` (`COALESCE_WRITES` in bench/support.ts).
  */
 import { writeFileSync } from 'node:fs';
 import { createServer, type Server, type ServerResponse } from 'node:http';
@@ -26,7 +26,14 @@ import express from 'express';
 import Fastify from 'fastify';
 import { Redis } from 'ioredis';
 import Koa from 'koa';
-import { benchEngineOptions, bySha, recordScripts, replay, withBaseline } from './support.js';
+import {
+  benchEngineOptions,
+  bySha,
+  COALESCE_WRITES,
+  recordScripts,
+  replay,
+  withBaseline,
+} from './support.js';
 
 const [framework, redisPort] = process.argv.slice(2);
 /** A connection to the benchmark's redis-server (`BENCH_AUTOPIPELINE=1`: with ioredis auto-pipelining). */
@@ -43,7 +50,7 @@ const trivial = withBaseline(connect());
 // The conversion breaker is off: a stream of sends that are never verified is exactly what it exists to stop.
 const otp = createSmsOtp({
   ...benchEngineOptions(),
-  store: new RedisStore({ client, coalesceWrites: process.env.BENCH_COALESCE !== '0' }),
+  store: new RedisStore({ client, coalesceWrites: COALESCE_WRITES }),
   breaker: false,
 });
 

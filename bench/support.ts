@@ -221,6 +221,12 @@ export function cnPhone(head: '137' | '138' | '139' | '150' | '186', n: number):
 export const fmt = (n: number, digits = 0) =>
   n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
+/**
+ * `BENCH_COALESCE=0` runs the core and HTTP benchmarks with RedisStore's `coalesceWrites: false`, for the A/B
+ * that BENCHMARKS.md reports; by default the store coalesces, as it does for users.
+ */
+export const COALESCE_WRITES = process.env.BENCH_COALESCE !== '0';
+
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The middle value (the mean of the two middle ones for an even count). */
