@@ -602,6 +602,7 @@ describe.each(APPS)('%s', (_name, makeApp) => {
         '１２３４５６',
         '٠١٢٣٤٥',
         '+855',
+        '2',
         'KH',
         'login',
         'sms',

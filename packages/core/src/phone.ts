@@ -1,4 +1,9 @@
-import { type CountryCode, isSupportedCountry, parsePhoneNumberFromString } from 'libphonenumber-js';
+import {
+  type CountryCode,
+  isSupportedCountry,
+  Metadata,
+  parsePhoneNumberFromString,
+} from 'libphonenumber-js';
 import { SmsOtpError } from './errors.js';
 
 /** A phone number as a client sends it, before normalisation. */
@@ -63,6 +68,10 @@ export class PhoneParser {
       const upper = country.trim().toUpperCase();
       const callingCode = CALLING_CODE.exec(upper)?.[1];
       if (callingCode) {
+        // A calling code of no plan ("2", "999") is refused here: the library throws a plain Error for it.
+        if (!PLANS.hasCallingCode(callingCode)) {
+          throw new SmsOtpError('INVALID_PHONE', { reason: 'unknown_country' });
+        }
         parsed = parsePhoneNumberFromString(text, { defaultCallingCode: callingCode, extract: false });
       } else if (isSupportedCountry(upper)) {
         parsed = parsePhoneNumberFromString(text, { defaultCountry: upper, extract: false });
@@ -75,6 +84,9 @@ export class PhoneParser {
     return { e164: parsed.number === text ? text : parsed.number, country: parsed.country };
   }
 }
+
+/** The library's metadata (its default, "min" set), for the questions its typings leave out. */
+const PLANS = new Metadata() as Metadata & { hasCallingCode(callingCode: string): boolean | undefined };
 
 /** `+8613800138000` → `+86*******8000`: enough to recognise a number in a log, not to use it. */
 export function maskPhone(e164: string): string {

@@ -70,6 +70,10 @@ describe.each(ALL_KITS.map((make) => [make().name, make] as const))('engine on %
     expect(sender.outbox.last('+85512345679')).toBeDefined();
     expect(await codeOf(otp.send({ phone: '12345' }))).toBe('INVALID_PHONE');
     expect(await codeOf(otp.send({ phone: '012345678', country: 'ZZ' }))).toBe('INVALID_PHONE');
+    // Calling codes of no numbering plan: the library throws a plain Error for these, which was a 500.
+    for (const country of ['2', '+2', '999', '+0']) {
+      expect(await codeOf(otp.send({ phone: '012345678', country }))).toBe('INVALID_PHONE');
+    }
     expect(await codeOf(otp.send({ phone: nextPhone(), purpose: 'signup' }))).toBe('UNKNOWN_PURPOSE');
     const onlyCn = engine({ allowedCountries: ['CN'] }).otp;
     expect(await codeOf(onlyCn.send({ phone: '+85512345670' }))).toBe('COUNTRY_NOT_ALLOWED');
