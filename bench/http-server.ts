@@ -14,7 +14,7 @@
  *
  * `BENCH_COALESCE=0`: RedisStore with `coalesceWrites: false` (`COALESCE_WRITES` in bench/support.ts).
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import { Session } from 'node:inspector/promises';
 import type { AddressInfo } from 'node:net';
@@ -125,6 +125,7 @@ const control = createServer((req, res) => {
  * (what BENCHMARKS.md's "where the time goes" reads). Off by default: profiling slows everything down.
  */
 const profileDir = process.env.BENCH_PROFILE;
+if (profileDir) mkdirSync(profileDir, { recursive: true });
 let profiler: Session | undefined;
 let profiles = 0;
 async function profileWindow(path: string, done: number): Promise<void> {
