@@ -8,7 +8,7 @@ import {
   type ParseNumberOptions,
   parseNumber,
 } from 'libphonenumber-js';
-import { SmsOtpError } from './errors.js';
+import { SmsOtpConfigError, SmsOtpError } from './errors.js';
 
 /** A phone number as a client sends it, before normalisation. */
 export interface PhoneInput {
@@ -43,6 +43,9 @@ export class PhoneParser {
   #previous = new Map<string, NormalizedPhone>();
 
   constructor(defaultCountry?: CountryCode) {
+    if (defaultCountry !== undefined && !isSupportedCountry(defaultCountry)) {
+      throw new SmsOtpConfigError('defaultCountry', 'must be an ISO 3166 country code such as "CN"');
+    }
     this.#options = { defaultCountry, extract: false, extended: true };
   }
 

@@ -207,6 +207,8 @@ describe('PhoneParser reads numbers exactly as parsePhoneNumberFromString(…).i
       for (const fallback of [undefined, 'CN', 'US'] as const) agree({ phone }, fallback);
     }
     expect(actual(new PhoneParser(), { phone: '+882123456789' })).toBe('INVALID_PHONE');
+    // A default country the library does not know is a configuration error, not a 500 on every national number.
+    expect(() => new PhoneParser('XX' as CountryCode)).toThrow(/defaultCountry.*ISO 3166/);
     expect(actual(new PhoneParser(), { phone: '+16135550123' })).toEqual({
       e164: '+16135550123',
       country: 'CA',
