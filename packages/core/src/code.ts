@@ -1,4 +1,5 @@
-import { createHmac, createSecretKey, hkdfSync, type KeyObject, randomBytes, randomInt } from 'node:crypto';
+import { createSecretKey, hkdfSync, type KeyObject, randomBytes, randomInt } from 'node:crypto';
+import { hmacSha256 } from './hmac.js';
 
 /** A uniformly random code of `length` decimal digits, from `crypto.randomInt`. */
 export function generateCode(length: number): string {
@@ -51,5 +52,5 @@ export function hashCode(key: KeyObject, purpose: string, phone: string, code: s
 
 /** HMAC-SHA-256 of `text` truncated to 96 bits, base64url: 16 characters are exactly the first 12 bytes. */
 export function mac96(key: KeyObject, text: string): string {
-  return createHmac('sha256', key).update(text).digest('base64url').slice(0, 16);
+  return hmacSha256(key, text).slice(0, 16);
 }

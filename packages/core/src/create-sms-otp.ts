@@ -1,4 +1,4 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { type Admission, admissionPlanner } from './admission.js';
 import { captchaDataUri, captchaText, renderCaptchaSvg } from './captcha/image.js';
 import { deriveKeys, generateCode, hashCode, mac96, randomId } from './code.js';
@@ -6,6 +6,7 @@ import { Deadlines } from './deadlines.js';
 import { consoleSender } from './dev-senders.js';
 import { type ErrorDetails, SmsOtpError, tooMany } from './errors.js';
 import { BLOCKING_CODES, Events, type SmsOtpEventName, type SmsOtpListener } from './events.js';
+import { hmacSha256 } from './hmac.js';
 import { parseOptions, type ResolvedOptions, type SmsOtpOptions } from './options.js';
 import { maskPhone, type NormalizedPhone, PhoneParser } from './phone.js';
 import { constantTimeEqual, MemoryStore } from './stores/memory-store.js';
@@ -281,9 +282,7 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
   }
 
   function captchaHash(key: string, answer: string): string {
-    return createHmac('sha256', keys.code)
-      .update(`captcha\u0000${key}\u0000${answer.trim().toUpperCase()}`)
-      .digest('base64url');
+    return hmacSha256(keys.code, `captcha\u0000${key}\u0000${answer.trim().toUpperCase()}`);
   }
 
   function reportTransitions(transitions: BreakerTransition[]): void {

@@ -1,5 +1,6 @@
-import { createHmac, type KeyObject, timingSafeEqual } from 'node:crypto';
+import { type KeyObject, timingSafeEqual } from 'node:crypto';
 import { SmsOtpError } from './errors.js';
+import { hmacSha256 } from './hmac.js';
 
 /** What a verification token proves. */
 export interface VerifiedPhone {
@@ -24,7 +25,7 @@ const HEADER = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'sms-otp+jwt' }))
 
 /** The HS256 signature, base64url (canonical: no padding, the spare low bits zero). */
 function mac(key: KeyObject, signingInput: string): string {
-  return createHmac('sha256', key).update(signingInput).digest('base64url');
+  return hmacSha256(key, signingInput);
 }
 
 /** Signs a short-lived token for a verified phone and purpose. */
