@@ -171,13 +171,19 @@ describe('PhoneParser reads numbers exactly as parsePhoneNumberFromString(…).i
     fc.assert(
       fc.property(
         fc.oneof(
-          fc.string({ maxLength: 40 }),
-          fc.string({ unit: fc.constantFrom(...'+0123456789 -().#*xX,;tel:'), maxLength: 30 }),
-          fc.string({ unit: 'grapheme', maxLength: 20 }),
+          fc.string({ maxLength: 40, size: 'max' }),
+          fc.string({ unit: fc.constantFrom(...'+0123456789 -().#*xX,;tel:'), maxLength: 30, size: 'max' }),
+          fc.string({ unit: 'grapheme', maxLength: 20, size: 'max' }),
         ),
-        fc.option(fc.oneof(fc.constantFrom('CN', 'US', '86', '+1', 'xx', ''), fc.string({ maxLength: 4 })), {
-          nil: undefined,
-        }),
+        fc.option(
+          fc.oneof(
+            fc.constantFrom('CN', 'US', '86', '+1', 'xx', ''),
+            fc.string({ maxLength: 4, size: 'max' }),
+          ),
+          {
+            nil: undefined,
+          },
+        ),
         defaultCountry,
         (phone, country, fallback) => {
           if (phone.includes('\u0000')) return;
