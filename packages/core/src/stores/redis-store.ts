@@ -236,9 +236,7 @@ export class RedisStore implements OtpStore {
     // KEYS: the phone hash, then ADMIT's keys. ARGV: ISSUE's argument count and arguments, then ADMIT's.
     // Built into one array (this runs on every send).
     const args: Array<string | number> = [];
-    const issueAt = this.#pushAdmission(args, a, this.#phoneKey(i.phone));
-    const issue = issueArgs(i);
-    args.splice(issueAt, 0, issue.length, ...issue);
+    this.#pushAdmission(args, a, { key: this.#phoneKey(i.phone), args: issueArgs(i) });
     const [status, first, second] = (await this.#ready().smsOtpAdmitIssue(...(args as [number]))) as [
       string,
       Reply,
@@ -249,24 +247,27 @@ export class RedisStore implements OtpStore {
   }
 
   /**
-   * Appends ADMIT's key count, keys and arguments to `args` (with `extraKey` as the first key, for a
-   * combined script), and returns where the arguments start (after the keys).
+   * Appends ADMIT's key count, keys and arguments to `args`. With `first` (a combined script): its key goes
+   * before ADMIT's keys, and its argument count and arguments before ADMIT's arguments.
    */
-  #pushAdmission(args: Array<string | number>, i: AdmitInput, extraKey?: string): number {
+  #pushAdmission(
+    args: Array<string | number>,
+    i: AdmitInput,
+    first?: { key: string; args: Array<string | number> },
+  ): void {
     const conversions = i.conversions ?? [];
     const { buckets, breakers } = i;
-    args.push((extraKey ? 1 : 0) + buckets.length + breakers.length + conversions.length);
-    if (extraKey) args.push(extraKey);
+    args.push((first ? 1 : 0) + buckets.length + breakers.length + conversions.length);
+    if (first) args.push(first.key);
     for (const b of buckets) args.push(this.#sharedKey(b.id));
     for (const b of breakers) args.push(this.#sharedKey(b.id));
     for (const c of conversions) args.push(this.#sharedKey(c.spec.id));
-    const argsAt = args.length;
+    if (first) args.push(first.args.length, ...first.args);
     args.push(i.now, i.captchaSolved ? '1' : '0', buckets.length, conversions.length);
     for (const b of buckets) args.push(b.limit, b.windowMs, b.captchaAfter ?? -1);
     for (const b of breakers)
       args.push(b.windowMs, b.minVolume, b.threshold, b.coolOffMs, b.block ? '1' : '0');
     for (const c of conversions) args.push(c.spec.windowMs, c.count);
-    return argsAt;
   }
 
   async release(i: ReleaseInput): Promise<void> {
