@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { createSmsOtp, type IssueInput, RedisStore } from '@sms-otp/core';
 import type { Redis } from 'ioredis';
 import { startRedis } from '../test/support/redis.js';
-import { cnPhone, fmt, infoNumber, noopSender } from './support.js';
+import { benchEngineOptions, cnPhone, fmt, infoNumber } from './support.js';
 
 const CODES = 1_000_000;
 const BATCH = 10_000;
@@ -75,11 +75,9 @@ export async function benchRedisMemory(log: (line: string) => void): Promise<num
     // 1. Full sends: which keys does a send create, and what do they cost per pending code?
     await client.flushall();
     const otp = createSmsOtp({
-      secret: 'bench-secret-bench-secret-bench-secret-0123',
+      ...benchEngineOptions(),
       store: new RedisStore({ client }),
-      sender: noopSender(),
       breaker: { threshold: 0 },
-      sendLimits: { perPhoneHour: 1_000, perPhoneDay: 10_000, perIpHour: 1_000_000 },
     });
     const before = await usedMemory(client);
     let sent = 0;
