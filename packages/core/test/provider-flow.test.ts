@@ -1,9 +1,10 @@
-import { createSmsOtp, deepcloudCodes, jpushCodes, type SmsOtpOptions } from '@sms-otp/core';
+import { createSmsOtp, deepcloudCodes, jpushCodes, minappCodes, type SmsOtpOptions } from '@sms-otp/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codeOf } from './support/outcomes.js';
 import { ALL_KITS } from './support/store-kits.js';
 import { DEEPCLOUD_TOKEN, type DeepcloudFake, startDeepcloudFake } from './vendors/fakes/deepcloud.js';
 import { JPUSH, type JpushFake, startJpushFake } from './vendors/fakes/jpush.js';
+import { MINAPP_TOKEN, type MinappFake, startMinappFake } from './vendors/fakes/minapp.js';
 
 // The fake JPush answers every SMS code start with code 352353 and every voice code with 7788.
 const SMS_CODE = '352353';
@@ -16,14 +17,17 @@ describe.each(ALL_KITS.map((make) => [make().name, make] as const))(
     const kit = makeKit();
     let jpush: JpushFake;
     let deepcloud: DeepcloudFake;
+    let minapp: MinappFake;
     beforeAll(async () => {
       await kit.setup();
       jpush = await startJpushFake();
       deepcloud = await startDeepcloudFake();
+      minapp = await startMinappFake();
     }, 60_000);
     afterAll(async () => {
       await jpush.close();
       await deepcloud.close();
+      await minapp.close();
       await kit.teardown();
     });
 
@@ -93,6 +97,25 @@ describe.each(ALL_KITS.map((make) => [make().name, make] as const))(
       }
       expect(await codeOf(otp.send({ phone }))).toBe('OK');
       expect(await codeOf(otp.verify({ phone, code: SMS_CODE }))).toBe('OK');
+    });
+
+    it('MinApp: a code sent by user id verifies by phone, for that same user_id', async () => {
+      const phone = nextPhone();
+      const otp = engine({
+        sender: minappCodes({
+          token: MINAPP_TOKEN,
+          baseUrl: minapp.url,
+          // A different user than the one the host sends for: the verify must not use it.
+          resolveUserId: () => 999,
+        }),
+        resolvePhone: (userId) => (userId === '4242' ? phone : undefined),
+      });
+      expect(await codeOf(otp.send({ userId: '4242' }))).toBe('OK');
+      expect(minapp.requests.at(-1)!.json).toMatchObject({ user_id: 4242 });
+      expect(await codeOf(otp.verify({ phone, code: '000000' }))).toBe('CODE_INVALID');
+      expect(await codeOf(otp.verify({ phone, code: '352353' }))).toBe('OK');
+      expect(minapp.requests.at(-1)!.json).toMatchObject({ code: '352353', user_id: 4242 });
+      expect(minapp.mismatches).toEqual([]);
     });
 
     it("DeepCloud checks its own captcha when captcha.verifier is 'vendor'", async () => {

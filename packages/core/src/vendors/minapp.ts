@@ -56,8 +56,10 @@ const minappOptionsSchema = z.object({
 export type MinappCodesOptions = z.input<typeof minappOptionsSchema>;
 
 /**
- * MinApp (知晓云) code provider: MinApp makes, sends and checks the code (keyed by phone and `user_id`,
- * so `ref` is `''`). Mainland-China mobile numbers only, SMS only.
+ * MinApp (知晓云) code provider: MinApp makes, sends and checks the code, keyed by phone and `user_id`.
+ * `ref` is the `user_id` the code was sent for, so that the check names the same user (the document
+ * requires `user_id` on both calls, and a verify request carries only the phone). Mainland-China mobile
+ * numbers only, SMS only.
  *
  * Status mapping (the document gives HTTP statuses only): send 200 + `{status: "ok"}` → sent; 400 → a
  * body mentioning the signature (签名 / signature) → `SEND_FAILED` `reason: 'signature'`, mentioning
@@ -117,15 +119,13 @@ export function minappCodes(options: MinappCodesOptions): CodeProvider {
     async start(request: CodeRequest) {
       if (request.channel !== 'sms') throw unsupportedChannel(vendor, request.channel);
       const phone = chinaMobile(vendor, request.phone);
-      const body: Record<string, unknown> = {
-        phone,
-        user_id: await userIdFor(request.phone, request.userId),
-      };
+      const userId = await userIdFor(request.phone, request.userId);
+      const body: Record<string, unknown> = { phone, user_id: userId };
       if (config.signatureId !== undefined) body.signature_id = config.signatureId;
       const response = await post(MINAPP_SEND_PATH, body);
       if (response.status === 200 || response.status === 201) {
         expectOk(vendor, response);
-        return { ref: '', vendor };
+        return { ref: String(userId), vendor };
       }
       throw minappError(vendor, response, 'send');
     },
@@ -134,7 +134,8 @@ export function minappCodes(options: MinappCodesOptions): CodeProvider {
       const response = await post(MINAPP_VERIFY_PATH, {
         phone,
         code: request.code,
-        user_id: await userIdFor(request.phone, request.userId),
+        // The user the code was sent for; a ref of '' (a code started before refs held it) asks again.
+        user_id: await userIdFor(request.phone, request.ref === '' ? request.userId : request.ref),
       });
       if (response.status === 200 || response.status === 201) {
         expectOk(vendor, response);

@@ -37,12 +37,12 @@ afterEach(async () => {
 
 describe('minappCodes', () => {
   it('sends a code and verifies it', async () => {
-    expect(await provider.start(request())).toEqual({ ref: '', vendor: 'minapp' });
+    expect(await provider.start(request())).toEqual({ ref: '66879698', vendor: 'minapp' });
     expect(fake.requests[0]!.path).toBe('/oserve/v2.1/sms-verification-code/');
     expect(fake.requests[0]!.headers.authorization).toBe(`Bearer ${MINAPP_TOKEN}`);
     expect(fake.requests[0]!.json).toEqual({ phone: '13800138000', user_id: 66879698 });
-    expect(await provider.check(check('000000'))).toBe(false);
-    expect(await provider.check(check('352353'))).toBe(true);
+    expect(await provider.check(check('000000', { ref: '66879698', userId: undefined }))).toBe(false);
+    expect(await provider.check(check('352353', { ref: '66879698', userId: undefined }))).toBe(true);
     expect(fake.requests[2]!.path).toBe('/oserve/v1.8/sms-verification-code/verify/');
     expect(fake.requests[2]!.json).toEqual({ phone: '13800138000', code: '352353', user_id: 66879698 });
   });
@@ -61,6 +61,23 @@ describe('minappCodes', () => {
     await custom.start(request({ userId: undefined }));
     expect(fake.requests[0]!.json).toEqual({ phone: '13800138000', user_id: 42, signature_id: 1 });
     expect(seen).toEqual(['+8613800138000']);
+  });
+
+  it('verifies for the user_id the code was sent to (ref), not one looked up again', async () => {
+    const lookups: string[] = [];
+    const custom = minappCodes({
+      token: MINAPP_TOKEN,
+      baseUrl: fake.url,
+      resolveUserId: (phone) => {
+        lookups.push(phone);
+        return 7;
+      },
+    });
+    const { ref } = await custom.start(request({ userId: '123' }));
+    expect(ref).toBe('123');
+    expect(await custom.check(check('352353', { ref, userId: undefined }))).toBe(true);
+    expect(fake.requests[1]!.json).toEqual({ phone: '13800138000', code: '352353', user_id: 123 });
+    expect(lookups).toEqual([]);
   });
 
   it('refuses a request without user id when no resolveUserId is set', async () => {
