@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { type ErrorCode, SmsOtpConfigError, SmsOtpError } from '../errors.js';
 import { clockSchema, functionSchema, parseAdapterOptions } from './common.js';
+import { mayHaveDelivered } from './http.js';
 import type {
   Channel,
   CodeCheck,
@@ -31,10 +32,11 @@ const failoverOptionsSchema = z.object({
   /** Milliseconds an open breaker skips its member before one trial request (half-open); default 30 000. */
   coolOffMs: z.number().int().min(0).max(86_400_000).default(30_000),
   /**
-   * Whether a timed-out member hands over to the next one; default `false`. A timed-out request may
-   * still be delivered, so failing over can deliver two messages (two different codes with a sender).
+   * Whether a member whose send may still be delivered (a timeout, a connection lost after the request went
+   * out, HTTP 500/502/504, a 2xx that is not the vendor's JSON: `mayHaveDelivered`) hands over to the next
+   * one; default `false`. Handing over can deliver two messages.
    */
-  failoverOnTimeout: z.boolean().default(false),
+  failoverOnUnknownOutcome: z.boolean().default(false),
   /** Receives {@link FailoverEvent}s; a listener that throws is ignored. */
   onEvent: functionSchema<(event: FailoverEvent) => void>('(event) => void').optional(),
   /** Epoch milliseconds, for the breakers; default `Date.now`. */
@@ -47,7 +49,7 @@ const failoverOptionsSchema = z.object({
  * Options of {@link failover}.
  *
  * @example
- * const options: FailoverOptions = { failureThreshold: 5, coolOffMs: 60_000, failoverOnTimeout: false };
+ * const options: FailoverOptions = { failureThreshold: 5, coolOffMs: 60_000, failoverOnUnknownOutcome: false };
  */
 export type FailoverOptions = z.input<typeof failoverOptionsSchema>;
 
@@ -89,8 +91,10 @@ type Outcome =
  *   exception is a member that cannot reach the number's country at all (`INVALID_PHONE` with
  *   `reason: 'unsupported_country'`, refused before any request) or channel (`unsupported_channel`):
  *   it is skipped.
- * - A timeout fails over only with `failoverOnTimeout: true`: the timed-out vendor may still deliver,
- *   so the user could get two messages (with a sender, two different codes, of which only the last works).
+ * - A failure that may still be delivered (`mayHaveDelivered`: a timeout, a connection lost after the
+ *   request went out, HTTP 500/502/504, a 2xx that is not the vendor's JSON) stops there, unless
+ *   `failoverOnUnknownOutcome: true`: the next vendor would send a second message. The member's breaker
+ *   counts it, so a vendor that keeps failing this way is soon skipped and its sends go to the next one.
  * - Circuit breaker: a member that failed `failureThreshold` times in a row is skipped for `coolOffMs`;
  *   then one request tries it again (half-open): success closes the breaker, failure reopens it.
  * - When every member failed: `SEND_FAILED` with `details.failures`, one entry per member (vendor, code,
@@ -172,7 +176,8 @@ export function failover(members: readonly Vendor[], options: FailoverOptions = 
       return { kind: 'next', error, counted: false, skipped: 'unsupported_channel' };
     }
     if (error.details.partial === true) return { kind: 'stop', error, counted: true };
-    if (reason === 'timeout' && !config.failoverOnTimeout) return { kind: 'stop', error, counted: true };
+    if (!config.failoverOnUnknownOutcome && mayHaveDelivered(error))
+      return { kind: 'stop', error, counted: true };
     return { kind: 'next', error, counted: true };
   }
 

@@ -143,6 +143,42 @@ export async function vendorFetch(request: VendorRequest): Promise<VendorRespons
   return { status, json, notJson };
 }
 
+/** System errors raised before a request could reach the vendor: resolving, connecting, the TLS handshake. */
+const BEFORE_SENDING =
+  /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ENETUNREACH|EHOSTUNREACH|EADDRNOTAVAIL|UND_ERR_CONNECT_TIMEOUT|ERR_TLS_|ERR_SSL_|CERT_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_)/;
+
+/**
+ * Whether a failed vendor call may still deliver its message: the vendor may have taken the request, but
+ * its answer does not say so. `failover` does not hand such a send to the next vendor (unless
+ * `failoverOnUnknownOutcome`), as the user could get two messages. True for:
+ * - `timeout`;
+ * - `network` errors other than those before the request went out (refused, DNS, TLS …: the connection
+ *   was lost with the request sent, or the cause is unknown);
+ * - `http_error` 500, 502 and 504 (a server or gateway that failed after the request reached it);
+ * - `bad_response` to a 2xx: the vendor (or something on the way) accepted the request and answered
+ *   something other than its documented JSON.
+ * Explicit refusals (4xx, a vendor error code, 503) and everything not `SEND_FAILED` are not.
+ *
+ * @example
+ * if (error instanceof SmsOtpError && mayHaveDelivered(error)) log('outcome unknown; not resent');
+ */
+export function mayHaveDelivered(error: SmsOtpError): boolean {
+  if (error.code !== 'SEND_FAILED') return false;
+  const { reason, httpStatus, errno } = error.details;
+  switch (reason) {
+    case 'timeout':
+      return true;
+    case 'network':
+      return typeof errno !== 'string' || !BEFORE_SENDING.test(errno);
+    case 'http_error':
+      return httpStatus === 500 || httpStatus === 502 || httpStatus === 504;
+    case 'bad_response':
+      return typeof httpStatus !== 'number' || (httpStatus >= 200 && httpStatus < 300);
+    default:
+      return false;
+  }
+}
+
 /**
  * Throws `SEND_FAILED` with `reason: 'bad_response'` unless the answer is a JSON object; returns that object.
  *

@@ -2,7 +2,7 @@ export type { DeepcloudCodesOptions } from './deepcloud.js';
 export { DEEPCLOUD_PATHS, deepcloudCodes } from './deepcloud.js';
 export type { FailoverEvent, FailoverFailure, FailoverOptions } from './failover.js';
 export { failover } from './failover.js';
-export type { FailureReason } from './http.js';
+export { type FailureReason, mayHaveDelivered } from './http.js';
 export type { JpushCodesOptions, JpushSenderOptions } from './jpush.js';
 export { JPUSH_BASE_URL, JPUSH_ERRORS, jpushAuthorization, jpushCodes, jpushSender } from './jpush.js';
 export type { MinappCodesOptions } from './minapp.js';

@@ -1,12 +1,13 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { SmsOtpConfigError, SmsOtpError } from '../../src/errors.js';
 import { type FailoverEvent, failover } from '../../src/vendors/failover.js';
+import { mayHaveDelivered } from '../../src/vendors/http.js';
 import { jpushCodes, jpushSender } from '../../src/vendors/jpush.js';
 import { ronglianSender } from '../../src/vendors/ronglian.js';
 import type { Channel, CodeProvider, Sender } from '../../src/vendors/types.js';
 import { JPUSH, type JpushFake, startJpushFake } from './fakes/jpush.js';
-import { RONGLIAN } from './fakes/ronglian.js';
-import { closedPortUrl } from './fakes/server.js';
+import { RONGLIAN, startRonglianFake } from './fakes/ronglian.js';
+import { closedPortUrl, type Misbehaviour } from './fakes/server.js';
 import { codeMessage, expectNoSecrets, rejection } from './helpers.js';
 
 type Step = 'ok' | SmsOtpError | Error;
@@ -130,7 +131,7 @@ describe('failover order', () => {
   });
 });
 
-describe('failover on timeout', () => {
+describe('failover when the outcome is unknown', () => {
   const timeout = () => new SmsOtpError('SEND_FAILED', { vendor: 'a', reason: 'timeout', timeoutMs: 50 });
 
   it('stops on a timeout by default (the message may still arrive)', async () => {
@@ -143,30 +144,47 @@ describe('failover on timeout', () => {
     expect(b.calls).toHaveLength(0);
   });
 
-  it('fails over on a timeout with failoverOnTimeout: true', async () => {
+  it('fails over on a timeout with failoverOnUnknownOutcome: true', async () => {
     const a = stubSender('a', [timeout()]);
     const b = stubSender('b', ['ok']);
-    expect((await failover([a, b], { failoverOnTimeout: true }).send(codeMessage())).vendor).toBe('b');
+    expect((await failover([a, b], { failoverOnUnknownOutcome: true }).send(codeMessage())).vendor).toBe('b');
   });
 
-  it('does so with real adapters: a hanging vendor, then a healthy one', async () => {
-    const { startRonglianFake } = await import('./fakes/ronglian.js');
-    const hanging = await startRonglianFake();
+  // Each answer of the first (real Ronglian) adapter, and whether JPush is asked next.
+  const cases: Array<[Misbehaviour | 'refused', string, boolean]> = [
+    ['hang', 'timeout', false],
+    ['reset', 'network', false],
+    ['status500', 'http_error', false],
+    ['status504', 'http_error', false],
+    ['html', 'bad_response', false],
+    ['refused', 'network', true],
+    ['status503', 'http_error', true],
+    ['status502-json', 'http_error', false],
+  ];
+  it.each(cases)('real adapters: Ronglian %s (%s) → JPush asked: %s', async (misbehaviour, reason, next) => {
+    const first = await startRonglianFake();
     const jpush = await startJpushFake();
     try {
-      hanging.misbehave = 'hang';
+      const baseUrl = misbehaviour === 'refused' ? await closedPortUrl() : first.url;
+      if (misbehaviour !== 'refused') first.misbehave = misbehaviour;
       const members = () => [
-        ronglianSender({ ...RONGLIAN, templateId: '1', baseUrl: hanging.url, timeout: 30 }),
+        ronglianSender({ ...RONGLIAN, templateId: '1', baseUrl, timeout: 100 }),
         jpushSender({ ...JPUSH, templateId: 1, baseUrl: jpush.url }),
       ];
-      const stopped = await rejection(failover(members()).send(codeMessage()));
-      expect(stopped.details).toMatchObject({ vendor: 'ronglian', reason: 'timeout' });
-      expect(jpush.requests).toHaveLength(0);
-      const receipt = await failover(members(), { failoverOnTimeout: true }).send(codeMessage());
-      expect(receipt.vendor).toBe('jpush');
+      if (next) {
+        expect((await failover(members()).send(codeMessage())).vendor).toBe('jpush');
+      } else {
+        const stopped = await rejection(failover(members()).send(codeMessage()));
+        expect(stopped.details).toMatchObject({ vendor: 'ronglian', reason });
+        expect(mayHaveDelivered(stopped)).toBe(true);
+        expect(jpush.requests).toHaveLength(0);
+        const receipt = await failover(members(), { failoverOnUnknownOutcome: true }).send(codeMessage());
+        expect(receipt.vendor).toBe('jpush');
+      }
+      expect(jpush.requests).toHaveLength(1);
       expect(jpush.mismatches).toEqual([]);
     } finally {
-      await hanging.close();
+      await first.close();
       await jpush.close();
     }
   });

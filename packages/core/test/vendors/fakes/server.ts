@@ -21,7 +21,17 @@ export interface FakeReply {
 }
 
 /** A transport misbehaviour forced on the next requests (after the request was checked). */
-export type Misbehaviour = 'hang' | 'html' | 'status500' | 'status502-json';
+export type Misbehaviour =
+  | 'hang'
+  | 'html'
+  | 'status500'
+  | 'status502-json'
+  | 'status503'
+  | 'status504'
+  /** The connection is closed after the request was read, without an answer. */
+  | 'reset'
+  /** A 200 whose body (1 MiB of JSON) is larger than any vendor answer. */
+  | 'huge';
 
 /**
  * Collects every way a request differs from the vendor document. The handler calls `problem(…)` for each
@@ -94,6 +104,13 @@ export async function startFake(handler: Handler): Promise<FakeServer> {
         reply = { status: 500, text: 'Internal Server Error', contentType: 'text/plain' };
       } else if (fake.misbehave === 'status502-json') {
         reply = { status: 502, body: { error: 'bad gateway' } };
+      } else if (fake.misbehave === 'status503' || fake.misbehave === 'status504') {
+        reply = { status: Number(fake.misbehave.slice(6)), text: 'unavailable', contentType: 'text/plain' };
+      } else if (fake.misbehave === 'reset') {
+        req.socket.destroy();
+        return;
+      } else if (fake.misbehave === 'huge') {
+        reply = { status: 200, body: { padding: 'x'.repeat(1024 * 1024) } };
       }
       const text = reply.text ?? (reply.body === undefined ? '' : JSON.stringify(reply.body));
       res.writeHead(reply.status, {
