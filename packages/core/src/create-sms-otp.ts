@@ -266,7 +266,7 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
     if (verifier === 'builtin') {
       if (!input.captchaKey) throw new SmsOtpError('CAPTCHA_INVALID', { reason: 'no_key' });
       const key = input.captchaKey;
-      const stored = await guard(() => store.takeCaptcha({ key }));
+      const stored = await guard(() => store.takeCaptcha({ key, now: now() }));
       const [hash = '', until = '0'] = stored?.split('.') ?? [];
       if (now() >= Number(until) || !constantTimeEqual(hash, captchaHash(key, input.captcha))) {
         throw new SmsOtpError('CAPTCHA_INVALID');
@@ -643,6 +643,7 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
         jti: claims.jti,
         ttlMs: claims.exp * 1000 - at + 1000,
         consume: check.consume ?? true,
+        now: at,
       }),
     );
     if (!fresh) throw new SmsOtpError('TOKEN_USED');
@@ -660,7 +661,7 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
     // The deadline travels with the hash, so expiry follows the engine's clock on every store.
     const ttlMs = captchaPolicy.ttl * 1000;
     const answer = `${captchaHash(captchaKey, text)}.${now() + ttlMs}`;
-    await guard(() => store.putCaptcha({ key: captchaKey, answer, ttlMs }));
+    await guard(() => store.putCaptcha({ key: captchaKey, answer, ttlMs, now: now() }));
     return { captchaKey, image: captchaDataUri(renderCaptchaSvg(text)), expiresIn: captchaPolicy.ttl };
   }
 

@@ -273,6 +273,21 @@ describe.each(ALL_KITS.map((make) => [make().name, make] as const))('engine on %
     expect(await codeOf(a.otp.checkToken(second.token, { purpose: 'login' }))).toBe('TOKEN_EXPIRED');
   });
 
+  it('a token used late in its life stays used until it expires, whatever runs in between', async () => {
+    const { otp, sender } = engine();
+    const phone = nextPhone();
+    await otp.send({ phone });
+    const { token } = await otp.verify({ phone, code: sender.outbox.last(phone)!.code });
+    advance(300);
+    expect(await codeOf(otp.checkToken(token, { purpose: 'login' }))).toBe('OK');
+    // Other traffic moves time on for the store; the token has ~290 s of life left.
+    for (const step of [10, 100, 180]) {
+      advance(step);
+      await otp.send({ phone: nextPhone() });
+      expect(await codeOf(otp.checkToken(token, { purpose: 'login' }))).toBe('TOKEN_USED');
+    }
+  });
+
   it('a store that does not answer gives STORE_UNAVAILABLE and sends nothing', async () => {
     const real = kit.instance();
     const hanging = new Proxy(real, {

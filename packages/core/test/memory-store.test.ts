@@ -31,6 +31,21 @@ describe('MemoryStore', () => {
     await store.close();
   });
 
+  it('times used tokens and captchas from the time of the call, not from the last send', async () => {
+    const store = new MemoryStore();
+    const t0 = Date.UTC(2026, 0, 1);
+    await issue(store, '+1', t0);
+    // Nothing ran for an hour; the token is consumed with 100 s of life left, a captcha made for 120 s.
+    const t1 = t0 + 3_600_000;
+    expect(await store.useToken({ jti: 'j', ttlMs: 100_000, consume: true, now: t1 })).toBe(true);
+    await store.putCaptcha({ key: 'k', answer: 'h.1', ttlMs: 120_000, now: t1 });
+    await issue(store, '+2', t1 + 60_000);
+    expect(await store.useToken({ jti: 'j', ttlMs: 100_000, consume: false, now: t1 + 60_000 })).toBe(false);
+    expect(await store.takeCaptcha({ key: 'k', now: t1 + 60_000 })).toBe('h.1');
+    expect(await store.useToken({ jti: 'j', ttlMs: 100_000, consume: false, now: t1 + 100_001 })).toBe(true);
+    await store.close();
+  });
+
   it('rejects a bad maxEntries', () => {
     expect(() => new MemoryStore({ maxEntries: 0 })).toThrow(/maxEntries/);
   });

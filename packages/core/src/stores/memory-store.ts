@@ -287,22 +287,27 @@ export class MemoryStore implements OtpStore {
     }
   }
 
-  async putCaptcha(input: { key: string; answer: string; ttlMs: number }): Promise<void> {
-    this.#store(this.#captchas, input.key, { answer: input.answer, expiresAt: this.#now + input.ttlMs });
+  // Each call takes the engine's time: the store's own (the latest it was given) may be long past when
+  // nothing else ran, and a used token marked from there would be usable again before it expires.
+  async putCaptcha(input: { key: string; answer: string; ttlMs: number; now: number }): Promise<void> {
+    const { now } = this.#tick(input.now);
+    this.#store(this.#captchas, input.key, { answer: input.answer, expiresAt: now + input.ttlMs });
   }
 
-  async takeCaptcha(input: { key: string }): Promise<string | undefined> {
+  async takeCaptcha(input: { key: string; now: number }): Promise<string | undefined> {
+    const { now } = this.#tick(input.now);
     const entry = this.#captchas.get(input.key);
     this.#captchas.delete(input.key);
-    return entry && entry.expiresAt > this.#now ? entry.answer : undefined;
+    return entry && entry.expiresAt > now ? entry.answer : undefined;
   }
 
-  async useToken(input: { jti: string; ttlMs: number; consume: boolean }): Promise<boolean> {
+  async useToken(input: { jti: string; ttlMs: number; consume: boolean; now: number }): Promise<boolean> {
+    const { now } = this.#tick(input.now);
     const expiresAt = this.#tokens.get(input.jti);
-    if (expiresAt !== undefined && expiresAt > this.#now) return false;
+    if (expiresAt !== undefined && expiresAt > now) return false;
     if (input.consume) {
       this.#reserveRoom();
-      this.#tokens.set(input.jti, this.#now + input.ttlMs);
+      this.#tokens.set(input.jti, now + input.ttlMs);
     }
     return true;
   }

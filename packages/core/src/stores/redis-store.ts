@@ -282,15 +282,15 @@ export class RedisStore implements OtpStore {
     await this.#ready().smsOtpConvert(keys.length, ...keys, i.now, ...args);
   }
 
-  async putCaptcha(i: { key: string; answer: string; ttlMs: number }): Promise<void> {
+  async putCaptcha(i: { key: string; answer: string; ttlMs: number; now: number }): Promise<void> {
     await this.#ready().set(`${this.#prefix}cap:{${i.key}}`, i.answer, 'PX', Math.max(1, Math.ceil(i.ttlMs)));
   }
 
-  async takeCaptcha(i: { key: string }): Promise<string | undefined> {
+  async takeCaptcha(i: { key: string; now: number }): Promise<string | undefined> {
     return (await this.#ready().getdel(`${this.#prefix}cap:{${i.key}}`)) ?? undefined;
   }
 
-  async useToken(i: { jti: string; ttlMs: number; consume: boolean }): Promise<boolean> {
+  async useToken(i: { jti: string; ttlMs: number; consume: boolean; now: number }): Promise<boolean> {
     const key = `${this.#prefix}jti:{${i.jti}}`;
     const client = this.#ready();
     if (!i.consume) return (await client.exists(key)) === 0;

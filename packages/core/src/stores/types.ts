@@ -42,15 +42,15 @@ export interface OtpStore {
   release(input: ReleaseInput): Promise<void>;
   /** Counts successful verifies in the conversion breakers (the engine batches them). */
   convert(input: { now: number; conversions: Conversion[] }): Promise<void>;
-  /** Keeps a captcha answer's hash for `ttlMs`. */
-  putCaptcha(input: { key: string; answer: string; ttlMs: number }): Promise<void>;
+  /** Keeps a captcha answer's hash for `ttlMs` from `now`. */
+  putCaptcha(input: { key: string; answer: string; ttlMs: number; now: number }): Promise<void>;
   /** Returns and deletes a captcha answer's hash (single use). */
-  takeCaptcha(input: { key: string }): Promise<string | undefined>;
+  takeCaptcha(input: { key: string; now: number }): Promise<string | undefined>;
   /**
-   * Looks up a verification token id. With `consume`, marks it used (kept for `ttlMs`).
+   * Looks up a verification token id. With `consume`, marks it used (kept for `ttlMs` from `now`).
    * Resolves `true` when the token had not been used before this call.
    */
-  useToken(input: { jti: string; ttlMs: number; consume: boolean }): Promise<boolean>;
+  useToken(input: { jti: string; ttlMs: number; consume: boolean; now: number }): Promise<boolean>;
   /** Releases timers and connections the store owns (never a client the host passed in). */
   close?(): Promise<void>;
 }
