@@ -20,6 +20,7 @@ import type {
   OtpStore,
 } from './stores/types.js';
 import { readToken, signToken, type VerifiedPhone } from './token.js';
+import { mayHaveDelivered } from './vendors/http.js';
 import type { Channel, CodeProvider, Sender, Vendor } from './vendors/types.js';
 
 /** Who a send or verify is for: a phone number, or a user id the host resolves (`resolvePhone`). */
@@ -466,7 +467,10 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
     const undo = issued.undo;
 
     const started = Date.now();
+    // When the engine stops waiting (`sendTimeout`): vendors start nothing after it (failover, adapters).
+    const deadline = started + options.sendTimeout;
     let vendorName = vendor.name;
+    let delivered = false;
     try {
       if (!phone) {
         // An unknown user id: take about as long as a real delivery, send nothing.
@@ -482,8 +486,10 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
             channel,
             ttl: options.ttl,
             requestId,
+            deadline,
           }),
         );
+        delivered = true;
         vendorName = receipt.vendor;
       } else {
         const result = await vendorCall(() =>
@@ -493,19 +499,24 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
             channel,
             ttl: options.ttl,
             requestId,
+            deadline,
             ...(input.userId !== undefined && input.phone === undefined ? { userId: input.userId } : {}),
             ...(captchaPolicy.verifier === 'vendor' && input.captcha !== undefined
               ? { captcha: input.captcha, ...(input.captchaKey ? { captchaKey: input.captchaKey } : {}) }
               : {}),
           }),
         );
+        delivered = true;
         vendorName = result.vendor;
         await guard(() => store.rekey({ ...target, from: secret, to: `r:${result.ref}` }));
       }
     } catch (error) {
-      // Nothing was delivered (or we cannot know it was): undo the code, the cooldown and the counts.
-      await guard(() => store.rollback({ ...target, now: now(), secret, undo })).catch(() => {});
-      await release();
+      // The send failed: the code and its cooldown are undone, so that the user can ask again at once. The
+      // counts (phone, IP, country, budget) are undone only when nothing went out: a message that may have
+      // been delivered was paid for, and uncounting it would let a slow vendor deliver any number of them.
+      const keepCounts = delivered || (error instanceof SmsOtpError && mayHaveDelivered(error));
+      await guard(() => store.rollback({ ...target, now: now(), secret, undo, keepCounts })).catch(() => {});
+      if (!keepCounts) await release();
       throw error;
     }
     if (phone && fixed === undefined)
@@ -609,8 +620,9 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
       throw new SmsOtpError('CODE_INVALID', { attemptsLeft: reserved.attemptsLeft });
     let right: boolean;
     try {
+      const deadline = Date.now() + options.sendTimeout;
       right = await vendorCall(() =>
-        (vendor as CodeProvider).check({ ...target, code, ref: reserved.ref.slice(2) }),
+        (vendor as CodeProvider).check({ ...target, code, ref: reserved.ref.slice(2), deadline }),
       );
     } catch (error) {
       if (error instanceof SmsOtpError && error.code === 'CODE_INVALID') right = false;

@@ -227,6 +227,51 @@ describe.each(ALL_KITS.map((make) => [make().name, make] as const))('engine on %
     expect([byIp.code, byIp.details.scope]).toEqual(['RATE_LIMITED', 'ip']);
   });
 
+  it('a send that may have been delivered undoes the code and cooldown but keeps the window counts', async () => {
+    const unknown = [
+      new SmsOtpError('SEND_FAILED', { vendor: 'memory', reason: 'timeout' }),
+      new SmsOtpError('SEND_FAILED', { vendor: 'memory', reason: 'http_error', httpStatus: 504 }),
+    ];
+    let failing = 0;
+    const sender = memorySender({ fail: () => (failing > 0 ? unknown[--failing] : undefined) });
+    const { otp } = engine({ sender, sendLimits: { perPhoneHour: 3, perPhoneDay: 10, perIpHour: 3 } });
+    const phone = nextPhone();
+    const ip = `198.51.100.${phoneSeq % 250}`;
+    await otp.send({ phone, ip });
+    const first = sender.outbox.last(phone)!.code;
+    advance(61);
+    failing = 2;
+    // No cooldown was left behind: the second try is not RESEND_TOO_SOON.
+    for (let i = 0; i < 2; i++) expect(await codeOf(otp.send({ phone, ip }))).toBe('SEND_FAILED');
+    // Nor a code: the one delivered before still works.
+    expect(await codeOf(otp.verify({ phone, code: first }))).toBe('OK');
+    // Both windows count the two sends that may have gone out.
+    const byPhone = await errorOf(otp.send({ phone, ip: `${ip}9` }));
+    expect([byPhone.code, byPhone.details.scope]).toEqual(['RATE_LIMITED', 'phone']);
+    const byIp = await errorOf(otp.send({ phone: nextPhone(), ip }));
+    expect([byIp.code, byIp.details.scope]).toEqual(['RATE_LIMITED', 'ip']);
+  });
+
+  it("a vendor slower than sendTimeout gets the engine's deadline and counts as maybe delivered", async () => {
+    const messages: Array<{ deadline?: number }> = [];
+    const hanging = {
+      kind: 'sender' as const,
+      name: 'hanging',
+      send: (message: { deadline?: number }) => {
+        messages.push(message);
+        return new Promise<never>(() => {});
+      },
+    };
+    const { otp } = engine({ sender: hanging, sendTimeout: 100, sendLimits: { perPhoneHour: 1 } });
+    const phone = nextPhone();
+    const before = Date.now();
+    const error = await errorOf(otp.send({ phone }));
+    expect([error.code, error.details.reason]).toEqual(['SEND_FAILED', 'timeout']);
+    expect(messages[0]!.deadline).toBeGreaterThanOrEqual(before + 100);
+    expect(messages[0]!.deadline).toBeLessThanOrEqual(Date.now());
+    expect(await codeOf(otp.send({ phone }))).toBe('RATE_LIMITED');
+  });
+
   it('enforces the per-phone hour and day windows and the per-IP window', async () => {
     const { otp } = engine({ sendLimits: { perPhoneHour: 2, perPhoneDay: 3, perIpHour: 3 } });
     const phone = nextPhone();

@@ -152,8 +152,10 @@ export class MemoryStore implements OtpStore {
       if (undo.code) record.codes.set(input.purpose, undo.code);
       else record.codes.delete(input.purpose);
     }
-    if (record.hourStart === undo.hourStart && record.hourCount > 0) record.hourCount -= 1;
-    if (record.dayStart === undo.dayStart && record.dayCount > 0) record.dayCount -= 1;
+    if (!input.keepCounts) {
+      if (record.hourStart === undo.hourStart && record.hourCount > 0) record.hourCount -= 1;
+      if (record.dayStart === undo.dayStart && record.dayCount > 0) record.dayCount -= 1;
+    }
     this.#touch(input.phone, record, 0);
   }
 

@@ -102,7 +102,7 @@ end
 export const ISSUE = `${HELPERS}${ISSUE_FN}return issue(KEYS, ARGV)
 `;
 
-/** KEYS[1] phone hash. ARGV: purpose, secret, undo. */
+/** KEYS[1] phone hash. ARGV: purpose, secret, undo, '1' to keep the hour and day counts. */
 export const ROLLBACK = `${HELPERS}
 local key, purpose, secret = KEYS[1], ARGV[1], ARGV[2]
 local hs0, ds0, prev = string.match(ARGV[3], '^(%d+)#(%d+)#(.*)$')
@@ -113,7 +113,7 @@ if v[1] then
     if prev == '' then redis.call('HDEL', key, purpose) else redis.call('HSET', key, purpose, prev) end
   end
 end
-if v[2] then
+if v[2] and ARGV[4] ~= '1' then
   local hs, hc, ds, dc, fs, fc = win_of(v[2])
   if hs == tonumber(hs0) and hc > 0 then hc = hc - 1 end
   if ds == tonumber(ds0) and dc > 0 then dc = dc - 1 end

@@ -165,7 +165,13 @@ export class RedisStore implements OtpStore {
   }
 
   async rollback(i: RollbackInput): Promise<void> {
-    await this.#ready().smsOtpRollback(this.#phoneKey(i.phone), i.purpose, i.secret, i.undo);
+    await this.#ready().smsOtpRollback(
+      this.#phoneKey(i.phone),
+      i.purpose,
+      i.secret,
+      i.undo,
+      i.keepCounts ? '1' : '0',
+    );
   }
 
   // Written with `then`, not `async`: one promise less on the path every guess of an attack takes.

@@ -102,6 +102,11 @@ export interface RollbackInput extends PhonePurpose {
   now: number;
   secret: string;
   undo: string;
+  /**
+   * Undo the code and its cooldown but leave the phone's hour and day counts: the message may have been
+   * delivered (and paid for) although the vendor call failed.
+   */
+  keepCounts?: boolean;
 }
 
 export interface VerifyInput extends PhonePurpose, Omit<Limits, 'hourLimit' | 'dayLimit'> {

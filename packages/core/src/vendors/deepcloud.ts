@@ -93,7 +93,7 @@ export function deepcloudCodes(options: DeepcloudCodesOptions): CodeProvider {
   }
 
   /** Calls one endpoint; resolves when the envelope says 200, else throws the mapped error. */
-  async function call(endpoint: Endpoint, body: Record<string, unknown>): Promise<void> {
+  async function call(endpoint: Endpoint, body: Record<string, unknown>, deadline?: number): Promise<void> {
     const response = await vendorFetch({
       vendor,
       url: config.baseUrl + DEEPCLOUD_PATHS[endpoint],
@@ -104,6 +104,7 @@ export function deepcloudCodes(options: DeepcloudCodesOptions): CodeProvider {
       },
       body,
       timeout: config.timeout,
+      deadline,
       describe: (json) => {
         const code = stringField(json, 'code');
         return code === undefined
@@ -131,21 +132,26 @@ export function deepcloudCodes(options: DeepcloudCodesOptions): CodeProvider {
         throw new SmsOtpError('CAPTCHA_REQUIRED', { vendor, reason: 'captchaKey and captcha go together' });
       }
       if (hasKey && hasCaptcha) {
-        await call('captchaSend', {
-          mobile_no: chinaMobile(vendor, request.phone),
-          key: request.captchaKey,
-          captcha: request.captcha,
-        });
+        await call(
+          'captchaSend',
+          {
+            mobile_no: chinaMobile(vendor, request.phone),
+            key: request.captchaKey,
+            captcha: request.captcha,
+          },
+          request.deadline,
+        );
       } else if (request.userId !== undefined && request.userId !== '') {
-        await call('guidSend', { guid: request.userId });
+        await call('guidSend', { guid: request.userId }, request.deadline);
       } else {
-        await call('send', { mobile_no: chinaMobile(vendor, request.phone) });
+        await call('send', { mobile_no: chinaMobile(vendor, request.phone) }, request.deadline);
       }
       return { ref: '', vendor };
     },
     async check(request: CodeCheck): Promise<boolean> {
       try {
-        await call('verify', { mobile_no: chinaMobile(vendor, request.phone), code: request.code });
+        const body = { mobile_no: chinaMobile(vendor, request.phone), code: request.code };
+        await call('verify', body, request.deadline);
         return true;
       } catch (error) {
         if (error instanceof SmsOtpError && error.code === 'CODE_INVALID') return false;

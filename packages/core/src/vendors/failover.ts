@@ -184,11 +184,17 @@ export function failover(members: readonly Vendor[], options: FailoverOptions = 
   async function run<T>(
     eligible: (member: Vendor) => boolean,
     call: (member: Vendor) => Promise<T>,
+    deadline: number | undefined,
   ): Promise<{ member: Vendor; result: T }> {
     const failures: FailoverFailure[] = [];
     let tried = 0;
+    let maybeDelivered = false;
     for (const member of members) {
       if (!eligible(member)) continue;
+      // The engine stopped waiting and undid the send: a further member would deliver a dead code.
+      if (tried > 0 && deadline !== undefined && Date.now() >= deadline) {
+        throw new SmsOtpError('SEND_FAILED', { vendor: name, reason: 'timeout', failures });
+      }
       const breaker = breakers.get(member)!;
       if (!admit(breaker)) {
         failures.push({ vendor: member.name, skipped: 'breaker_open' });
@@ -205,6 +211,7 @@ export function failover(members: readonly Vendor[], options: FailoverOptions = 
       }
       if (outcome.counted) {
         tried += 1;
+        maybeDelivered ||= mayHaveDelivered(outcome.error);
         failed(member, breaker, outcome.error);
       } else {
         breaker.probing = false;
@@ -226,6 +233,8 @@ export function failover(members: readonly Vendor[], options: FailoverOptions = 
       vendor: name,
       reason: tried === 0 ? 'no_vendor_available' : 'all_vendors_failed',
       failures,
+      // With failoverOnUnknownOutcome, a member before the last may have delivered after all.
+      ...(maybeDelivered ? { maybeDelivered } : {}),
     });
   }
 
@@ -240,8 +249,10 @@ export function failover(members: readonly Vendor[], options: FailoverOptions = 
       name,
       channels,
       async start(request: CodeRequest) {
-        const { member, result } = await run(supports(request.channel), (m) =>
-          (m as CodeProvider).start(request),
+        const { member, result } = await run(
+          supports(request.channel),
+          (m) => (m as CodeProvider).start(request),
+          request.deadline,
         );
         return { ...result, ref: `${member.name}:${result.ref}` };
       },
@@ -263,7 +274,11 @@ export function failover(members: readonly Vendor[], options: FailoverOptions = 
     name,
     channels,
     async send(message: CodeMessage): Promise<SendReceipt> {
-      const { result } = await run(supports(message.channel), (m) => (m as Sender).send(message));
+      const { result } = await run(
+        supports(message.channel),
+        (m) => (m as Sender).send(message),
+        message.deadline,
+      );
       return result;
     },
   };
@@ -272,6 +287,7 @@ export function failover(members: readonly Vendor[], options: FailoverOptions = 
       const { result } = await run(
         (m) => (m as Sender).sendTemplate !== undefined,
         (m) => (m as Sender).sendTemplate!(message),
+        undefined,
       );
       return result;
     };

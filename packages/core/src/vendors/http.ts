@@ -57,6 +57,8 @@ export interface VendorRequest {
   form?: Record<string, string>;
   /** Milliseconds before the call is abandoned with reason `timeout`. */
   timeout: number;
+  /** Epoch milliseconds after which the engine no longer waits (`CodeMessage.deadline`): the timeout ends there at the latest. */
+  deadline?: number | undefined;
   /** Picks the vendor's own error code and message out of a JSON body (used for 5xx answers). */
   describe?: (json: unknown) => VendorErrorInfo | undefined;
 }
@@ -101,7 +103,11 @@ export function sendFailed(
  * if (res.notJson) throw sendFailed('jpush', 'bad_response', { httpStatus: res.status });
  */
 export async function vendorFetch(request: VendorRequest): Promise<VendorResponse> {
-  const { vendor, timeout } = request;
+  const { vendor, deadline } = request;
+  const left = deadline === undefined ? request.timeout : Math.ceil(deadline - Date.now());
+  // Past the engine's deadline nothing is sent: the engine has already answered and undone the send.
+  if (left <= 0) throw sendFailed(vendor, 'timeout', { timeoutMs: 0 });
+  const timeout = Math.min(request.timeout, left);
   const headers: Record<string, string> = { ...request.headers };
   const init: RequestInit = {
     method: request.method ?? 'POST',
@@ -117,14 +123,21 @@ export async function vendorFetch(request: VendorRequest): Promise<VendorRespons
   }
 
   let response: Response;
-  let text: string;
+  let text: string | undefined;
   try {
     response = await fetch(request.url, init);
-    text = await response.text();
+    text = await readText(response);
   } catch (error) {
     throw transportError(vendor, timeout, error);
   }
 
+  const status = response.status;
+  if (text === undefined) {
+    if (status >= 500 || (status >= 300 && status < 400)) {
+      throw sendFailed(vendor, 'http_error', { httpStatus: status });
+    }
+    throw sendFailed(vendor, 'bad_response', { httpStatus: status, bodyTooLarge: true });
+  }
   let json: unknown;
   let notJson = false;
   if (text.trim() !== '') {
@@ -135,12 +148,42 @@ export async function vendorFetch(request: VendorRequest): Promise<VendorRespons
     }
   }
 
-  const status = response.status;
   if (status >= 500 || (status >= 300 && status < 400)) {
     const described = json === undefined ? undefined : safeDescribe(request.describe, json);
     throw sendFailed(vendor, 'http_error', { httpStatus: status, ...described });
   }
   return { status, json, notJson };
+}
+
+/** The largest answer read from a vendor; theirs are a few hundred bytes. */
+export const MAX_ANSWER_BYTES = 64 * 1024;
+
+/**
+ * The body as UTF-8 text, or `undefined` when it is larger than MAX_ANSWER_BYTES (the rest is not read: an
+ * endless or huge answer must not fill the process's memory).
+ */
+async function readText(response: Response): Promise<string | undefined> {
+  const body = response.body;
+  if (body === null) return '';
+  if (Number(response.headers.get('content-length')) > MAX_ANSWER_BYTES) {
+    await body.cancel();
+    return undefined;
+  }
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_ANSWER_BYTES) {
+      await reader.cancel();
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  // As `response.text()` decodes: UTF-8, a leading byte-order mark dropped.
+  return new TextDecoder().decode(Buffer.concat(chunks));
 }
 
 /** System errors raised before a request could reach the vendor: resolving, connecting, the TLS handshake. */
@@ -156,7 +199,9 @@ const BEFORE_SENDING =
  *   was lost with the request sent, or the cause is unknown);
  * - `http_error` 500, 502 and 504 (a server or gateway that failed after the request reached it);
  * - `bad_response` to a 2xx: the vendor (or something on the way) accepted the request and answered
- *   something other than its documented JSON.
+ *   something other than its documented JSON;
+ * - an error with `details.maybeDelivered` (`failover` with `failoverOnUnknownOutcome`, when a member
+ *   before the last failed that way).
  * Explicit refusals (4xx, a vendor error code, 503) and everything not `SEND_FAILED` are not.
  *
  * @example
@@ -164,6 +209,7 @@ const BEFORE_SENDING =
  */
 export function mayHaveDelivered(error: SmsOtpError): boolean {
   if (error.code !== 'SEND_FAILED') return false;
+  if (error.details.maybeDelivered === true) return true;
   const { reason, httpStatus, errno } = error.details;
   switch (reason) {
     case 'timeout':

@@ -51,7 +51,7 @@ export const JPUSH_ERRORS: Readonly<Record<string, { code: ErrorCode; reason?: F
   '50001': { code: 'SEND_FAILED', reason: 'auth' }, // missing auth
   '50002': { code: 'SEND_FAILED', reason: 'auth' }, // auth failed
   '50003': { code: 'SEND_FAILED', reason: 'bad_request' }, // missing body
-  '50004': { code: 'INVALID_PHONE' }, // missing mobile
+  '50004': { code: 'SEND_FAILED', reason: 'bad_request' }, // missing mobile (the request was built wrong)
   '50005': { code: 'SEND_FAILED', reason: 'config' }, // missing temp_id
   '50006': { code: 'INVALID_PHONE' }, // invalid mobile
   '50007': { code: 'SEND_FAILED', reason: 'bad_request' }, // invalid body
@@ -141,6 +141,7 @@ interface JpushClient {
   post(
     path: string,
     body: Record<string, unknown>,
+    deadline?: number,
   ): Promise<{ json: Record<string, unknown>; status: number }>;
 }
 
@@ -150,13 +151,14 @@ function jpushClient(
 ): JpushClient {
   const authorization = jpushAuthorization(config.appKey, config.masterSecret);
   return {
-    async post(path, body) {
+    async post(path, body, deadline) {
       const response: VendorResponse = await vendorFetch({
         vendor,
         url: config.baseUrl + path,
         headers: { 'Content-Type': 'application/json', Authorization: authorization },
         body,
         timeout: config.timeout,
+        deadline,
         describe: describeJpush,
       });
       return { json: expectJsonObject(vendor, response), status: response.status };
@@ -195,7 +197,7 @@ function messageId(vendor: string, json: Record<string, unknown>, httpStatus: nu
  * `POST /v1/messages` (`temp_para`, default `{ code }`). Mainland-China mobile numbers only.
  * `sendTemplate` sends one request per number (the document has no batch endpoint).
  *
- * Errors follow {@link JPUSH_ERRORS}: 50009 → `RATE_LIMITED`, 50004/50006 → `INVALID_PHONE`, 50014 →
+ * Errors follow {@link JPUSH_ERRORS}: 50009 → `RATE_LIMITED`, 50006 → `INVALID_PHONE`, 50014 →
  * `SEND_FAILED` (`reason: 'balance'`) …; the raw code and message stay in `details`.
  *
  * @example
@@ -210,10 +212,15 @@ export function jpushSender(options: JpushSenderOptions): Sender {
   const vendor = config.name;
   const client = jpushClient(vendor, config);
 
-  async function message(mobile: string, tempId: number, tempPara: Record<string, string>) {
+  async function message(
+    mobile: string,
+    tempId: number,
+    tempPara: Record<string, string>,
+    deadline?: number,
+  ) {
     const body: Record<string, unknown> = { mobile, temp_id: tempId, temp_para: tempPara };
     if (config.signId !== undefined) body.sign_id = config.signId;
-    const { json, status } = await client.post('/v1/messages', body);
+    const { json, status } = await client.post('/v1/messages', body, deadline);
     const receipt: SendReceipt = { vendor, messageId: messageId(vendor, json, status) };
     return receipt;
   }
@@ -225,7 +232,8 @@ export function jpushSender(options: JpushSenderOptions): Sender {
     async send(code: CodeMessage): Promise<SendReceipt> {
       if (code.channel !== 'sms') throw unsupportedChannel(vendor, code.channel);
       const mobile = chinaMobile(vendor, code.phone);
-      return message(mobile, config.templateId, stringRecord(config.params(code.code, ttlMinutes(code.ttl))));
+      const params = stringRecord(config.params(code.code, ttlMinutes(code.ttl)));
+      return message(mobile, config.templateId, params, code.deadline);
     },
     async sendTemplate(template: TemplateMessage): Promise<SendReceipt[]> {
       if (Array.isArray(template.params)) {
@@ -288,15 +296,17 @@ export function jpushCodes(options: JpushCodesOptions): CodeProvider {
       } else {
         throw unsupportedChannel(vendor, request.channel);
       }
-      const { json, status } = await client.post(path, body);
+      const { json, status } = await client.post(path, body, request.deadline);
       const id = messageId(vendor, json, status);
       return { ref: id, vendor, messageId: id };
     },
     async check(request: CodeCheck): Promise<boolean> {
       if (request.ref === '') throw new SmsOtpError('CODE_EXPIRED', { vendor, reason: 'no_ref' });
-      const { json, status } = await client.post(`/v1/codes/${encodeURIComponent(request.ref)}/valid`, {
-        code: request.code,
-      });
+      const { json, status } = await client.post(
+        `/v1/codes/${encodeURIComponent(request.ref)}/valid`,
+        { code: request.code },
+        request.deadline,
+      );
       if (json.is_valid === true) return true;
       if (json.error === undefined) {
         if (json.is_valid === false) return false;

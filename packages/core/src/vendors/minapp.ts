@@ -102,13 +102,14 @@ export function minappCodes(options: MinappCodesOptions): CodeProvider {
     return id;
   }
 
-  function post(path: string, body: Record<string, unknown>): Promise<VendorResponse> {
+  function post(path: string, body: Record<string, unknown>, deadline?: number): Promise<VendorResponse> {
     return vendorFetch({
       vendor,
       url: config.baseUrl + path,
       headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${config.token}` },
       body,
       timeout: config.timeout,
+      deadline,
     });
   }
 
@@ -122,7 +123,7 @@ export function minappCodes(options: MinappCodesOptions): CodeProvider {
       const userId = await userIdFor(request.phone, request.userId);
       const body: Record<string, unknown> = { phone, user_id: userId };
       if (config.signatureId !== undefined) body.signature_id = config.signatureId;
-      const response = await post(MINAPP_SEND_PATH, body);
+      const response = await post(MINAPP_SEND_PATH, body, request.deadline);
       if (response.status === 200 || response.status === 201) {
         expectOk(vendor, response);
         return { ref: String(userId), vendor };
@@ -131,12 +132,13 @@ export function minappCodes(options: MinappCodesOptions): CodeProvider {
     },
     async check(request: CodeCheck): Promise<boolean> {
       const phone = chinaMobile(vendor, request.phone);
-      const response = await post(MINAPP_VERIFY_PATH, {
+      const body = {
         phone,
         code: request.code,
         // The user the code was sent for; a ref of '' (a code started before refs held it) asks again.
         user_id: await userIdFor(request.phone, request.ref === '' ? request.userId : request.ref),
-      });
+      };
+      const response = await post(MINAPP_VERIFY_PATH, body, request.deadline);
       if (response.status === 200 || response.status === 201) {
         expectOk(vendor, response);
         return true;

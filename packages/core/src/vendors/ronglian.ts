@@ -155,7 +155,13 @@ export function ronglianSender(options: RonglianSenderOptions): Sender {
   const config = parseAdapterOptions('ronglian', ronglianOptionsSchema, options);
   const vendor = config.name;
 
-  async function templateSms(to: string[], templateId: string, datas: string[], reqId?: string) {
+  async function templateSms(
+    to: string[],
+    templateId: string,
+    datas: string[],
+    reqId?: string,
+    deadline?: number,
+  ) {
     const timestamp = ronglianTimestamp(config.clock());
     const sig = ronglianSignature(config.accountSid, config.authToken, timestamp);
     const body: Record<string, unknown> = { to: to.join(','), appId: config.appId, templateId, datas };
@@ -171,6 +177,7 @@ export function ronglianSender(options: RonglianSenderOptions): Sender {
       },
       body,
       timeout: config.timeout,
+      deadline,
       describe: describeRonglian,
     });
     const json = expectJsonObject(vendor, response);
@@ -191,7 +198,7 @@ export function ronglianSender(options: RonglianSenderOptions): Sender {
       if (message.channel !== 'sms') throw unsupportedChannel(vendor, message.channel);
       const to = chinaMobile(vendor, message.phone);
       const datas = config.datas(message.code, ttlMinutes(message.ttl)).map(String);
-      return templateSms([to], config.templateId, datas, ronglianReqId(message.requestId));
+      return templateSms([to], config.templateId, datas, ronglianReqId(message.requestId), message.deadline);
     },
     async sendTemplate(message: TemplateMessage): Promise<SendReceipt[]> {
       if (!Array.isArray(message.params)) {

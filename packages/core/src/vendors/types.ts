@@ -13,6 +13,12 @@ export interface CodeMessage {
   ttl: number;
   /** Random id of this send, safe to pass to a vendor as a request id. */
   requestId: string;
+  /**
+   * Epoch milliseconds at which the engine stops waiting for this call (its `sendTimeout`) and undoes the
+   * send: start nothing after it. The adapters shorten their own timeout to it, and `failover` tries no
+   * further member.
+   */
+  deadline?: number;
 }
 
 /** What a vendor said when it accepted a message. */
@@ -56,6 +62,12 @@ export interface CodeRequest {
   /** Seconds the code should stay valid (providers that take a ttl use it). */
   ttl: number;
   requestId: string;
+  /**
+   * Epoch milliseconds at which the engine stops waiting for this call (its `sendTimeout`) and undoes the
+   * send: start nothing after it. The adapters shorten their own timeout to it, and `failover` tries no
+   * further member.
+   */
+  deadline?: number;
   /** Set when the host sends by user id and the vendor takes one (MinApp `user_id`, DeepCloud `guid`). */
   userId?: string;
   /** Captcha fields, for vendors that check them (DeepCloud `key` + `captcha`). */
@@ -71,6 +83,8 @@ export interface CodeCheck {
   /** The reference `start` returned (e.g. JPush `msg_id`). */
   ref: string;
   userId?: string;
+  /** Epoch milliseconds at which the engine stops waiting for this check (its `sendTimeout`). */
+  deadline?: number;
 }
 
 /**

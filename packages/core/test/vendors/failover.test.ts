@@ -190,6 +190,47 @@ describe('failover when the outcome is unknown', () => {
   });
 });
 
+describe('failover and the engine deadline', () => {
+  it('tries no further member once the deadline has passed', async () => {
+    let now = 1_000;
+    const slow: Sender = {
+      kind: 'sender',
+      name: 'slow',
+      async send() {
+        // The member fails only after the engine's deadline.
+        now = 3_000;
+        throw failed('http_error', { httpStatus: 503 });
+      },
+    };
+    const b = stubSender('b', ['ok']);
+    const realNow = Date.now;
+    Date.now = () => now;
+    try {
+      const error = await rejection(failover([slow, b]).send(codeMessage({ deadline: 2_000 })));
+      expect(error.details).toMatchObject({ vendor: 'failover', reason: 'timeout' });
+      expect(error.details.failures).toEqual([
+        { vendor: 'slow', code: 'SEND_FAILED', reason: 'http_error', httpStatus: 503 },
+      ]);
+      expect(b.calls).toHaveLength(0);
+      now = 1_000;
+      expect((await failover([slow, b]).send(codeMessage({ deadline: 5_000 }))).vendor).toBe('b');
+    } finally {
+      Date.now = realNow;
+    }
+  });
+
+  it('marks an all-failed send that may have been delivered (failoverOnUnknownOutcome)', async () => {
+    const a = stubSender('a', [failed('timeout', { timeoutMs: 5 })]);
+    const b = stubSender('b', [failed('balance')]);
+    const error = await rejection(failover([a, b], { failoverOnUnknownOutcome: true }).send(codeMessage()));
+    expect(error.details).toMatchObject({ reason: 'all_vendors_failed', maybeDelivered: true });
+    expect(mayHaveDelivered(error)).toBe(true);
+    const c = stubSender('c', [failed('balance')]);
+    const definite = await rejection(failover([c, stubSender('d', [failed('auth')])]).send(codeMessage()));
+    expect(mayHaveDelivered(definite)).toBe(false);
+  });
+});
+
 describe('failover when every member fails', () => {
   it('lists each vendor failure and leaks no secret', async () => {
     const down = await closedPortUrl();

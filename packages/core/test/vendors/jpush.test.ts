@@ -14,7 +14,7 @@ const EXPECTED_SEND: Record<string, [string, string | undefined]> = {
   '50001': ['SEND_FAILED', 'auth'],
   '50002': ['SEND_FAILED', 'auth'],
   '50003': ['SEND_FAILED', 'bad_request'],
-  '50004': ['INVALID_PHONE', undefined],
+  '50004': ['SEND_FAILED', 'bad_request'],
   '50005': ['SEND_FAILED', 'config'],
   '50006': ['INVALID_PHONE', undefined],
   '50007': ['SEND_FAILED', 'bad_request'],

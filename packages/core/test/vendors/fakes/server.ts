@@ -29,9 +29,7 @@ export type Misbehaviour =
   | 'status503'
   | 'status504'
   /** The connection is closed after the request was read, without an answer. */
-  | 'reset'
-  /** A 200 whose body (1 MiB of JSON) is larger than any vendor answer. */
-  | 'huge';
+  | 'reset';
 
 /**
  * Collects every way a request differs from the vendor document. The handler calls `problem(…)` for each
@@ -109,8 +107,6 @@ export async function startFake(handler: Handler): Promise<FakeServer> {
       } else if (fake.misbehave === 'reset') {
         req.socket.destroy();
         return;
-      } else if (fake.misbehave === 'huge') {
-        reply = { status: 200, body: { padding: 'x'.repeat(1024 * 1024) } };
       }
       const text = reply.text ?? (reply.body === undefined ? '' : JSON.stringify(reply.body));
       res.writeHead(reply.status, {
