@@ -508,7 +508,8 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
         );
         delivered = true;
         vendorName = result.vendor;
-        await guard(() => store.rekey({ ...target, from: secret, to: `r:${result.ref}` }));
+        const to = `r:${requestBinding(binding)}${result.ref}`;
+        await guard(() => store.rekey({ ...target, from: secret, to }));
       }
     } catch (error) {
       // The send failed: the code and its cooldown are undone, so that the user can ask again at once. The
@@ -595,7 +596,8 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
    * chain is written with `then` rather than `async` layers because every wrong guess of an attack runs it.
    */
   function check(key: string, purpose: string, code: string, binding: string): Promise<VerifyResult> {
-    if (vendor.kind !== 'sender' && testCode(key) === undefined) return checkWithProvider(key, purpose, code);
+    if (vendor.kind !== 'sender' && testCode(key) === undefined)
+      return checkWithProvider(key, purpose, code, binding);
     // Spelled out rather than spread: this object is built on every verify.
     const input = {
       phone: key,
@@ -612,18 +614,33 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
     });
   }
 
-  async function checkWithProvider(key: string, purpose: string, code: string): Promise<VerifyResult> {
+  /**
+   * With `requireRequestId`, what a provider's reference is stored behind: a MAC of the send's requestId, so
+   * that only a verify presenting that requestId reaches the vendor (16 characters and a `:`).
+   */
+  function requestBinding(requestId: string): string {
+    return requestId === '' ? '' : `${mac96(keys.code, `request\u0000${requestId}`)}:`;
+  }
+
+  async function checkWithProvider(
+    key: string,
+    purpose: string,
+    code: string,
+    binding: string,
+  ): Promise<VerifyResult> {
     const target = { phone: key, purpose };
     const reserved = await guard(() => store.reserve({ ...target, ...checkLimits, now: now() }));
     if (reserved.status !== 'reserved') throw checkFailed(reserved);
-    if (!reserved.ref.startsWith('r:'))
+    // The reservation already counts as a wrong guess: a placeholder (the vendor call still running) or
+    // another send's requestId ends here, and the vendor is not asked.
+    const bound = `r:${requestBinding(binding)}`;
+    if (!constantTimeEqual(reserved.ref.slice(0, bound.length), bound))
       throw new SmsOtpError('CODE_INVALID', { attemptsLeft: reserved.attemptsLeft });
+    const ref = reserved.ref.slice(bound.length);
     let right: boolean;
     try {
       const deadline = Date.now() + options.sendTimeout;
-      right = await vendorCall(() =>
-        (vendor as CodeProvider).check({ ...target, code, ref: reserved.ref.slice(2), deadline }),
-      );
+      right = await vendorCall(() => (vendor as CodeProvider).check({ ...target, code, ref, deadline }));
     } catch (error) {
       if (error instanceof SmsOtpError && error.code === 'CODE_INVALID') right = false;
       else throw error;

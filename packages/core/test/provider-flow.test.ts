@@ -1,6 +1,6 @@
 import { createSmsOtp, deepcloudCodes, jpushCodes, minappCodes, type SmsOtpOptions } from '@sms-otp/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { codeOf } from './support/outcomes.js';
+import { codeOf, errorOf } from './support/outcomes.js';
 import { ALL_KITS } from './support/store-kits.js';
 import { DEEPCLOUD_TOKEN, type DeepcloudFake, startDeepcloudFake } from './vendors/fakes/deepcloud.js';
 import { JPUSH, type JpushFake, startJpushFake } from './vendors/fakes/jpush.js';
@@ -97,6 +97,19 @@ describe.each(ALL_KITS.map((make) => [make().name, make] as const))(
       }
       expect(await codeOf(otp.send({ phone }))).toBe('OK');
       expect(await codeOf(otp.verify({ phone, code: SMS_CODE }))).toBe('OK');
+    });
+
+    it("requireRequestId: only the send's requestId reaches the vendor check", async () => {
+      const otp = engine({ requireRequestId: true });
+      const phone = nextPhone();
+      const { requestId } = await otp.send({ phone });
+      const before = validChecks();
+      expect(await codeOf(otp.verify({ phone, code: SMS_CODE }))).toBe('INVALID_REQUEST');
+      const other = await errorOf(otp.verify({ phone, code: SMS_CODE, requestId: `${requestId}x` }));
+      expect([other.code, other.details.attemptsLeft]).toEqual(['CODE_INVALID', 4]);
+      expect(validChecks()).toBe(before);
+      expect(await codeOf(otp.verify({ phone, code: SMS_CODE, requestId }))).toBe('OK');
+      expect(validChecks()).toBe(before + 1);
     });
 
     it('MinApp: a code sent by user id verifies by phone, for that same user_id', async () => {
