@@ -4,7 +4,7 @@ import { captchaDataUri, captchaText, renderCaptchaSvg } from './captcha/image.j
 import { deriveKeys, generateCode, hashCode, mac96, randomId } from './code.js';
 import { Deadlines } from './deadlines.js';
 import { consoleSender } from './dev-senders.js';
-import { type ErrorDetails, SmsOtpError, tooMany } from './errors.js';
+import { type ErrorDetails, SmsOtpConfigError, SmsOtpError, tooMany } from './errors.js';
 import { BLOCKING_CODES, Events, type SmsOtpEventName, type SmsOtpListener } from './events.js';
 import { hmacSha256 } from './hmac.js';
 import { parseOptions, type ResolvedOptions, type SmsOtpOptions } from './options.js';
@@ -145,6 +145,13 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
   const store: OtpStore = options.store ?? new MemoryStore();
   const vendor: Vendor = options.sender ?? consoleSender();
   const channels = new Set<Channel>(vendor.channels ?? ['sms']);
+  if (options.captcha.verifier === 'vendor' && !(vendor.kind === 'provider' && vendor.checksCaptcha)) {
+    // Answers would be taken as right without anyone checking them: every captcha policy bypassed.
+    throw new SmsOtpConfigError(
+      'captcha.verifier',
+      `'vendor' needs a code provider that checks captchas itself (deepcloudCodes); ${vendor.name} does not`,
+    );
+  }
   const keys = deriveKeys(secret);
   const phones = new PhoneParser(options.defaultCountry);
   const allowed = options.allowedCountries ? new Set<string>(options.allowedCountries) : undefined;

@@ -156,6 +156,26 @@ describe('createSmsOtp options', () => {
       'captcha.verifier',
       /verifier/,
     ],
+    [
+      "captcha verifier 'vendor' with a sender (nobody would check the answers)",
+      { captcha: { policy: 'always', verifier: 'vendor' }, sender: memorySender() },
+      'captcha.verifier',
+      /provider that checks captchas/,
+    ],
+    [
+      "captcha verifier 'vendor' with a provider that does not check captchas",
+      {
+        captcha: { verifier: 'vendor' },
+        sender: {
+          kind: 'provider',
+          name: 'p',
+          start: async () => ({ ref: '', vendor: 'p' }),
+          check: async () => true,
+        },
+      },
+      'captcha.verifier',
+      /p does not/,
+    ],
     ['captcha ttl too long', { captcha: { ttl: 3600 } }, 'captcha.ttl', /integer from 30 to 600/],
     ['captcha perIpHour zero', { captcha: { perIpHour: 0 } }, 'captcha.perIpHour', /integer from 1/],
     ['requireRequestId not boolean', { requireRequestId: 'yes' }, 'requireRequestId', /true or false/],

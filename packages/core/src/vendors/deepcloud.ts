@@ -123,6 +123,7 @@ export function deepcloudCodes(options: DeepcloudCodesOptions): CodeProvider {
   return {
     kind: 'provider',
     name: vendor,
+    checksCaptcha: true,
     channels: ['sms'],
     async start(request: CodeRequest) {
       if (request.channel !== 'sms') throw unsupportedChannel(vendor, request.channel);

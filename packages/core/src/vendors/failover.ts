@@ -248,6 +248,8 @@ export function failover(members: readonly Vendor[], options: FailoverOptions = 
       kind: 'provider',
       name,
       channels,
+      // Any member may take a send: captchas are checked only if every one checks them.
+      checksCaptcha: providers.every((member) => member.checksCaptcha === true),
       async start(request: CodeRequest) {
         const { member, result } = await run(
           supports(request.channel),

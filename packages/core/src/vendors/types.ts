@@ -98,6 +98,11 @@ export interface CodeProvider {
   readonly kind: 'provider';
   readonly name: string;
   readonly channels?: readonly Channel[];
+  /**
+   * The provider checks `captchaKey` + `captcha` itself (DeepCloud): required for `captcha.verifier: 'vendor'`,
+   * which leaves captcha answers to the vendor.
+   */
+  readonly checksCaptcha?: boolean;
   start(request: CodeRequest): Promise<{ ref: string; vendor: string; messageId?: string }>;
   check(request: CodeCheck): Promise<boolean>;
 }

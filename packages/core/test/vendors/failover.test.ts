@@ -322,6 +322,12 @@ describe('failover circuit breaker', () => {
 });
 
 describe('failover of code providers', () => {
+  it('checks captchas only when every member does', () => {
+    const checking = (name: string) => ({ ...stubProvider(name, ['ok']), checksCaptcha: true });
+    expect(failover([checking('a'), checking('b')]).checksCaptcha).toBe(true);
+    expect(failover([checking('a'), stubProvider('b', ['ok'])]).checksCaptcha).toBe(false);
+  });
+
   it('encodes the member in the ref and checks with the member that started the code', async () => {
     const a = stubProvider('a', [failed('vendor_error')]);
     const b = stubProvider('b', ['ok']);
