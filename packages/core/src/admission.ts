@@ -1,3 +1,5 @@
+import { isIPv4 } from 'node:net';
+import ipaddr from 'ipaddr.js';
 import type { ResolvedOptions } from './options.js';
 import type { BreakerSpec, Bucket } from './stores/types.js';
 
@@ -44,10 +46,12 @@ export function admissionPlanner(options: ResolvedOptions) {
   const breakersOf = (phone: { e164: string; country: string | undefined }): BreakerSpec[] => {
     if (!breakerBase) return [];
     const breakers: BreakerSpec[] = [];
-    if (phone.country) breakers.push(breakerSpec(`breaker:country:${phone.country}`, breakerBase));
+    breakers.push(breakerSpec(`breaker:country:${regionOf(phone)}`, breakerBase));
     breakers.push(breakerSpec(`breaker:prefix:${prefixOf(phone.e164)}`, breakerBase));
     return breakers;
   };
+
+  const ipv6Subnet = options.ipv6Subnet;
 
   return {
     prefixOf,
@@ -58,11 +62,15 @@ export function admissionPlanner(options: ResolvedOptions) {
     ): Admission {
       const buckets: Bucket[] = [];
       if (ip) {
-        const bucket: Bucket = { id: `ip:${ip}`, limit: options.sendLimits.perIpHour, windowMs: HOUR_MS };
+        const bucket: Bucket = {
+          id: `ip:${ipWindowKey(ip, ipv6Subnet)}`,
+          limit: options.sendLimits.perIpHour,
+          windowMs: HOUR_MS,
+        };
         if (adaptive) bucket.captchaAfter = options.captcha.afterSendsPerIp;
         buckets.push(bucket);
       }
-      const country = phone?.country;
+      const country = phone && regionOf(phone);
       const caps: Record<string, number> | undefined = options.countryDailyLimits;
       const countryLimit = country ? (caps?.[country] ?? caps?.['*']) : undefined;
       if (country && countryLimit !== undefined)
@@ -76,9 +84,47 @@ export function admissionPlanner(options: ResolvedOptions) {
     /** Windows for asking for a built-in captcha image. */
     forCaptcha(ip: string | undefined): Admission {
       return {
-        buckets: ip ? [{ id: `captcha-ip:${ip}`, limit: options.captcha.perIpHour, windowMs: HOUR_MS }] : [],
+        buckets: ip
+          ? [
+              {
+                id: `captcha-ip:${ipWindowKey(ip, ipv6Subnet)}`,
+                limit: options.captcha.perIpHour,
+                windowMs: HOUR_MS,
+              },
+            ]
+          : [],
         breakers: [],
       };
     },
   };
+}
+
+/**
+ * The region a number's country windows, caps and breakers use: its ISO country, or `001` for the numbers of
+ * no country (+800, +808, +870, +881, +882, +883, +888, +979: satellite, international networks), as
+ * libphonenumber names that region. Without it those numbers, a classic destination of SMS fraud, would
+ * escape every country cap, the `'*'` cap and the country breaker.
+ */
+export function regionOf(phone: { country: string | undefined }): string {
+  return phone.country ?? NON_GEOGRAPHIC;
+}
+
+/** libphonenumber's region code for numbers of no country. */
+export const NON_GEOGRAPHIC = '001';
+
+/**
+ * What a client address is counted under in the per-IP windows: an IPv4 address as it is (an IPv4-mapped IPv6
+ * address as its IPv4 one); an IPv6 address by its first `subnet` bits, since one subscriber is given a whole
+ * /64 or /56 and could otherwise open a window per address; anything else as the host gave it.
+ */
+export function ipWindowKey(ip: string, subnet: number): string {
+  if (isIPv4(ip)) return ip;
+  if (!ipaddr.IPv6.isValid(ip)) return ip;
+  const address = ipaddr.process(ip);
+  if (address.kind() === 'ipv4') return address.toString();
+  const parts = (address as ipaddr.IPv6).parts.map((part, i) => {
+    const keep = Math.min(16, Math.max(0, subnet - i * 16));
+    return keep === 16 ? part : keep === 0 ? 0 : part & (0xffff << (16 - keep));
+  });
+  return `${new ipaddr.IPv6(parts).toRFC5952String()}/${subnet}`;
 }

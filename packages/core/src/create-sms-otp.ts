@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { type Admission, admissionPlanner } from './admission.js';
+import { type Admission, admissionPlanner, regionOf } from './admission.js';
 import { captchaDataUri, captchaText, renderCaptchaSvg } from './captcha/image.js';
 import { deriveKeys, generateCode, hashCode, mac96, randomId } from './code.js';
 import { Deadlines } from './deadlines.js';
@@ -257,11 +257,10 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
       });
     }
     const parsed = phones.parse({ phone, country });
-    if (
-      (allowed && (!parsed.country || !allowed.has(parsed.country))) ||
-      (parsed.country && blocked.has(parsed.country))
-    ) {
-      throw new SmsOtpError('COUNTRY_NOT_ALLOWED', { country: parsed.country ?? null });
+    // Numbers of no country count as region `001` (allowed, blocked and capped under that name).
+    const region = regionOf(parsed);
+    if ((allowed && !allowed.has(region)) || blocked.has(region)) {
+      throw new SmsOtpError('COUNTRY_NOT_ALLOWED', { country: region });
     }
     return { key: parsed.e164, phone: parsed };
   }

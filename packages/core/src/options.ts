@@ -15,6 +15,13 @@ const country = z
   .refine((value) => isSupportedCountry(value), { error: 'must be an ISO 3166 country code such as "CN"' })
   .transform((value) => value as CountryCode);
 
+/** An ISO country, or `001` for the numbers of no country (+800, +882 …; libphonenumber's name for them). */
+const region = z
+  .string({ error: 'must be an ISO 3166 country code such as "CN", or "001" for non-geographic numbers' })
+  .refine((value) => value === '001' || isSupportedCountry(value), {
+    error: 'must be an ISO 3166 country code such as "CN", or "001" for non-geographic numbers',
+  });
+
 const fn = <T>(what: string) =>
   z.custom<T>((value) => typeof value === 'function', { error: `must be ${what}` });
 
@@ -142,7 +149,7 @@ export const optionsSchema = z
     /** How national numbers are read (ISO code, e.g. `'CN'`). Default: only E.164 numbers are accepted. */
     defaultCountry: country.optional(),
     /** Only numbers of these countries are accepted (`COUNTRY_NOT_ALLOWED` otherwise). Default: all. */
-    allowedCountries: z.array(country, { error: 'must be an array of ISO country codes' }).min(1).optional(),
+    allowedCountries: z.array(region, { error: 'must be an array of ISO country codes' }).min(1).optional(),
     /** Digits per code, 4–10. Default 6. */
     codeLength: int(4, 10).default(6),
     /** Seconds a code stays valid, 30–600 (up to 86 400 with `allowLongTtl`). Default 300. */
@@ -168,12 +175,12 @@ export const optionsSchema = z
       )
       .default(60),
     /** Numbers of these countries get `COUNTRY_NOT_ALLOWED`. */
-    blockedCountries: z.array(country, { error: 'must be an array of ISO country codes' }).optional(),
+    blockedCountries: z.array(region, { error: 'must be an array of ISO country codes' }).optional(),
     /** Sends per country per day (`{ CN: 50000, '*': 1000 }`; `'*'` for the rest). Default: no cap. */
     countryDailyLimits: z
       .record(
-        z.string().refine((key) => key === '*' || isSupportedCountry(key), {
-          error: 'keys must be ISO country codes or "*"',
+        z.string().refine((key) => key === '*' || key === '001' || isSupportedCountry(key), {
+          error: 'keys must be ISO country codes, "001" (non-geographic numbers) or "*"',
         }),
         int(1, 1_000_000_000),
       )
@@ -276,6 +283,11 @@ export const optionsSchema = z
         { error: 'must be an object' },
       )
       .prefault({}),
+    /**
+     * Leading bits of an IPv6 address that the per-IP windows count together, 32–128. Default 56 (one
+     * subscriber's usual allocation is a /56 or a /64; counting single addresses would give them 2^64 windows).
+     */
+    ipv6Subnet: int(32, 128).default(56),
     /** Seconds a verification token is good for, 30–3600. Default 600. */
     tokenTtl: int(30, 3_600).default(600),
     /** Puts the code in send responses as `devCode`, for development and e2e tests. Refused when NODE_ENV=production. */

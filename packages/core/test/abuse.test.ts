@@ -7,7 +7,7 @@ import {
   type SmsOtpOptions,
 } from '@sms-otp/core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { errorOf } from './support/outcomes.js';
+import { codeOf, errorOf } from './support/outcomes.js';
 import { ALL_KITS } from './support/store-kits.js';
 
 // The built-in captcha's answer is random; tests read it from here instead of from the image.
@@ -173,6 +173,50 @@ describe.each(ALL_KITS.map((make) => [make().name, make] as const))(
         advance(86_400);
         await otp.send({ phone: `${block}0003` });
         advance(86_400);
+      });
+
+      it("numbers of no country (+881, +882 …) are region '001': capped by '*', blockable, allowed only by name", async () => {
+        const capped = engine({ countryDailyLimits: { CN: 100, '*': 2 } });
+        await capped.otp.send({ phone: '+8823456789012' });
+        await capped.otp.send({ phone: '+881612345678' });
+        const third = await errorOf(capped.otp.send({ phone: '+8823456789013' }));
+        expect([third.code, third.details.scope, third.details.limit]).toEqual([
+          'RATE_LIMITED',
+          'country',
+          2,
+        ]);
+        const blocked = engine({ blockedCountries: ['001'] });
+        const refused = await errorOf(blocked.otp.send({ phone: '+881612345679' }));
+        expect([refused.code, refused.details.country]).toEqual(['COUNTRY_NOT_ALLOWED', '001']);
+        expect(await codeOf(blocked.otp.send({ phone: `${nextBlock()}0001` }))).toBe('OK');
+        const onlyCn = engine({ allowedCountries: ['CN'] });
+        expect(await codeOf(onlyCn.otp.send({ phone: '+883510012345' }))).toBe('COUNTRY_NOT_ALLOWED');
+        const withNonGeographic = engine({ allowedCountries: ['CN', '001'] });
+        expect(await codeOf(withNonGeographic.otp.send({ phone: '+883510012346' }))).toBe('OK');
+        advance(86_400);
+      });
+
+      it('per-IP windows count an IPv6 subscriber by its /56 (ipv6Subnet), an IPv4-mapped address as IPv4', async () => {
+        const { otp } = engine({ sendLimits: { perIpHour: 2 } });
+        const net = `2001:db8:${(seq % 0xffff).toString(16)}`;
+        await otp.send({ phone: `${nextBlock()}0001`, ip: `${net}:aa00::1` });
+        await otp.send({ phone: `${nextBlock()}0001`, ip: `${net}:aaff:1234::9` });
+        const third = await errorOf(
+          otp.send({ phone: `${nextBlock()}0001`, ip: `${net}:aa42:ffff:ffff:ffff:ffff` }),
+        );
+        expect([third.code, third.details.scope]).toEqual(['RATE_LIMITED', 'ip']);
+        // Another /56 of the same /48 is another subscriber.
+        expect(await codeOf(otp.send({ phone: `${nextBlock()}0001`, ip: `${net}:ab00::1` }))).toBe('OK');
+        const v4 = `198.18.7.${seq % 250}`;
+        await otp.send({ phone: `${nextBlock()}0001`, ip: v4 });
+        await otp.send({ phone: `${nextBlock()}0001`, ip: `::ffff:${v4}` });
+        expect((await errorOf(otp.send({ phone: `${nextBlock()}0001`, ip: v4 }))).details.scope).toBe('ip');
+        const per64 = engine({ sendLimits: { perIpHour: 1 }, ipv6Subnet: 64 });
+        await per64.otp.send({ phone: `${nextBlock()}0001`, ip: `${net}:cc00::1` });
+        expect(await codeOf(per64.otp.send({ phone: `${nextBlock()}0001`, ip: `${net}:cc01::1` }))).toBe(
+          'OK',
+        );
+        advance(3_600);
       });
 
       it('the global daily budget', async () => {

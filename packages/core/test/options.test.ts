@@ -110,7 +110,7 @@ describe('createSmsOtp options', () => {
       'countryDailyLimits with a bad key',
       { countryDailyLimits: { Mars: 5 } },
       'countryDailyLimits.Mars',
-      /ISO country codes or "\*"/,
+      /ISO country codes, "001" \(non-geographic numbers\) or "\*"/,
     ],
     [
       'countryDailyLimits with a zero',
@@ -177,6 +177,8 @@ describe('createSmsOtp options', () => {
       /p does not/,
     ],
     ['captcha ttl too long', { captcha: { ttl: 3600 } }, 'captcha.ttl', /integer from 30 to 600/],
+    ['ipv6Subnet too short', { ipv6Subnet: 16 }, 'ipv6Subnet', /integer from 32 to 128/],
+    ['a blocked country that is no country', { blockedCountries: ['002'] }, 'blockedCountries.0', /"001"/],
     ['captcha perIpHour zero', { captcha: { perIpHour: 0 } }, 'captcha.perIpHour', /integer from 1/],
     ['requireRequestId not boolean', { requireRequestId: 'yes' }, 'requireRequestId', /true or false/],
     [
