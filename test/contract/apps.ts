@@ -20,6 +20,8 @@ export interface RouteOptions extends HttpOptions {
   trustProxy?: boolean;
   /** Installs a host middleware (Fastify: an onRequest hook) that fails requests with `X-Deny` with a 429. */
   hostGate?: boolean;
+  /** Builds the guards with their purpose only, not the route options (Fastify's always are). */
+  bareGuards?: boolean;
 }
 
 const DENIED = 'denied by the host';
@@ -66,8 +68,9 @@ async function listen(server: Server): Promise<ContractApp> {
 
 function expressApp(major: 4 | 5): AppFactory {
   const express = major === 5 ? express5 : express4;
-  return async (otp, { hostParser, trustProxy, hostGate, prefix, ...routes } = {}) => {
+  return async (otp, { hostParser, trustProxy, hostGate, bareGuards, prefix, ...routes } = {}) => {
     const { smsOtp, requireSmsVerified } = await expressAdapter(major);
+    const guardRoutes = bareGuards ? {} : routes;
     const app = express();
     if (trustProxy) app.set('trust proxy', true);
     if (hostGate) {
@@ -80,16 +83,20 @@ function expressApp(major: 4 | 5): AppFactory {
     const answer: RequestHandler = (req, res) => {
       res.json({ phone: req.smsVerified!.phone });
     };
-    app.post('/login', requireSmsVerified(otp, { ...routes, purpose: 'login' }), answer);
-    app.post('/login-peek', requireSmsVerified(otp, { ...routes, purpose: 'login', consume: false }), answer);
-    app.post('/reset', requireSmsVerified(otp, { ...routes, purpose: 'reset-password' }), answer);
+    app.post('/login', requireSmsVerified(otp, { ...guardRoutes, purpose: 'login' }), answer);
+    app.post(
+      '/login-peek',
+      requireSmsVerified(otp, { ...guardRoutes, purpose: 'login', consume: false }),
+      answer,
+    );
+    app.post('/reset', requireSmsVerified(otp, { ...guardRoutes, purpose: 'reset-password' }), answer);
     return listen(createServer(app));
   };
 }
 
 function koaApp(major: 2 | 3): AppFactory {
   const App = major === 3 ? Koa : Koa2;
-  return async (otp, { hostParser, trustProxy, hostGate, prefix, ...routes } = {}) => {
+  return async (otp, { hostParser, trustProxy, hostGate, bareGuards, prefix, ...routes } = {}) => {
     const app = new App({ proxy: trustProxy ?? false });
     if (hostGate) {
       app.use(async (ctx, next) => {
@@ -115,7 +122,7 @@ function koaApp(major: 2 | 3): AppFactory {
     };
     const guard = (purpose: string, consume?: boolean) =>
       koaAdapter.requireSmsVerified(otp, {
-        ...routes,
+        ...(bareGuards ? {} : routes),
         purpose,
         ...(consume === undefined ? {} : { consume }),
       });
@@ -127,7 +134,10 @@ function koaApp(major: 2 | 3): AppFactory {
   };
 }
 
-const fastifyApp: AppFactory = async (otp, { hostParser: _, trustProxy, hostGate, ...routes } = {}) => {
+const fastifyApp: AppFactory = async (
+  otp,
+  { hostParser: _, bareGuards: __, trustProxy, hostGate, ...routes } = {},
+) => {
   const app = Fastify({ trustProxy: trustProxy ?? false });
   if (hostGate) {
     app.addHook('onRequest', async (request) => {

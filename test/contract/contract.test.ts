@@ -502,6 +502,39 @@ describe.each(APPS)('%s', (_name, makeApp) => {
       expectError(await post('/login').set('Cookie', `sms_token=${res.body.token}`), 401, 'TOKEN_USED');
     });
 
+    it('without cookie mode the guard takes no token from a cookie', async () => {
+      const { tokenFor, post } = await setup();
+      const token = await tokenFor();
+      expectError(await post('/login').set('Cookie', `sms_token=${token}`), 401, 'NOT_VERIFIED');
+      expect((await post('/login').set('X-Sms-Token', token)).status).toBe(200);
+    });
+
+    it("guards built with a purpose only take the routes' options: cookie name, messages, envelope", async () => {
+      const formatResponse = (body: unknown, context: { ok: boolean; code?: string }) =>
+        context.ok
+          ? { ok: true, data: body }
+          : {
+              ok: false,
+              code: context.code,
+              message: (body as { error: { message: string } }).error.message,
+            };
+      const { send, verify, sender, post } = await setup(
+        {},
+        { cookie: { name: 'otp_tok' }, messages: 'zh-CN', formatResponse, bareGuards: true },
+      );
+      await send({ phone: PHONE });
+      const res = await verify({ phone: PHONE, code: sender.outbox.last(PHONE)!.code });
+      const token = res.body.data.token as string;
+      expect(([] as string[]).concat(res.headers['set-cookie'] ?? [])[0]).toMatch(/^otp_tok=/);
+      const login = await post('/login').set('Cookie', `otp_tok=${token}`);
+      expect({ status: login.status, body: login.body }).toEqual({ status: 200, body: { phone: PHONE } });
+      const again = await post('/login').set('Cookie', `otp_tok=${token}`);
+      expect({ status: again.status, body: again.body }).toEqual({
+        status: 401,
+        body: { ok: false, code: 'TOKEN_USED', message: MESSAGES_ZH_CN.TOKEN_USED },
+      });
+    });
+
     it("formatResponse wraps success and error bodies (seed 000's { code, message, data })", async () => {
       const formatResponse = (body: unknown, context: { ok: boolean; code?: string }) =>
         context.ok

@@ -95,6 +95,40 @@ export function resolveHttpOptions(otp: SmsOtp, input: HttpOptions = {}): Resolv
   return { messages, ...(formatResponse ? { formatResponse } : {}), ...(cookie ? { cookie } : {}) };
 }
 
+/** The route options each engine's routes were mounted with, for its guards. */
+const mountedRoutes = new WeakMap<SmsOtp, HttpOptions>();
+
+/**
+ * Records the route options the framework package mounted an engine's routes with, so that the engine's guards
+ * read the token cookie (and word their errors) as those routes set them, whichever framework. With several
+ * mounts of one engine, the last one counts.
+ */
+export function rememberRouteOptions(otp: SmsOtp, options: HttpOptions): void {
+  mountedRoutes.set(otp, options);
+}
+
+/**
+ * A guard's route options: its own, over those its engine's routes were mounted with (`rememberRouteOptions`),
+ * over the engine's. The guard's own are checked at once; the mount's are looked up when requests come, so a
+ * guard built before the routes are mounted gets them too.
+ *
+ * @example
+ * const options = guardRouteOptions(otp, { messages: 'zh-CN' });
+ * await handleGuard(otp, request, check, options());
+ */
+export function guardRouteOptions(otp: SmsOtp, own: HttpOptions = {}): () => ResolvedHttpOptions {
+  let resolved = resolveHttpOptions(otp, own);
+  let seen: HttpOptions | undefined;
+  return () => {
+    const mounted = mountedRoutes.get(otp);
+    if (mounted !== seen) {
+      seen = mounted;
+      resolved = resolveHttpOptions(otp, { ...mounted, ...own });
+    }
+    return resolved;
+  };
+}
+
 /** `POST {prefix}/send`. */
 export async function handleSend(
   otp: SmsOtp,
@@ -168,8 +202,8 @@ export function resolveGuardOptions(
 export type GuardResult = { ok: true; verified: VerifiedPhone } | { ok: false; response: HttpResponse };
 
 /**
- * The guard's check: reads the token from `X-Sms-Token` (or the `sms_token` cookie) and checks it.
- * Framework packages turn `ok` into the framework's "next" and `response` into a reply.
+ * The guard's check: reads the token from `X-Sms-Token` (or, in cookie mode only, the token cookie) and checks
+ * it. Framework packages turn `ok` into the framework's "next" and `response` into a reply.
  */
 export async function handleGuard(
   otp: SmsOtp,
@@ -178,7 +212,7 @@ export async function handleGuard(
   options: ResolvedHttpOptions,
 ): Promise<GuardResult> {
   try {
-    const verified = await otp.checkToken(tokenOf(request, options.cookie?.name ?? TOKEN_COOKIE), check);
+    const verified = await otp.checkToken(tokenOf(request, options.cookie?.name), check);
     return { ok: true, verified };
   } catch (error) {
     return { ok: false, response: errorResponse(error, options) };
@@ -276,10 +310,15 @@ function header(request: HttpRequest, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-function tokenOf(request: HttpRequest, cookieName: string): string | undefined {
+/**
+ * The token of a guarded request: the header, else the cookie, but only in cookie mode (`cookieName` set). A
+ * host that never set the cookie never accepts one: a cookie the browser sends by itself is a credential the
+ * host did not ask for.
+ */
+function tokenOf(request: HttpRequest, cookieName: string | undefined): string | undefined {
   const fromHeader = header(request, TOKEN_HEADER);
   if (fromHeader) return fromHeader.trim();
-  const cookies = header(request, 'cookie');
+  const cookies = cookieName === undefined ? undefined : header(request, 'cookie');
   if (!cookies) return undefined;
   for (const part of cookies.split(';')) {
     const eq = part.indexOf('=');

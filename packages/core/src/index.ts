@@ -34,6 +34,7 @@ export type { SmsOtpEventName, SmsOtpEvents, SmsOtpListener } from './events.js'
 export {
   errorResponse,
   type GuardResult,
+  guardRouteOptions,
   type HttpRequest,
   type HttpResponse,
   handleCaptcha,
@@ -43,6 +44,7 @@ export {
   isPlainJsonType,
   MAX_BODY_BYTES,
   type ResolvedHttpOptions,
+  rememberRouteOptions,
   resolveGuardOptions,
   resolveHttpOptions,
   sendBodySchema,

@@ -1,4 +1,5 @@
 import {
+  guardRouteOptions,
   type HttpOptions,
   type HttpRequest,
   type HttpResponse,
@@ -9,6 +10,7 @@ import {
   isPlainJsonType,
   MAX_BODY_BYTES,
   type ResolvedHttpOptions,
+  rememberRouteOptions,
   resolveGuardOptions,
   resolveHttpOptions,
   type SmsOtp,
@@ -58,6 +60,7 @@ type Handler = (otp: SmsOtp, request: HttpRequest, options: ResolvedHttpOptions)
 export function smsOtp(otp: SmsOtp, options: SmsOtpRouterOptions = {}): Router {
   const { prefix = '/sms', ...http } = options;
   const resolved = resolveHttpOptions(otp, http);
+  rememberRouteOptions(otp, http);
   const router = express.Router();
   const json = express.json({ limit: MAX_BODY_BYTES });
   const answer = (handler: Handler, request: HttpRequest, res: Response, next: (error: unknown) => void) =>
@@ -80,8 +83,10 @@ export function smsOtp(otp: SmsOtp, options: SmsOtpRouterOptions = {}): Router {
 }
 
 /**
- * Middleware that lets a request through only with a valid verification token (`X-Sms-Token` header or
- * `sms_token` cookie) for `purpose`; sets `req.smsVerified`. Otherwise answers 401/403 with the error body.
+ * Middleware that lets a request through only with a valid verification token (`X-Sms-Token` header, or the
+ * token cookie in cookie mode) for `purpose`; sets `req.smsVerified`. Otherwise answers 401/403 with the error
+ * body. Route options (`cookie`, `messages`, `formatResponse`) are the guard's own, else those `smsOtp()` was
+ * mounted with for the same engine, else the engine's.
  *
  * @example
  * app.post('/login', requireSmsVerified(otp, { purpose: 'login' }), (req, res) => {
@@ -91,9 +96,9 @@ export function smsOtp(otp: SmsOtp, options: SmsOtpRouterOptions = {}): Router {
 export function requireSmsVerified(otp: SmsOtp, options: RequireSmsVerifiedOptions): RequestHandler {
   const { purpose, consume, ...http } = options;
   const check = resolveGuardOptions(otp, { purpose, consume });
-  const resolved = resolveHttpOptions(otp, http);
+  const routeOptions = guardRouteOptions(otp, http);
   return function smsVerifiedGuard(req, res, next) {
-    handleGuard(otp, toHttpRequest(req), check, resolved).then((result) => {
+    handleGuard(otp, toHttpRequest(req), check, routeOptions()).then((result) => {
       if (!result.ok) return write(res, result.response);
       req.smsVerified = result.verified;
       next();

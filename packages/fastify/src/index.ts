@@ -1,4 +1,5 @@
 import {
+  guardRouteOptions,
   type HttpOptions,
   type HttpRequest,
   type HttpResponse,
@@ -8,6 +9,7 @@ import {
   handleVerify,
   MAX_BODY_BYTES,
   type ResolvedHttpOptions,
+  rememberRouteOptions,
   resolveGuardOptions,
   resolveHttpOptions,
   type SmsOtp,
@@ -49,15 +51,16 @@ type Handler = (otp: SmsOtp, request: HttpRequest, options: ResolvedHttpOptions)
 const plugin: FastifyPluginAsync<SmsOtpPluginOptions> = async (app, options) => {
   const { otp, prefix = '/sms', ...http } = options;
   const resolved = resolveHttpOptions(otp, http);
+  rememberRouteOptions(otp, http);
 
   if (!app.hasRequestDecorator('smsVerified')) app.decorateRequest('smsVerified', undefined);
   if (!app.hasDecorator('requireSmsVerified')) {
     app.decorate('requireSmsVerified', (guard: RequireSmsVerifiedOptions) => {
       const { purpose, consume, ...own } = guard;
       const check = resolveGuardOptions(otp, { purpose, consume });
-      const guardOptions = resolveHttpOptions(otp, { ...http, ...own });
+      const routeOptions = guardRouteOptions(otp, own);
       return async function smsVerifiedGuard(request: FastifyRequest, reply: FastifyReply) {
-        const result = await handleGuard(otp, toHttpRequest(request), check, guardOptions);
+        const result = await handleGuard(otp, toHttpRequest(request), check, routeOptions());
         if (!result.ok) return write(reply, result.response);
         request.smsVerified = result.verified;
       };

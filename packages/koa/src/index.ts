@@ -1,4 +1,5 @@
 import {
+  guardRouteOptions,
   type HttpOptions,
   type HttpRequest,
   type HttpResponse,
@@ -8,6 +9,7 @@ import {
   handleVerify,
   isPlainJsonType,
   MAX_BODY_BYTES,
+  rememberRouteOptions,
   resolveGuardOptions,
   resolveHttpOptions,
   type SmsOtp,
@@ -48,6 +50,7 @@ export interface RequireSmsVerifiedOptions extends HttpOptions {
 export function smsOtp(otp: SmsOtp, options: SmsOtpMiddlewareOptions = {}): Middleware {
   const { prefix = '/sms', ...http } = options;
   const resolved = resolveHttpOptions(otp, http);
+  rememberRouteOptions(otp, http);
   const routes = new Map([
     [`POST ${prefix}/send`, handleSend],
     [`POST ${prefix}/verify`, handleVerify],
@@ -61,8 +64,10 @@ export function smsOtp(otp: SmsOtp, options: SmsOtpMiddlewareOptions = {}): Midd
 }
 
 /**
- * Middleware that lets a request through only with a valid verification token (`X-Sms-Token` header or
- * `sms_token` cookie) for `purpose`; sets `ctx.state.smsVerified`. Otherwise answers 401/403.
+ * Middleware that lets a request through only with a valid verification token (`X-Sms-Token` header, or the
+ * token cookie in cookie mode) for `purpose`; sets `ctx.state.smsVerified`. Otherwise answers 401/403. Route
+ * options (`cookie`, `messages`, `formatResponse`) are the guard's own, else those `smsOtp()` was mounted with
+ * for the same engine, else the engine's.
  *
  * @example
  * router.post('/login', requireSmsVerified(otp, { purpose: 'login' }), (ctx) => {
@@ -72,9 +77,9 @@ export function smsOtp(otp: SmsOtp, options: SmsOtpMiddlewareOptions = {}): Midd
 export function requireSmsVerified(otp: SmsOtp, options: RequireSmsVerifiedOptions): Middleware {
   const { purpose, consume, ...http } = options;
   const check = resolveGuardOptions(otp, { purpose, consume });
-  const resolved = resolveHttpOptions(otp, http);
+  const routeOptions = guardRouteOptions(otp, http);
   return async function smsVerifiedGuard(ctx, next) {
-    const result = await handleGuard(otp, await toHttpRequest(ctx, false), check, resolved);
+    const result = await handleGuard(otp, await toHttpRequest(ctx, false), check, routeOptions());
     if (!result.ok) return write(ctx, result.response);
     ctx.state.smsVerified = result.verified;
     return next();
