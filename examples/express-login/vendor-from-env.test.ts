@@ -46,7 +46,8 @@ it('SMS_VENDOR picks the vendors: the demo sends through Ronglian, then fails ov
       });
     expect((await send('13800138000')).status).toBe(200);
     expect(ronglian.requests.map((r) => r.path)).toEqual([expect.stringMatching(/\/SMS\/TemplateSMS$/)]);
-    ronglian.misbehave = 'status500';
+    // A 503 says nothing was sent (a 500 might have been, and would not be handed on).
+    ronglian.misbehave = 'status503';
     expect((await send('13800138001')).status).toBe(200);
     expect(jpush.requests.map((r) => r.path)).toEqual(['/v1/messages']);
     expect([...ronglian.mismatches, ...jpush.mismatches]).toEqual([]);
