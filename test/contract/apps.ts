@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
 import Router from '@koa/router';
 import type { HttpOptions, SmsOtp } from '@sms-otp/core';
 import { smsOtpPlugin } from '@sms-otp/fastify';
@@ -28,6 +29,8 @@ const DENIED = 'denied by the host';
 
 export interface ContractApp {
   request: ReturnType<typeof supertest>;
+  /** The port it listens on (127.0.0.1), for raw sockets. */
+  port: number;
   close(): Promise<void>;
 }
 
@@ -62,6 +65,7 @@ async function listen(server: Server): Promise<ContractApp> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     request: supertest(server),
+    port: (server.address() as AddressInfo).port,
     close: () => new Promise<void>((resolve, reject) => server.close((e) => (e ? reject(e) : resolve()))),
   };
 }
@@ -156,7 +160,11 @@ const fastifyApp: AppFactory = async (
   );
   app.post('/reset', { preHandler: app.requireSmsVerified({ purpose: 'reset-password' }) }, answer);
   await app.listen({ port: 0, host: '127.0.0.1' });
-  return { request: supertest(app.server), close: () => app.close() };
+  return {
+    request: supertest(app.server),
+    port: (app.server.address() as AddressInfo).port,
+    close: () => app.close(),
+  };
 };
 
 /** Every app the contract suite runs against. */

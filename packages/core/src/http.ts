@@ -294,6 +294,11 @@ function parseBody<S extends z.ZodType>(schema: S, request: HttpRequest): z.outp
       issues: [{ path: '', message: 'body must be a JSON object' }],
     });
   }
+  if (hasPrototypeKeys(body)) {
+    throw new SmsOtpError('INVALID_REQUEST', {
+      issues: [{ path: '', message: 'body holds a __proto__ or constructor.prototype key' }],
+    });
+  }
   const result = schema.safeParse(body);
   if (!result.success) {
     const issues = result.error.issues.map((issue) => ({
@@ -303,6 +308,25 @@ function parseBody<S extends z.ZodType>(schema: S, request: HttpRequest): z.outp
     throw new SmsOtpError('INVALID_REQUEST', { issues });
   }
   return result.data;
+}
+
+/**
+ * Whether a parsed body holds, at any depth, a `__proto__` key or a `constructor` key with a `prototype`: the
+ * keys of prototype-poisoning attempts, which Fastify's parser refuses. Refused on every framework alike.
+ */
+function hasPrototypeKeys(body: object): boolean {
+  const pending: object[] = [body];
+  for (let node = pending.pop(); node !== undefined; node = pending.pop()) {
+    if (Object.hasOwn(node, '__proto__')) return true;
+    const ctor = Object.hasOwn(node, 'constructor')
+      ? (node as { constructor: unknown }).constructor
+      : undefined;
+    if (typeof ctor === 'object' && ctor !== null && Object.hasOwn(ctor, 'prototype')) return true;
+    for (const value of Object.values(node)) {
+      if (typeof value === 'object' && value !== null) pending.push(value);
+    }
+  }
+  return false;
 }
 
 function header(request: HttpRequest, name: string): string | undefined {

@@ -98,15 +98,19 @@ async function toHttpRequest(ctx: Context, withBody: boolean): Promise<HttpReque
     request.body = parsed;
     return request;
   }
-  const rawBody = await readBody(ctx);
-  if (rawBody === undefined) request.bodyError = 'too-large';
-  else request.rawBody = rawBody;
+  const body = await readBody(ctx);
+  if (typeof body === 'string') request.rawBody = body;
+  else request.bodyError = body.error;
   return request;
 }
 
-/** Reads the body as UTF-8; `undefined` when it is over the limit (the rest is drained, not kept). */
-function readBody(ctx: Context): Promise<string | undefined> {
-  return new Promise((resolve, reject) => {
+/**
+ * Reads the body as UTF-8: `too-large` when it is over the limit (the rest is drained, not kept), `not-json`
+ * when the client broke off the upload (answered like any bad body: a 400 nobody reads, not an error for the
+ * app's `error` handler to log).
+ */
+function readBody(ctx: Context): Promise<string | { error: 'too-large' | 'not-json' }> {
+  return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
     ctx.req.on('data', (chunk: Buffer) => {
@@ -114,10 +118,10 @@ function readBody(ctx: Context): Promise<string | undefined> {
       if (size <= MAX_BODY_BYTES) chunks.push(chunk);
     });
     ctx.req.on('end', () =>
-      resolve(size > MAX_BODY_BYTES ? undefined : Buffer.concat(chunks).toString('utf8')),
+      resolve(size > MAX_BODY_BYTES ? { error: 'too-large' } : Buffer.concat(chunks).toString('utf8')),
     );
-    ctx.req.on('error', reject);
-    ctx.req.on('close', () => ctx.req.complete || reject(new Error('request aborted')));
+    ctx.req.on('error', () => resolve({ error: 'not-json' }));
+    ctx.req.on('close', () => ctx.req.complete || resolve({ error: 'not-json' }));
   });
 }
 
