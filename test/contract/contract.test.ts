@@ -4,6 +4,7 @@
  */
 
 import { connect } from 'node:net';
+import { deflateSync, gzipSync } from 'node:zlib';
 import {
   createSmsOtp,
   MESSAGES_EN,
@@ -625,6 +626,46 @@ describe.each(APPS)('%s', (_name, makeApp) => {
     const harmless = `{"phone": "${PHONE}", "constructor": "x", "prototype": {}}`;
     const res = await app.request.post('/sms/send').set('content-type', 'application/json').send(harmless);
     expect(res.status).toBe(200);
+  });
+
+  it('only UTF-8 JSON without a Content-Encoding is read, alike on every framework', async () => {
+    const { app } = await setup({ sendLimits: { perIpHour: 1_000 } });
+    const json = (phone: string) => JSON.stringify({ phone });
+    // fetch sends the bytes as they are (supertest would serialise a Buffer as JSON).
+    const post = async (type: string, encoding: string | undefined, body: Buffer | string) => {
+      const headers: Record<string, string> = { 'content-type': type };
+      if (encoding) headers['content-encoding'] = encoding;
+      const res = await fetch(`http://127.0.0.1:${app.port}/sms/send`, { method: 'POST', headers, body });
+      return { status: res.status, body: (await res.json()) as { error?: { code: string } } };
+    };
+    const refused = [
+      post('application/json', 'gzip', gzipSync(json('+8613800138101'))),
+      post('application/json', 'deflate', deflateSync(json('+8613800138102'))),
+      post('application/json', 'xyz', Buffer.from(json('+8613800138103'))),
+      post('application/json; charset=utf-16le', undefined, Buffer.from(json('+8613800138104'), 'utf16le')),
+      post('application/json; charset=latin1', undefined, Buffer.from(json('+8613800138105'))),
+    ];
+    for (const res of await Promise.all(refused)) {
+      expect([res.status, res.body.error?.code]).toEqual([400, 'INVALID_REQUEST']);
+    }
+    const accepted = [
+      post('application/json; charset=UTF-8', undefined, json('+8613800138106')),
+      post('application/json;charset="utf-8"', 'identity', json('+8613800138107')),
+    ];
+    for (const res of await Promise.all(accepted)) expect(res.status).toBe(200);
+  });
+
+  it('routes match exactly: no trailing slash, no other case, no HEAD for the captcha', async () => {
+    const { app, send } = await setup();
+    for (const path of ['/sms/send/', '/SMS/SEND', '/sms/Send', '/sms/verify/']) {
+      const res = await app.request.post(path).send({ phone: PHONE });
+      expect([path, res.status]).toEqual([path, 404]);
+    }
+    expect((await app.request.head('/sms/captcha')).status).toBe(404);
+    captchaAnswers.length = 0;
+    expect((await app.request.get('/sms/captcha')).status).toBe(200);
+    expect(captchaAnswers).toHaveLength(1);
+    expect((await send({ phone: PHONE })).status).toBe(200);
   });
 
   it('a client that breaks off its upload gets no 500 and no error logged from the routes', async () => {

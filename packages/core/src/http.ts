@@ -278,6 +278,11 @@ function parseBody<S extends z.ZodType>(schema: S, request: HttpRequest): z.outp
       issues: [{ path: '', message: BODY_ERRORS[request.bodyError] }],
     });
   }
+  if (!plainUtf8(request)) {
+    throw new SmsOtpError('INVALID_REQUEST', {
+      issues: [{ path: '', message: 'body must be UTF-8 JSON without a Content-Encoding' }],
+    });
+  }
   let body = request.body;
   if (body === undefined && request.rawBody !== undefined) {
     if (Buffer.byteLength(request.rawBody) > MAX_BODY_BYTES) {
@@ -308,6 +313,20 @@ function parseBody<S extends z.ZodType>(schema: S, request: HttpRequest): z.outp
     throw new SmsOtpError('INVALID_REQUEST', { issues });
   }
   return result.data;
+}
+
+/**
+ * Whether the body came as the API takes it: no Content-Encoding (or `identity`), and UTF-8 if a charset is
+ * named. Express's parser would inflate and decode other bodies where Koa's and Fastify's read the bytes as
+ * UTF-8; refusing them keeps one answer for one request on every framework.
+ */
+function plainUtf8(request: HttpRequest): boolean {
+  const encoding = header(request, 'content-encoding');
+  if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') return false;
+  const type = header(request, 'content-type');
+  if (type === undefined || isPlainJsonType(type)) return true;
+  const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(type)?.[1]?.toLowerCase();
+  return charset === undefined || charset === 'utf-8' || charset === 'utf8';
 }
 
 /**

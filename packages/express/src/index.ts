@@ -61,7 +61,8 @@ export function smsOtp(otp: SmsOtp, options: SmsOtpRouterOptions = {}): Router {
   const { prefix = '/sms', ...http } = options;
   const resolved = resolveHttpOptions(otp, http);
   rememberRouteOptions(otp, http);
-  const router = express.Router();
+  // Paths as Koa and Fastify match them: exact case, no trailing slash.
+  const router = express.Router({ caseSensitive: true, strict: true });
   const json = express.json({ limit: MAX_BODY_BYTES });
   const answer = (handler: Handler, request: HttpRequest, res: Response, next: (error: unknown) => void) =>
     void handler(otp, request, resolved).then((response) => write(res, response), next);
@@ -78,7 +79,11 @@ export function smsOtp(otp: SmsOtp, options: SmsOtpRouterOptions = {}): Router {
     };
   router.post(`${prefix}/send`, json, route(handleSend), refused(handleSend));
   router.post(`${prefix}/verify`, json, route(handleVerify), refused(handleVerify));
-  router.get(`${prefix}/captcha`, route(handleCaptcha));
+  // GET only: Express would answer HEAD with the GET handler, minting a captcha nobody sees.
+  const captcha = route(handleCaptcha);
+  router.get(`${prefix}/captcha`, (req, res, next) =>
+    req.method === 'HEAD' ? next() : captcha(req, res, next),
+  );
   return router;
 }
 

@@ -90,7 +90,8 @@ const plugin: FastifyPluginAsync<SmsOtpPluginOptions> = async (app, options) => 
     );
   route(`${prefix}/send`, sendBodySchema, handleSend);
   route(`${prefix}/verify`, verifyBodySchema, handleVerify);
-  app.get(`${prefix}/captcha`, async (request, reply) =>
+  // GET only: a HEAD route would mint a captcha nobody sees.
+  app.get(`${prefix}/captcha`, { exposeHeadRoute: false }, async (request, reply) =>
     answer(handleCaptcha, toHttpRequest(request), reply),
   );
 };
