@@ -42,6 +42,16 @@ describe.each([
     expect((error as SmsOtpConfigError).path).toBe(path);
   });
 
+  it('refuses a mistyped route option, naming it', async () => {
+    const error = await build({ purpose: 'login', cookies: true }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(SmsOtpConfigError);
+    expect((error as SmsOtpConfigError).path).toBe('cookies');
+    expect((error as Error).message).toMatch(/did you mean "cookie"/);
+  });
+
   it('builds a guard for a configured purpose', async () => {
     expect(typeof (await build({ purpose: 'reset-password', consume: false }))).toBe('function');
   });

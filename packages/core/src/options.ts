@@ -1,6 +1,7 @@
 import { type CountryCode, isSupportedCountry } from 'libphonenumber-js';
 import { z } from 'zod';
 import type { CaptchaVerifier } from './captcha/verifiers.js';
+import { describeConfigIssue } from './config-issue.js';
 import { ERROR_STATUS, type ErrorCode, SmsOtpConfigError } from './errors.js';
 import type { OtpStore } from './stores/types.js';
 import type { Vendor } from './vendors/types.js';
@@ -84,7 +85,7 @@ const messages = z.union([z.enum(['en', 'zh-CN']), z.partialRecord(z.enum(errorC
 });
 
 /** Options shared by `createSmsOtp` and the framework packages' routes. */
-export const httpOptionsSchema = z.object({
+export const httpOptionsSchema = z.strictObject({
   /** Message set or overrides for error bodies. Default `'en'`. */
   messages: messages.optional(),
   /** Wraps every body (success and error) in the host's own envelope. */
@@ -98,7 +99,7 @@ export const httpOptionsSchema = z.object({
   cookie: z
     .union([
       z.boolean(),
-      z.object({
+      z.strictObject({
         name: z
           .string()
           .regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'must be letters, digits, _ or -' })
@@ -113,7 +114,7 @@ export const httpOptionsSchema = z.object({
 
 /** Public options of `createSmsOtp`: the input of this schema. */
 export const optionsSchema = z
-  .object({
+  .strictObject({
     /** HMAC key for stored codes and signing tokens, at least 32 bytes. Required when NODE_ENV=production. */
     secret: z
       .string({ error: 'must be a string of at least 32 bytes' })
@@ -196,7 +197,7 @@ export const optionsSchema = z
       .union(
         [
           z.literal(false),
-          z.object({
+          z.strictObject({
             /** Lowest healthy verified ÷ sent, 0–1. Default 0.2. */
             threshold: z
               .number({ error: 'must be a number from 0 to 1' })
@@ -222,7 +223,7 @@ export const optionsSchema = z
       .prefault({}),
     /** When a send needs a solved captcha. */
     captcha: z
-      .object(
+      .strictObject(
         {
           /** `never` (except while a breaker is open), `always`, or `adaptive`. Default `'never'`. */
           policy: z
@@ -271,7 +272,7 @@ export const optionsSchema = z
     failureWindow: int(60, 604_800).default(86_400),
     /** Send windows. */
     sendLimits: z
-      .object(
+      .strictObject(
         {
           /** Sends per phone per hour, across purposes. Default 5. */
           perPhoneHour: int(1, 1_000).default(5),
@@ -347,7 +348,7 @@ export type HttpOptions = z.input<typeof httpOptionsSchema>;
 export function parseWith<S extends z.ZodType>(schema: S, input: unknown, pathPrefix = ''): z.output<S> {
   const result = schema.safeParse(input ?? {});
   if (result.success) return result.data;
-  const issue = deepest(result.error.issues[0]!);
+  const issue = describeConfigIssue(schema, deepest(result.error.issues[0]!));
   const path = [pathPrefix, ...issue.path.map(String)].filter(Boolean).join('.') || '(options)';
   throw new SmsOtpConfigError(path, issue.message);
 }

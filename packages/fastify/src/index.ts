@@ -49,7 +49,14 @@ declare module 'fastify' {
 type Handler = (otp: SmsOtp, request: HttpRequest, options: ResolvedHttpOptions) => Promise<HttpResponse>;
 
 const plugin: FastifyPluginAsync<SmsOtpPluginOptions> = async (app, options) => {
-  const { otp, prefix = '/sms', ...http } = options;
+  // Fastify's own register options travel in the same object; the rest must be route options.
+  const {
+    otp,
+    prefix = '/sms',
+    logLevel: _logLevel,
+    logSerializers: _logSerializers,
+    ...http
+  } = options as SmsOtpPluginOptions & { logLevel?: unknown; logSerializers?: unknown };
   const resolved = resolveHttpOptions(otp, http);
   rememberRouteOptions(otp, http);
 

@@ -74,7 +74,7 @@ const hostnames = z
   .transform((value) => (typeof value === 'string' ? [value] : value).map((host) => host.toLowerCase()))
   .optional();
 
-const turnstileSchema = z.object({
+const turnstileSchema = z.strictObject({
   /** Secret key of the widget (Cloudflare dashboard). Sent in the body only; never in an error. */
   secret: tokenSchema,
   /** Default `https://challenges.cloudflare.com`. */
@@ -87,7 +87,7 @@ const turnstileSchema = z.object({
   expectedAction: label.optional(),
 });
 
-const hcaptchaSchema = z.object({
+const hcaptchaSchema = z.strictObject({
   /** Account secret (`0x…`). Sent in the body only; never in an error. */
   secret: tokenSchema,
   /** Your sitekey: hCaptcha then also checks the token was issued for it (`sitekey-secret-mismatch`). */
@@ -100,7 +100,7 @@ const hcaptchaSchema = z.object({
   expectedHostname: hostnames,
 });
 
-const recaptchaSchema = z.object({
+const recaptchaSchema = z.strictObject({
   /** Secret key (legacy key pair). Sent in the body only; never in an error. */
   secret: tokenSchema,
   /** Default `https://www.google.com`. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { describeConfigIssue } from '../config-issue.js';
 import { SmsOtpConfigError, SmsOtpError } from '../errors.js';
 import type { SendReceipt } from './types.js';
 
@@ -84,9 +85,10 @@ export function parseAdapterOptions<S extends z.ZodType>(
 ): z.output<S> {
   const result = schema.safeParse(options ?? {});
   if (result.success) return result.data;
-  const issue = result.error.issues[0];
+  const first = result.error.issues[0];
+  const issue = first && describeConfigIssue(schema, first);
   const path = issue?.path.length ? issue.path.map(String).join('.') : '(options)';
-  const missing = issue?.code === 'invalid_type' && valueAt(options, issue.path) === undefined;
+  const missing = first?.code === 'invalid_type' && valueAt(options, first.path) === undefined;
   const message = missing ? 'is required' : (issue?.message ?? 'is invalid');
   throw new SmsOtpConfigError(`${adapter}.${path}`, message);
 }

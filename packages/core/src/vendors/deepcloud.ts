@@ -25,7 +25,7 @@ export const DEEPCLOUD_PATHS = {
   verify: '/api/ucenter-service-provider/api/sms/code/verify',
 } as const;
 
-const deepcloudOptionsSchema = z.object({
+const deepcloudOptionsSchema = z.strictObject({
   /**
    * The application's access token, sent as-is in `Authorization` (no `Bearer`). A function is called
    * before every request, for tokens that expire. Secret: never in an error.

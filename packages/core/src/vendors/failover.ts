@@ -26,7 +26,7 @@ export type FailoverEvent =
   | { type: 'breaker_open'; vendor: string }
   | { type: 'breaker_closed'; vendor: string };
 
-const failoverOptionsSchema = z.object({
+const failoverOptionsSchema = z.strictObject({
   /** Consecutive failures after which a member is skipped for `coolOffMs`; default 3. */
   failureThreshold: z.number().int().min(1).max(1000).default(3),
   /** Milliseconds an open breaker skips its member before one trial request (half-open); default 30 000. */

@@ -104,7 +104,7 @@ const commonShape = {
   timeout: timeoutSchema,
 };
 
-const jpushSenderSchema = z.object({
+const jpushSenderSchema = z.strictObject({
   ...commonShape,
   /** `temp_para` of a code message; default `(code) => ({ code })`. */
   params: functionSchema<(code: string, minutes: number) => Record<string, string>>(
@@ -114,7 +114,7 @@ const jpushSenderSchema = z.object({
   name: z.string().min(1).default('jpush'),
 });
 
-const jpushCodesSchema = z.object({
+const jpushCodesSchema = z.strictObject({
   ...commonShape,
   /** `ttl` (seconds) of voice codes; default: the engine's code ttl. */
   voiceTtl: z.number().int().min(1).max(3600).optional(),

@@ -26,7 +26,7 @@ export const MINAPP_SEND_PATH = '/oserve/v2.1/sms-verification-code/';
 /** Verify path (API v1.8), as the document gives it. */
 export const MINAPP_VERIFY_PATH = '/oserve/v1.8/sms-verification-code/verify/';
 
-const minappOptionsSchema = z.object({
+const minappOptionsSchema = z.strictObject({
   /** Server-side access token, sent as `Authorization: Bearer <token>`. Secret: never in an error. */
   token: tokenSchema,
   /** Default `https://cloud.minapp.com`. */

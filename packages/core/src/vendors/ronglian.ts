@@ -55,7 +55,7 @@ export const RONGLIAN_RATE_LIMIT_CODES: ReadonlySet<string> = new Set([
  */
 export const RONGLIAN_INVALID_PHONE_CODES: ReadonlySet<string> = new Set(['160042', '160013', '112316']);
 
-const ronglianOptionsSchema = z.object({
+const ronglianOptionsSchema = z.strictObject({
   /** Main account ACCOUNT SID (console). */
   accountSid: tokenSchema,
   /** Main account AUTH TOKEN (console). Secret: never logged, never in an error. */

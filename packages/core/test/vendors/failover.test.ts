@@ -322,6 +322,14 @@ describe('failover circuit breaker', () => {
 });
 
 describe('failover of code providers', () => {
+  it('names a mistyped option, with the one it most likely means', () => {
+    const a = stubSender('a', ['ok']);
+    expect(() => failover([a], { failoverOnTimeout: true } as never)).toThrow(
+      expect.objectContaining({ path: 'failover.failoverOnTimeout' }),
+    );
+    expect(() => failover([a], { failureTreshold: 2 } as never)).toThrow(/did you mean "failureThreshold"/);
+  });
+
   it('checks captchas only when every member does', () => {
     const checking = (name: string) => ({ ...stubProvider(name, ['ok']), checksCaptcha: true });
     expect(failover([checking('a'), checking('b')]).checksCaptcha).toBe(true);

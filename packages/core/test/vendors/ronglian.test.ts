@@ -198,6 +198,7 @@ describe('ronglianSender options', () => {
     [{ ...RONGLIAN, templateId: '1', baseUrl: 'not a url' }, 'ronglian.baseUrl'],
     [{ ...RONGLIAN, templateId: '1', timeout: 0 }, 'ronglian.timeout'],
     [{ ...RONGLIAN, templateId: '1', datas: 'code' }, 'ronglian.datas'],
+    [{ ...RONGLIAN, templateId: '1', timeoutMs: 100 }, 'ronglian.timeoutMs'],
   ])('throws SmsOtpConfigError naming the option (%#)', (options, path) => {
     let thrown: unknown;
     try {
