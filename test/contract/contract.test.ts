@@ -628,6 +628,35 @@ describe.each(APPS)('%s', (_name, makeApp) => {
     expect(res.status).toBe(200);
   });
 
+  it('a body that is no JSON object gets the same issue on every framework', async () => {
+    const { app } = await setup();
+    const cases: Array<[string | undefined, string, string]> = [
+      ['application/json', 'null', 'body must be a JSON object'],
+      ['application/json', '123', 'body must be a JSON object'],
+      ['application/json', '"+8613800138000"', 'body must be a JSON object'],
+      ['application/json', '[]', 'body must be a JSON object'],
+      ['application/json', '{"phone": ', 'body is not JSON'],
+      ['text/plain', JSON.stringify({ phone: PHONE }), 'body is not JSON'],
+      ['application/x-www-form-urlencoded', `phone=${PHONE}`, 'body is not JSON'],
+      [undefined, JSON.stringify({ phone: PHONE }), 'body is not JSON'],
+    ];
+    for (const [type, body, message] of cases) {
+      for (const path of ['/sms/send', '/sms/verify']) {
+        const headers: Record<string, string> = type ? { 'content-type': type } : {};
+        const res = await fetch(`http://127.0.0.1:${app.port}${path}`, { method: 'POST', headers, body });
+        const answer = (await res.json()) as { error?: { code: string; issues?: unknown } };
+        expect([type, body, path, res.status, answer.error?.code, answer.error?.issues]).toEqual([
+          type,
+          body,
+          path,
+          400,
+          'INVALID_REQUEST',
+          [{ path: '', message }],
+        ]);
+      }
+    }
+  });
+
   it('only UTF-8 JSON without a Content-Encoding is read, alike on every framework', async () => {
     const { app } = await setup({ sendLimits: { perIpHour: 1_000 } });
     const json = (phone: string) => JSON.stringify({ phone });

@@ -294,6 +294,10 @@ function parseBody<S extends z.ZodType>(schema: S, request: HttpRequest): z.outp
       throw new SmsOtpError('INVALID_REQUEST', { issues: [{ path: '', message: BODY_ERRORS['not-json'] }] });
     }
   }
+  // No body the framework read as JSON (none, or another content type): what Fastify's parser says too.
+  if (body === undefined) {
+    throw new SmsOtpError('INVALID_REQUEST', { issues: [{ path: '', message: BODY_ERRORS['not-json'] }] });
+  }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new SmsOtpError('INVALID_REQUEST', {
       issues: [{ path: '', message: 'body must be a JSON object' }],

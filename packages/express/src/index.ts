@@ -63,7 +63,8 @@ export function smsOtp(otp: SmsOtp, options: SmsOtpRouterOptions = {}): Router {
   rememberRouteOptions(otp, http);
   // Paths as Koa and Fastify match them: exact case, no trailing slash.
   const router = express.Router({ caseSensitive: true, strict: true });
-  const json = express.json({ limit: MAX_BODY_BYTES });
+  // Not strict: a JSON `null`, number or string reaches the core, which answers it as Koa's and Fastify's do.
+  const json = express.json({ limit: MAX_BODY_BYTES, strict: false });
   const answer = (handler: Handler, request: HttpRequest, res: Response, next: (error: unknown) => void) =>
     void handler(otp, request, resolved).then((response) => write(res, response), next);
   const route =

@@ -7,6 +7,7 @@ import {
   handleGuard,
   handleSend,
   handleVerify,
+  isPlainJsonType,
   MAX_BODY_BYTES,
   type ResolvedHttpOptions,
   rememberRouteOptions,
@@ -117,8 +118,13 @@ const plugin: FastifyPluginAsync<SmsOtpPluginOptions> = async (app, options) => 
 export const smsOtpPlugin = fp(plugin, { fastify: '5.x', name: '@sms-otp/fastify' });
 export default smsOtpPlugin;
 
+/** `application/json`, with or without parameters: the only body this API reads (Fastify also parses text). */
+const JSON_TYPE = /^application\/json\s*(;|$)/i;
+
 function toHttpRequest(request: FastifyRequest): HttpRequest {
-  const http: HttpRequest = { body: request.body, headers: request.headers };
+  const type = request.headers['content-type'];
+  const json = isPlainJsonType(type) || (type !== undefined && JSON_TYPE.test(type));
+  const http: HttpRequest = { body: json ? request.body : undefined, headers: request.headers };
   if (request.ip) http.ip = request.ip;
   return http;
 }
