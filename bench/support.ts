@@ -110,6 +110,8 @@ export function noopSender(): Sender {
   return {
     kind: 'sender',
     name: 'noop',
+    // Delivers to no one: codes may go back in responses (`exposeCode`), which the benchmarks read.
+    development: true,
     channels: ['sms'],
     async send() {
       return { vendor: 'noop' };

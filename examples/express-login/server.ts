@@ -59,12 +59,16 @@ const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
 export function createApp(options: AppOptions = {}): ExampleApp {
   const redisUrl = options.redisUrl ?? process.env.REDIS_URL;
   const redis = redisUrl ? new Redis(redisUrl, { maxRetriesPerRequest: 1 }) : undefined;
+  const sender = vendorFromEnv(options.env ?? process.env);
   const otp = createSmsOtp({
     secret: process.env.SMS_OTP_SECRET,
-    sender: vendorFromEnv(options.env ?? process.env),
+    sender,
     purposes: ['login'],
     defaultCountry: 'CN',
-    exposeCode: options.exposeCode ?? process.env.NODE_ENV !== 'production',
+    // The page shows codes only while they go nowhere (the console sender) and outside production.
+    exposeCode:
+      options.exposeCode ??
+      (sender.kind === 'sender' && sender.development === true && process.env.NODE_ENV !== 'production'),
     ...(redis ? { store: new RedisStore({ client: redis }) } : {}),
     ...options.otp,
     captcha: { ...DEMO_CAPTCHA, ...options.otp?.captcha },
@@ -117,11 +121,18 @@ export interface RunningApp extends ExampleApp {
   url: string;
 }
 
-/** Starts the app on `port` (0 picks a free one). `close()` stops the server and the app. */
-export async function startServer(port: number, options: AppOptions = {}): Promise<RunningApp> {
+/**
+ * Starts the app on `port` (0 picks a free one) and `host` (default 127.0.0.1, this machine only; `HOST=0.0.0.0`
+ * for a container). `close()` stops the server and the app.
+ */
+export async function startServer(
+  port: number,
+  options: AppOptions = {},
+  host = '127.0.0.1',
+): Promise<RunningApp> {
   const example = createApp(options);
   const server = await new Promise<Server>((resolve, reject) => {
-    const listening = example.app.listen(port, (error?: Error) =>
+    const listening = example.app.listen(port, host, (error?: Error) =>
       error ? reject(error) : resolve(listening),
     );
   });
@@ -140,7 +151,7 @@ export async function startServer(port: number, options: AppOptions = {}): Promi
 
 const runDirectly = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
 if (runDirectly) {
-  const running = await startServer(Number(process.env.PORT ?? 3000));
+  const running = await startServer(Number(process.env.PORT ?? 3000), {}, process.env.HOST ?? '127.0.0.1');
   console.log(
     `sms-otp example: phone login on ${running.url} (API description: ${running.url}/openapi.json)`,
   );

@@ -14,7 +14,8 @@ export async function createApp(options: SmsOtpOptions = {}) {
     secret: process.env.SMS_OTP_SECRET,
     purposes: ['login'],
     defaultCountry: 'CN',
-    exposeCode: process.env.NODE_ENV !== 'production',
+    // Codes in responses only with the default console sender, and outside production.
+    exposeCode: options.sender === undefined && process.env.NODE_ENV !== 'production',
     ...options,
   });
   const app = Fastify();

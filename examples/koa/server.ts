@@ -17,7 +17,8 @@ export function createApp(options: SmsOtpOptions = {}) {
     secret: process.env.SMS_OTP_SECRET,
     purposes: ['login'],
     defaultCountry: 'CN',
-    exposeCode: process.env.NODE_ENV !== 'production',
+    // Codes in responses only with the default console sender, and outside production.
+    exposeCode: options.sender === undefined && process.env.NODE_ENV !== 'production',
     ...options,
   });
   const router = new Router();
@@ -32,7 +33,7 @@ export function createApp(options: SmsOtpOptions = {}) {
 export async function startServer(port: number, options: SmsOtpOptions = {}) {
   const { app, otp } = createApp(options);
   const server: Server = await new Promise((resolve) => {
-    const listening = app.listen(port, () => resolve(listening));
+    const listening = app.listen(port, '127.0.0.1', () => resolve(listening));
   });
   return {
     otp,

@@ -148,7 +148,7 @@ export interface RunningApp extends ExampleApp {
 export async function startServer(port: number, options: SmsOtpOptions = {}): Promise<RunningApp> {
   const example = createApp(options);
   const server = await new Promise<Server>((resolve, reject) => {
-    const listening = example.app.listen(port, (error?: Error) =>
+    const listening = example.app.listen(port, '127.0.0.1', (error?: Error) =>
       error ? reject(error) : resolve(listening),
     );
   });

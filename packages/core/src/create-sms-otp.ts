@@ -145,6 +145,13 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
   const store: OtpStore = options.store ?? new MemoryStore();
   const vendor: Vendor = options.sender ?? consoleSender();
   const channels = new Set<Channel>(vendor.channels ?? ['sms']);
+  if (options.exposeCode && !(vendor.kind === 'sender' && vendor.development === true)) {
+    // NODE_ENV=production alone is too thin a guard: a deployment without it would hand every code out.
+    throw new SmsOtpConfigError(
+      'exposeCode',
+      `needs a development sender (consoleSender, memorySender): with ${vendor.name} every send response would carry the code it delivers`,
+    );
+  }
   if (options.captcha.verifier === 'vendor' && !(vendor.kind === 'provider' && vendor.checksCaptcha)) {
     // Answers would be taken as right without anyone checking them: every captcha policy bypassed.
     throw new SmsOtpConfigError(

@@ -22,6 +22,7 @@ export function consoleSender(options: ConsoleSenderOptions = {}): Sender {
   return {
     kind: 'sender',
     name: 'console',
+    development: true,
     channels: ['sms', 'voice'],
     async send(message: CodeMessage): Promise<SendReceipt> {
       log(
@@ -84,6 +85,7 @@ export function memorySender(options: MemorySenderOptions = {}): MemorySender {
   return {
     kind: 'sender',
     name: 'memory',
+    development: true,
     channels: ['sms', 'voice'],
     outbox,
     async send(message: CodeMessage): Promise<SendReceipt> {

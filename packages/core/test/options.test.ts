@@ -157,6 +157,29 @@ describe('createSmsOtp options', () => {
       /verifier/,
     ],
     [
+      'exposeCode with a sender that delivers (every response would carry the code)',
+      {
+        exposeCode: true,
+        sender: { kind: 'sender', name: 'sms-co', send: async () => ({ vendor: 'sms-co' }) },
+      },
+      'exposeCode',
+      /development sender .* with sms-co/,
+    ],
+    [
+      'exposeCode with a code provider',
+      {
+        exposeCode: true,
+        sender: {
+          kind: 'provider',
+          name: 'p',
+          start: async () => ({ ref: '', vendor: 'p' }),
+          check: async () => true,
+        },
+      },
+      'exposeCode',
+      /development sender/,
+    ],
+    [
       "captcha verifier 'vendor' with a sender (nobody would check the answers)",
       { captcha: { policy: 'always', verifier: 'vendor' }, sender: memorySender() },
       'captcha.verifier',

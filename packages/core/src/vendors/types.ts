@@ -47,6 +47,11 @@ export interface TemplateMessage {
 export interface Sender {
   readonly kind: 'sender';
   readonly name: string;
+  /**
+   * A sender for development and tests that delivers to no one (consoleSender, memorySender): only with one
+   * may `exposeCode` put codes in send responses.
+   */
+  readonly development?: boolean;
   /** Channels this sender can deliver; `['sms']` when absent. */
   readonly channels?: readonly Channel[];
   send(message: CodeMessage): Promise<SendReceipt>;
