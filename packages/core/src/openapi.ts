@@ -62,9 +62,17 @@ export interface OpenApiOptions {
   version?: string;
   /** Host routes behind the guard, listed with the `X-Sms-Token` scheme and the guard's errors. */
   guarded?: GuardedRoute[];
+  /**
+   * The routes' cookie mode, as given to them (`cookie` route option): verify's `Set-Cookie` and the cookie
+   * scheme of guarded routes are listed only with it (without it the guard takes no cookie). Default `false`.
+   */
+  cookie?: boolean | { name?: string };
 }
 
-/** Error codes each route can answer, by route (DESIGN.md's table). */
+/**
+ * Error codes each route can answer, by route (DESIGN.md's table): a send also meets the phone's failure
+ * ceiling (TOO_MANY_ATTEMPTS); a verify with a code provider also the vendor's own limit (RATE_LIMITED).
+ */
 export const ROUTE_ERRORS = {
   send: [
     'INVALID_REQUEST',
@@ -75,6 +83,7 @@ export const ROUTE_ERRORS = {
     'CAPTCHA_INVALID',
     'RESEND_TOO_SOON',
     'RATE_LIMITED',
+    'TOO_MANY_ATTEMPTS',
     'SEND_FAILED',
     'STORE_UNAVAILABLE',
   ],
@@ -86,9 +95,11 @@ export const ROUTE_ERRORS = {
     'CODE_INVALID',
     'CODE_EXPIRED',
     'TOO_MANY_ATTEMPTS',
+    'RATE_LIMITED',
     'SEND_FAILED',
     'STORE_UNAVAILABLE',
   ],
+  captcha: ['RATE_LIMITED', 'STORE_UNAVAILABLE'],
   guard: [
     'NOT_VERIFIED',
     'TOKEN_INVALID',
@@ -116,6 +127,16 @@ const sendResultSchema = z
       .optional(),
   })
   .describe('The code was sent.');
+
+const captchaResultSchema = z
+  .object({
+    captchaKey: z
+      .string()
+      .describe('Send it back with the answer as `captchaKey` (with `captcha`) to the send route.'),
+    image: z.string().describe('The challenge: a `data:image/svg+xml;base64,…` URI for an `<img>`.'),
+    expiresIn: seconds('Seconds the captcha can be answered.').meta({ example: 120 }),
+  })
+  .describe('A single-use image captcha.');
 
 const verifyResultSchema = z
   .object({
@@ -180,7 +201,8 @@ const FIELD_DESCRIPTIONS: Record<string, string> = {
   channel: '`"sms"` (default) or `"voice"` where the vendor supports it.',
   captchaKey: 'Captcha challenge id, when the captcha policy asks for one.',
   captcha: 'Captcha answer, when the captcha policy asks for one.',
-  code: 'The code the user received.',
+  code: 'The code the user received: digits (spaces are ignored).',
+  requestId: 'The `requestId` of the send; required when the server runs with `requireRequestId`.',
 };
 
 /** A request body schema: unknown fields are ignored, and `phone` or `userId` is required. */
@@ -192,8 +214,14 @@ function requestSchema(schema: z.ZodType, description: string): JsonSchema {
       FIELD_DESCRIPTIONS[name] ? { description: FIELD_DESCRIPTIONS[name], ...property } : property,
     ]),
   );
+  if (properties.code) properties.code = { ...properties.code, pattern: '^[0-9\\s]+$' };
   return { ...base, properties, description, anyOf: [{ required: ['phone'] }, { required: ['userId'] }] };
 }
+
+/** Every answer of the sms-otp routes carries it. */
+const NO_STORE = {
+  'Cache-Control': { description: 'Always `no-store`.', schema: { type: 'string', const: 'no-store' } },
+};
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 
@@ -232,9 +260,19 @@ function errorResponses(codes: readonly ErrorCode[]): Record<string, OpenApiResp
         },
       },
     };
+    response.headers = { ...NO_STORE };
     if (status === 429) {
-      response.headers = {
-        'Retry-After': { description: 'Seconds to wait before trying again.', schema: { type: 'integer' } },
+      response.headers['Retry-After'] = {
+        description: 'Seconds to wait before trying again.',
+        schema: { type: 'integer' },
+      };
+      response.headers['RateLimit-Policy'] = {
+        description: 'RATE_LIMITED by a counted window: `<limit>;w=<window seconds>`.',
+        schema: { type: 'string' },
+      };
+      response.headers.RateLimit = {
+        description: 'RATE_LIMITED by a counted window: `limit=<limit>, remaining=0, reset=<seconds>`.',
+        schema: { type: 'string' },
       };
     }
     responses[String(status)] = response;
@@ -249,7 +287,7 @@ function normalizePrefix(prefix: string): string {
 }
 
 /**
- * An OpenAPI 3.1 document of `POST {prefix}/send` and `POST {prefix}/verify`, generated from the same zod
+ * An OpenAPI 3.1 document of `POST {prefix}/send`, `POST {prefix}/verify` and `GET {prefix}/captcha`, generated from the same zod
  * schemas the routes parse bodies with, with every error code and status of the contract, and the
  * `X-Sms-Token` security scheme for routes behind `requireSmsVerified`. Bodies are the default ones: a
  * `formatResponse` envelope is not reflected.
@@ -263,6 +301,21 @@ export function openApiDocument(options: OpenApiOptions = {}): OpenApiDocument {
   const prefix = normalizePrefix(options.prefix ?? '/sms');
   const json = (schema: JsonSchema) => ({ 'application/json': { schema } });
 
+  const cookie = options.cookie
+    ? { name: (typeof options.cookie === 'object' && options.cookie.name) || TOKEN_COOKIE }
+    : undefined;
+  const verified: OpenApiResponse = {
+    description: 'The code was right.',
+    headers: { ...NO_STORE },
+    content: json(ref('VerifyResult')),
+  };
+  if (cookie && verified.headers) {
+    verified.headers['Set-Cookie'] = {
+      description: `The token again as \`${cookie.name}\` (HttpOnly, SameSite=Strict): cookie mode.`,
+      schema: { type: 'string' },
+    };
+  }
+
   const paths: OpenApiDocument['paths'] = {
     [`${prefix}/send`]: {
       post: {
@@ -274,7 +327,11 @@ export function openApiDocument(options: OpenApiOptions = {}): OpenApiDocument {
         tags: ['sms-otp'],
         requestBody: { required: true, content: json(ref('SendRequest')) },
         responses: {
-          '200': { description: 'The code was sent.', content: json(ref('SendResult')) },
+          '200': {
+            description: 'The code was sent.',
+            headers: { ...NO_STORE },
+            content: json(ref('SendResult')),
+          },
           ...errorResponses(ROUTE_ERRORS.send),
         },
       },
@@ -289,8 +346,26 @@ export function openApiDocument(options: OpenApiOptions = {}): OpenApiDocument {
         tags: ['sms-otp'],
         requestBody: { required: true, content: json(ref('VerifyRequest')) },
         responses: {
-          '200': { description: 'The code was right.', content: json(ref('VerifyResult')) },
+          '200': verified,
           ...errorResponses(ROUTE_ERRORS.verify),
+        },
+      },
+    },
+    [`${prefix}/captcha`]: {
+      get: {
+        operationId: 'smsOtpCaptcha',
+        summary: 'Make an image captcha',
+        description:
+          'A single-use image captcha for a send that answers CAPTCHA_REQUIRED: show `image`, then send ' +
+          '`captchaKey` and the typed answer as `captcha`. Limited per IP and hour.',
+        tags: ['sms-otp'],
+        responses: {
+          '200': {
+            description: 'A new captcha.',
+            headers: { ...NO_STORE },
+            content: json(ref('CaptchaResult')),
+          },
+          ...errorResponses(ROUTE_ERRORS.captcha),
         },
       },
     },
@@ -301,7 +376,7 @@ export function openApiDocument(options: OpenApiOptions = {}): OpenApiDocument {
       operationId: `${route.method}${route.path.replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ?? '').toUpperCase())}`,
       summary: route.summary ?? `${route.method.toUpperCase()} ${route.path}`,
       description: `Needs a verification token for purpose \`${route.purpose}\` (from \`${prefix}/verify\`).`,
-      security: [{ smsToken: [] }, { smsTokenCookie: [] }],
+      security: cookie ? [{ smsToken: [] }, { smsTokenCookie: [] }] : [{ smsToken: [] }],
       responses: { '200': { description: "The route's own answer." }, ...errorResponses(ROUTE_ERRORS.guard) },
     };
     paths[route.path] = { ...paths[route.path], [route.method]: operation };
@@ -330,6 +405,7 @@ export function openApiDocument(options: OpenApiOptions = {}): OpenApiDocument {
         ),
         SendResult: jsonSchema(sendResultSchema, 'output'),
         VerifyResult: jsonSchema(verifyResultSchema, 'output'),
+        CaptchaResult: jsonSchema(captchaResultSchema, 'output'),
         SmsOtpError: jsonSchema(errorBodySchema, 'output'),
       },
       securitySchemes: {
@@ -339,12 +415,16 @@ export function openApiDocument(options: OpenApiOptions = {}): OpenApiDocument {
           name: 'X-Sms-Token',
           description: 'The `token` of a successful verify, for routes behind `requireSmsVerified`.',
         },
-        smsTokenCookie: {
-          type: 'apiKey',
-          in: 'cookie',
-          name: TOKEN_COOKIE,
-          description: 'The same token as a cookie, when the verify route was mounted with `cookie`.',
-        },
+        ...(cookie
+          ? {
+              smsTokenCookie: {
+                type: 'apiKey' as const,
+                in: 'cookie' as const,
+                name: cookie.name,
+                description: 'The same token as a cookie (cookie mode).',
+              },
+            }
+          : {}),
       },
     },
   };

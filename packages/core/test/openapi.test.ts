@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { createSmsOtp } from '../src/create-sms-otp.js';
 import { memorySender } from '../src/dev-senders.js';
 import { ERROR_STATUS, type ErrorCode, SmsOtpError } from '../src/errors.js';
-import { errorResponse, handleSend, handleVerify, resolveHttpOptions } from '../src/http.js';
+import { errorResponse, handleCaptcha, handleSend, handleVerify, resolveHttpOptions } from '../src/http.js';
 import { type JsonSchema, type OpenApiResponse, openApiDocument, ROUTE_ERRORS } from '../src/openapi.js';
 
 /** DESIGN.md's error table: code → status. */
@@ -63,18 +63,23 @@ function meetsRequired(schema: JsonSchema, body: Record<string, unknown>): boole
 }
 
 describe('openApiDocument', () => {
-  it('is an OpenAPI 3.1 document of send and verify under the default prefix', () => {
+  it('is an OpenAPI 3.1 document of send, verify and captcha under the default prefix', () => {
     expect(doc.openapi).toBe('3.1.0');
     expect(doc.info.title).toBeTruthy();
     expect(doc.info.version).toBe('1.0.0');
-    expect(Object.keys(doc.paths).sort()).toEqual(['/sms/send', '/sms/verify']);
+    expect(Object.keys(doc.paths).sort()).toEqual(['/sms/captcha', '/sms/send', '/sms/verify']);
     expect(Object.keys(doc.paths['/sms/send']!)).toEqual(['post']);
+    expect(Object.keys(doc.paths['/sms/captcha']!)).toEqual(['get']);
     expect(JSON.parse(JSON.stringify(doc))).toEqual(doc);
   });
 
   it('takes prefix, title and version', () => {
     const custom = openApiDocument({ prefix: '/api/otp/', title: 'My app', version: '2.1.0' });
-    expect(Object.keys(custom.paths).sort()).toEqual(['/api/otp/send', '/api/otp/verify']);
+    expect(Object.keys(custom.paths).sort()).toEqual([
+      '/api/otp/captcha',
+      '/api/otp/send',
+      '/api/otp/verify',
+    ]);
     expect(custom.info).toMatchObject({ title: 'My app', version: '2.1.0' });
     expect(Object.keys(openApiDocument({ prefix: 'otp' }).paths)).toContain('/otp/send');
   });
@@ -93,6 +98,7 @@ describe('openApiDocument', () => {
     const routes: Array<[string, string]> = [
       ['/sms/send', 'post'],
       ['/sms/verify', 'post'],
+      ['/sms/captcha', 'get'],
     ];
     const guarded = openApiDocument({ guarded: [{ method: 'post', path: '/login', purpose: 'login' }] });
     for (const [path, method] of routes) {
@@ -115,8 +121,14 @@ describe('openApiDocument', () => {
       new Map([
         [400, ['INVALID_REQUEST', 'INVALID_PHONE', 'UNKNOWN_PURPOSE', 'CAPTCHA_REQUIRED', 'CAPTCHA_INVALID']],
         [403, ['COUNTRY_NOT_ALLOWED']],
-        [429, ['RESEND_TOO_SOON', 'RATE_LIMITED']],
+        [429, ['RESEND_TOO_SOON', 'RATE_LIMITED', 'TOO_MANY_ATTEMPTS']],
         [502, ['SEND_FAILED']],
+        [503, ['STORE_UNAVAILABLE']],
+      ]),
+    );
+    expect(errorCodes('/sms/captcha', 'get')).toEqual(
+      new Map([
+        [429, ['RATE_LIMITED']],
         [503, ['STORE_UNAVAILABLE']],
       ]),
     );
@@ -124,16 +136,24 @@ describe('openApiDocument', () => {
     expect(verify.get(400)).toEqual(
       expect.arrayContaining(['CODE_INVALID', 'CODE_EXPIRED', 'INVALID_REQUEST']),
     );
-    expect(verify.get(429)).toEqual(['TOO_MANY_ATTEMPTS']);
+    expect(verify.get(429)).toEqual(['TOO_MANY_ATTEMPTS', 'RATE_LIMITED']);
     expect(verify.get(503)).toEqual(['STORE_UNAVAILABLE']);
     expect([...verify.values()].flat()).not.toContain('RESEND_TOO_SOON');
     expect(ROUTE_ERRORS.guard).not.toContain('CODE_INVALID');
   });
 
-  it('documents Retry-After on 429s and an example per code', () => {
-    for (const path of ['/sms/send', '/sms/verify']) {
-      const responses = operation(path).responses;
-      expect(responses['429']?.headers).toHaveProperty('Retry-After');
+  it('documents Cache-Control on every answer, Retry-After and RateLimit on 429s, and an example per code', () => {
+    for (const [path, method] of [
+      ['/sms/send', 'post'],
+      ['/sms/verify', 'post'],
+      ['/sms/captcha', 'get'],
+    ] as const) {
+      const responses = operation(path, method).responses;
+      expect(Object.keys(responses['429']?.headers ?? {}).sort()).toEqual(
+        ['Cache-Control', 'RateLimit', 'RateLimit-Policy', 'Retry-After'].sort(),
+      );
+      for (const response of Object.values(responses))
+        expect(response.headers).toHaveProperty('Cache-Control');
       for (const [status, response] of Object.entries(responses)) {
         if (Number(status) < 400) continue;
         const examples = response.content?.['application/json']?.examples ?? {};
@@ -207,6 +227,14 @@ describe('openApiDocument', () => {
       const verified = await handleVerify(otp, { body: { phone: '+8613800138000', code } }, options);
       expect(verified.status).toBe(200);
       expect(success('VerifyResult').parse(verified.body)).toEqual(verified.body);
+      const captcha = await handleCaptcha(otp, {}, options);
+      expect(captcha.status).toBe(200);
+      expect(success('CaptchaResult').parse(captcha.body)).toEqual(captcha.body);
+      for (const response of [sent, wrong, verified, captcha])
+        expect(response.headers['cache-control']).toBe('no-store');
+      const codeField = (schemas.VerifyRequest!.properties as Record<string, { pattern: string }>).code!;
+      expect(new RegExp(codeField.pattern).test(' 12 34 ')).toBe(true);
+      expect(new RegExp(codeField.pattern).test('12a4')).toBe(false);
       for (const code of Object.keys(ERROR_STATUS) as ErrorCode[]) {
         const response = errorResponse(new SmsOtpError(code, { attemptsLeft: 1, retryAfter: 3 }), options);
         expect(success('SmsOtpError').safeParse(response.body).success, code).toBe(true);
@@ -217,11 +245,27 @@ describe('openApiDocument', () => {
     }
   });
 
+  it('lists the cookie (scheme, Set-Cookie) only in cookie mode, as the guard reads it only then', () => {
+    expect(doc.components.securitySchemes).not.toHaveProperty('smsTokenCookie');
+    expect(operation('/sms/verify').responses['200']!.headers).not.toHaveProperty('Set-Cookie');
+    const guarded = [{ method: 'post' as const, path: '/me', purpose: 'login' }];
+    expect(openApiDocument({ guarded }).paths['/me']!.post!.security).toEqual([{ smsToken: [] }]);
+    const withCookie = openApiDocument({ cookie: { name: 'otp_tok' }, guarded });
+    expect(withCookie.components.securitySchemes.smsTokenCookie).toMatchObject({
+      in: 'cookie',
+      name: 'otp_tok',
+    });
+    expect(withCookie.paths['/sms/verify']!.post!.responses['200']!.headers).toHaveProperty('Set-Cookie');
+    expect(withCookie.paths['/me']!.post!.security).toEqual([{ smsToken: [] }, { smsTokenCookie: [] }]);
+    expect(openApiDocument({ cookie: true }).components.securitySchemes.smsTokenCookie).toMatchObject({
+      name: 'sms_token',
+    });
+  });
+
   it('lists guarded routes with the X-Sms-Token scheme', () => {
     expect(doc.components.securitySchemes.smsToken).toEqual(
       expect.objectContaining({ type: 'apiKey', in: 'header', name: 'X-Sms-Token' }),
     );
-    expect(doc.components.securitySchemes.smsTokenCookie).toMatchObject({ in: 'cookie', name: 'sms_token' });
     const withGuard = openApiDocument({
       guarded: [{ method: 'post', path: '/api/me', purpose: 'login', summary: 'Who am I' }],
     });
