@@ -428,7 +428,7 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
     const code = fixed ?? (makesCode ? generateCode(options.codeLength) : '');
     const binding = options.requireRequestId ? requestId : '';
     const secret = !phone
-      ? 'x:'
+      ? `x:${requestId}`
       : makesCode
         ? hashCode(keys.code, purpose, key, code, binding)
         : `p:${requestId}`;
@@ -447,6 +447,7 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
       cooldownsMs,
       captchaSolved,
       captchaAfter,
+      distinctSecret: fixed === undefined,
     };
     const undoLate = (late: IssueResult | undefined) =>
       late?.ok && store.rollback({ ...target, now: now(), secret, undo: late.undo });

@@ -40,6 +40,7 @@ const issueInput = (phone: string): IssueInput => ({
   purpose: 'login',
   now: 1_000,
   secret: `secret-${phone}`,
+  distinctSecret: true,
   ttlMs: 300_000,
   cooldownsMs: [60_000],
   hourLimit: 5,
@@ -47,6 +48,104 @@ const issueInput = (phone: string): IssueInput => ({
   failLimit: 10,
   failWindowMs: 3_600_000,
   captchaSolved: false,
+});
+
+describe('RedisStore key lifetimes', () => {
+  let server: RedisServer;
+  beforeAll(async () => {
+    server = await startRedis();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it("keeps a phone's hash while its hour window runs, also past the end of its day window", async () => {
+    const client = server.client();
+    const store = new RedisStore({ client, prefix: 'life:' });
+    const phone = '+8613800138777';
+    const t0 = Date.UTC(2026, 0, 1);
+    expect(await store.issue({ ...issueInput(phone), now: t0 })).toMatchObject({ ok: true });
+    // 100 s before the day window ends a new hour window starts: its count must outlive the day window.
+    // (Redis's clock did not move with the engine's: the key is given the 100 s it would have left.)
+    await client.pexpire(`life:{${phone}}`, 100_000);
+    const late = t0 + 86_400_000 - 100_000;
+    expect(await store.issue({ ...issueInput(phone), now: late, secret: 'second' })).toMatchObject({
+      ok: true,
+    });
+    expect(await client.pttl(`life:{${phone}}`)).toBeGreaterThan(3_600_000 - 5_000);
+    client.disconnect();
+  });
+});
+
+describe('RedisStore scripts run twice (ioredis re-sends a command whose reply a dropped connection lost)', () => {
+  let server: RedisServer;
+  beforeAll(async () => {
+    server = await startRedis();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('an issue run again answers as the first run did and counts nothing twice', async () => {
+    const client = server.client();
+    const store = new RedisStore({ client, prefix: 'twice1:' });
+    const phone = '+8613800138801';
+    const input = { ...issueInput(phone), hourLimit: 2 };
+    const first = await store.issue(input);
+    expect(first).toMatchObject({ ok: true, cooldownMs: 60_000 });
+    expect(await store.issue(input)).toEqual(first);
+    // The hour holds two sends: the one above (once) and the next.
+    expect(await store.issue({ ...input, now: 62_000, secret: 'b' })).toMatchObject({ ok: true });
+    expect(await store.issue({ ...input, now: 123_000, secret: 'c' })).toMatchObject({
+      ok: false,
+      reason: 'phone_hour',
+    });
+    client.disconnect();
+  });
+
+  it('an admitted issue run again admits nothing twice', async () => {
+    const client = server.client();
+    const store = new RedisStore({ client, prefix: 'twice2:' });
+    const admission = (now: number) => ({
+      now,
+      buckets: [{ id: 'ip:203.0.113.50', limit: 2, windowMs: 3_600_000 }],
+      breakers: [],
+      captchaSolved: false,
+    });
+    const input = issueInput('+8613800138802');
+    const first = await store.admitAndIssue(admission(1_000), input);
+    expect([first.admit.ok, first.issue?.ok]).toEqual([true, true]);
+    const again = await store.admitAndIssue(admission(1_000), input);
+    expect([again.admit.ok, again.issue]).toEqual([true, first.issue]);
+    const other = await store.admitAndIssue(admission(1_000), issueInput('+8613800138803'));
+    expect(other.issue?.ok).toBe(true);
+    const full = await store.admitAndIssue(admission(1_000), issueInput('+8613800138804'));
+    expect(full.admit).toMatchObject({ ok: false, reason: 'limit' });
+    client.disconnect();
+  });
+
+  it('a right verify run again answers ok again; any other verify finds the code used', async () => {
+    const client = server.client() as Redis & { smsOtpVerify(...args: unknown[]): Promise<unknown[]> };
+    const store = new RedisStore({ client, prefix: 'twice3:' });
+    const phone = '+8613800138805';
+    await store.issue({ ...issueInput(phone), secret: 'right' });
+    const call = ['twice3:{+8613800138805}', 'login', 1_000, 'right', 5, 10, 3_600_000, 'v', 'call-1'];
+    expect(await client.smsOtpVerify(...call)).toEqual(['ok']);
+    expect(await client.smsOtpVerify(...call)).toEqual(['ok']);
+    const verify = { phone, purpose: 'login', now: 1_000, candidate: 'right', maxAttempts: 5, failLimit: 10 };
+    expect(await store.verify({ ...verify, failWindowMs: 3_600_000 })).toEqual({ status: 'expired' });
+    client.disconnect();
+  });
+});
+
+describe('RedisStore options', () => {
+  it.each(['app{}:', '{}', 'tenant{a}:'])(
+    "refuses the prefix %s (it would replace the keys' hash tags)",
+    (prefix) => {
+      const client = { defineCommand: () => {} } as unknown as Redis;
+      expect(() => new RedisStore({ client, prefix })).toThrow(/prefix/);
+    },
+  );
 });
 
 describe('RedisStore write coalescing', () => {
@@ -78,7 +177,9 @@ describe('RedisStore write coalescing', () => {
       expect(writes).toEqual([16, 16, 8]);
       expect(socket.writableCorked).toBe(0);
       // Each phone got its own record, in the order written: a second issue meets each one's cooldown.
-      const again = await Promise.all(phones.map((phone) => store.issue(issueInput(phone))));
+      const again = await Promise.all(
+        phones.map((phone) => store.issue({ ...issueInput(phone), secret: 'another' })),
+      );
       expect(again.map((r) => (r.ok ? 'ok' : r.reason))).toEqual(phones.map(() => 'cooldown'));
     } finally {
       client.disconnect();
@@ -167,5 +268,24 @@ describe('RedisStore write coalescing on Redis Cluster', () => {
     // Three flushes (16, 16, 8 commands) over three masters: at most 9 writes instead of 40.
     expect(all.length).toBeLessThanOrEqual(9);
     expect(sockets.map((socket) => socket.writableCorked)).toEqual([0, 0, 0]);
+  });
+
+  it('releases the shared windows when the issue step fails (they run in turn on a Cluster)', async () => {
+    const client = cluster.client() as Cluster;
+    const store = new RedisStore({ client, prefix: 'cr:' });
+    const phone = '+8613900012345';
+    const admission = {
+      now: 1_000,
+      buckets: [{ id: 'ip:198.51.100.7', limit: 1, windowMs: 3_600_000 }],
+      breakers: [],
+      captchaSolved: false,
+    };
+    // Something else's string where the phone's hash goes: the issue step fails with WRONGTYPE.
+    await client.set(`cr:{${phone}}`, 'not a hash');
+    await expect(store.admitAndIssue(admission, issueInput(phone))).rejects.toThrow(/WRONGTYPE/);
+    await client.del(`cr:{${phone}}`);
+    // The one send the IP window allows was not used up by the failed one.
+    const next = await store.admitAndIssue(admission, issueInput(phone));
+    expect([next.admit.ok, next.issue?.ok]).toEqual([true, true]);
   });
 });

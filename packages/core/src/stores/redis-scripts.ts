@@ -67,7 +67,8 @@ end
 
 /**
  * KEYS[1] phone hash. ARGV: purpose, now, secret, ttlMs, cooldownsMs (comma-separated, by send of the hour),
- * hourLimit, dayLimit, failLimit, failWindowMs, captchaAfter (-1: none), captchaSolved ('1'/'0').
+ * hourLimit, dayLimit, failLimit, failWindowMs, captchaAfter (-1: none), captchaSolved ('1'/'0'),
+ * distinctSecret ('1': the same call run again is told by its secret and answered as the first run was).
  * Returns {'ok', undo, cooldownMs} or {reason, retryAfterMs}.
  */
 const ISSUE_FN = `
@@ -81,6 +82,9 @@ local captchaAfter, solved = tonumber(ARGV[10]), ARGV[11] == '1'
 local v = redis.call('HMGET', key, purpose, 'w')
 local s, e, a, c = code_of(v[1])
 local hs, hc, ds, dc, fs, fc = win_of(v[2])
+-- The same call run again (ioredis re-sends a command whose reply a dropped connection lost): its code is
+-- the one stored, with the expiry it set. Answered as the first run was; nothing is counted twice.
+if ARGV[12] == '1' and s == secret and e == now + ttl then return {'ok', n(hs) .. '#' .. n(ds) .. '#', n(c - now)} end
 local cooldowns = {}
 for x in string.gmatch(ARGV[5], '%d+') do cooldowns[#cooldowns + 1] = tonumber(x) end
 if now < c then return {'cooldown', n(c - now), n(cooldowns[math.min(math.max(hc, 1), #cooldowns)])} end
@@ -92,7 +96,7 @@ if dc >= dayLimit then return {'phone_day', n(ds + DAY - now)} end
 if captchaAfter >= 0 and hc >= captchaAfter and not solved then return {'captcha', '0'} end
 local cooldown = cooldowns[math.min(hc + 1, #cooldowns)]
 redis.call('HSET', key, purpose, code(secret, now + ttl, 0, now + cooldown), 'w', win(hs, hc + 1, ds, dc + 1, fs, fc))
-local until_ = math.max(now + ttl, now + cooldown, ds + DAY)
+local until_ = math.max(now + ttl, now + cooldown, ds + DAY, hs + HOUR)
 if fc > 0 then until_ = math.max(until_, fs + failWin) end
 keep(key, until_ - now)
 return {'ok', n(hs) .. '#' .. n(ds) .. '#' .. (v[1] or ''), n(cooldown)}
@@ -123,23 +127,26 @@ return 1
 `;
 
 /**
- * KEYS[1] phone hash. ARGV: purpose, now, candidate, maxAttempts, failLimit, failWindowMs, mode.
- * mode 'v' compares the candidate; mode 'r' reserves an attempt for a vendor check.
+ * KEYS[1] phone hash. ARGV: purpose, now, candidate, maxAttempts, failLimit, failWindowMs, mode, call id.
+ * mode 'v' compares the candidate; mode 'r' reserves an attempt for a vendor check. A right code is
+ * consumed as 'v:<call id>' (expired for every other call), so that the same call run again (ioredis re-sends
+ * a command whose reply a dropped connection lost) answers 'ok' again rather than 'expired'.
  * Returns {'ok'} | {'invalid', left} | {'reserved', ref, left} | {'expired'} | {'dead'} | {'locked', ms}.
  */
 export const VERIFY = `${HELPERS}
 local key, purpose = KEYS[1], ARGV[1]
 local now, candidate = tonumber(ARGV[2]), ARGV[3]
 local maxAttempts, failLimit, failWin = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local mode = ARGV[7]
+local mode, consumed = ARGV[7], 'v:' .. ARGV[8]
 local v = redis.call('HMGET', key, purpose, 'w')
+local s, e, a, c = code_of(v[1])
+if mode == 'v' and s == consumed then return {'ok'} end
 local hs, hc, ds, dc, fs, fc = win_of(v[2])
 if fc >= failLimit and now < fs + failWin then return {'locked', n(fs + failWin - now)} end
-local s, e, a, c = code_of(v[1])
 if s == '' or now >= e then return {'expired'} end
 if a >= maxAttempts then return {'dead', n(math.max(0, c - now))} end
 if mode == 'v' and same(s, candidate) then
-  redis.call('HSET', key, purpose, code('', 0, 0, c), 'w', win(hs, hc, ds, dc, fs, 0))
+  redis.call('HSET', key, purpose, code(consumed, 0, 0, c), 'w', win(hs, hc, ds, dc, fs, 0))
   return {'ok'}
 end
 a = a + 1
@@ -324,6 +331,11 @@ local ia, aa, ak = {}, {}, {}
 for i = 1, ni do ia[i] = ARGV[1 + i] end
 for i = ni + 2, #ARGV do aa[#aa + 1] = ARGV[i] end
 for i = 2, #KEYS do ak[#ak + 1] = KEYS[i] end
+-- The same call run again: its issue answers as the first run did, and nothing is admitted twice.
+local s0, e0 = code_of(redis.call('HGET', KEYS[1], ia[1]))
+if ia[12] == '1' and s0 == ia[3] and e0 == tonumber(ia[2]) + tonumber(ia[4]) then
+  return {'ok', issue({KEYS[1]}, ia), {'ok', 0, '0'}}
+end
 local a = admit(ak, aa)
 if a[1] ~= 'ok' then return {'admit', a} end
 local r = issue({KEYS[1]}, ia)

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Cluster, Redis } from 'ioredis';
 import { SmsOtpError } from '../errors.js';
@@ -98,11 +99,17 @@ export class RedisStore implements OtpStore {
   /** The sockets corked in this event-loop turn, if any (uncorked by `setImmediate`), and how many it holds. */
   #corked: Socket[] | undefined;
   #held = 0;
+  readonly #instance = `${randomBytes(9).toString('base64url')}.`;
+  #calls = 0;
 
   constructor(options: RedisStoreOptions) {
     const { client, prefix = 'sms-otp:', coalesceWrites = true } = options ?? {};
     if (!client || typeof client.defineCommand !== 'function') {
       throw new TypeError('sms-otp: RedisStore option "client" must be an ioredis Redis or Cluster client');
+    }
+    if (typeof prefix !== 'string' || /[{}]/.test(prefix)) {
+      // Keys carry their own hash tags ({+8613800138000}, {g}): a brace in the prefix would take their place.
+      throw new TypeError('sms-otp: RedisStore option "prefix" must be a string without "{" or "}"');
     }
     const define = (scripts: Record<string, string>, numberOfKeys?: number) => {
       for (const [name, lua] of Object.entries(scripts)) {
@@ -197,7 +204,18 @@ export class RedisStore implements OtpStore {
       i.failLimit,
       i.failWindowMs,
       mode,
+      this.#callId(),
     );
+  }
+
+  /**
+   * An id for one verify call, unique across app instances (a random prefix per store, then a counter): the
+   * script marks a consumed code with it, so that ioredis re-sending the same command after a dropped
+   * connection gets the same answer.
+   */
+  #callId(): string {
+    this.#calls += 1;
+    return `${this.#instance}${this.#calls.toString(36)}`;
   }
 
   async rekey(i: { phone: string; purpose: string; from: string; to: string }): Promise<void> {
@@ -235,7 +253,14 @@ export class RedisStore implements OtpStore {
     if ((this.#client as { isCluster?: boolean }).isCluster) {
       const admitted = await this.admit(a);
       if (!admitted.ok) return { admit: admitted };
-      const issued = await this.issue(i);
+      let issued: IssueResult;
+      try {
+        issued = await this.issue(i);
+      } catch (error) {
+        // No send happens: the windows must not keep counting it (the standalone script is all or nothing).
+        await this.release(a).catch(() => {});
+        throw error;
+      }
       if (!issued.ok) await this.release(a);
       return { admit: admitted, issue: issued };
     }
@@ -356,6 +381,7 @@ function issueArgs(i: IssueInput): Array<string | number> {
     i.failWindowMs,
     i.captchaAfter ?? -1,
     i.captchaSolved ? '1' : '0',
+    i.distinctSecret ? '1' : '0',
   ];
 }
 

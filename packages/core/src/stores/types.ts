@@ -80,6 +80,12 @@ export interface IssueInput extends PhonePurpose, Limits {
   /** Sends of the phone's hour window after which a solved captcha is required (adaptive policy). */
   captchaAfter?: number;
   captchaSolved: boolean;
+  /**
+   * No other send has this `secret` (a random code's HMAC, a request id): a store that may run the same call
+   * twice (RedisStore, when ioredis re-sends after a dropped connection) can tell the second run by it. False
+   * for the fixed codes of test numbers.
+   */
+  distinctSecret?: boolean;
 }
 
 export type IssueResult =
