@@ -166,7 +166,7 @@ it('asks for the image captcha after the adaptive threshold; a wrong answer brin
     const message = page.locator('#message');
     expect(await message.textContent()).toBe('Please solve the captcha first.');
     const image = page.locator('#captcha-image');
-    await expect.poll(() => image.getAttribute('src')).toMatch(/^data:image\/svg\+xml;base64,/);
+    await expect.poll(() => image.getAttribute('src')).toMatch(/^data:image\/png;base64,/);
     await expect
       .poll(() => image.evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth))
       .toBeGreaterThan(0);

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { type Admission, admissionPlanner, regionOf } from './admission.js';
-import { captchaDataUri, captchaText, renderCaptchaSvg } from './captcha/image.js';
+import { captchaText } from './captcha/image.js';
+import { captchaPngDataUri, renderCaptchaPng } from './captcha/raster.js';
 import { deriveKeys, generateCode, hashCode, mac96, randomId } from './code.js';
 import { Deadlines } from './deadlines.js';
 import { consoleSender } from './dev-senders.js';
@@ -82,7 +83,7 @@ export interface CheckTokenOptions {
 /** A built-in image captcha: show `image`, send back `captchaKey` and the answer with `/send`. */
 export interface Captcha {
   captchaKey: string;
-  /** `data:image/svg+xml;base64,…` */
+  /** `data:image/png;base64,…` */
   image: string;
   /** Seconds the captcha can be answered. */
   expiresIn: number;
@@ -705,7 +706,7 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
     const ttlMs = captchaPolicy.ttl * 1000;
     const answer = `${captchaHash(captchaKey, text)}.${now() + ttlMs}`;
     await guard(() => store.putCaptcha({ key: captchaKey, answer, ttlMs, now: now() }));
-    return { captchaKey, image: captchaDataUri(renderCaptchaSvg(text)), expiresIn: captchaPolicy.ttl };
+    return { captchaKey, image: captchaPngDataUri(renderCaptchaPng(text)), expiresIn: captchaPolicy.ttl };
   }
 
   return {

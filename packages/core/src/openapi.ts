@@ -133,7 +133,7 @@ const captchaResultSchema = z
     captchaKey: z
       .string()
       .describe('Send it back with the answer as `captchaKey` (with `captcha`) to the send route.'),
-    image: z.string().describe('The challenge: a `data:image/svg+xml;base64,…` URI for an `<img>`.'),
+    image: z.string().describe('The challenge: a `data:image/png;base64,…` URI for an `<img>`.'),
     expiresIn: seconds('Seconds the captcha can be answered.').meta({ example: 120 }),
   })
   .describe('A single-use image captcha.');

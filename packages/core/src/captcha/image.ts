@@ -77,7 +77,7 @@ export function renderCaptchaSvg(text: string, options: CaptchaSvgOptions = {}):
   const height = numberOption('height', options.height, 50, 24, 400);
   const noise = numberOption('noise', options.noise, 3, 0, 10);
   if (!Number.isInteger(noise)) throw new SmsOtpConfigError('noise', 'must be an integer from 0 to 10');
-  const chars = checkedText(text);
+  const chars = checkedCaptchaText(text);
 
   const hue = rand(0, 360);
   const background = `hsl(${hue.toFixed(0)},35%,${rand(93, 97).toFixed(0)}%)`;
@@ -157,7 +157,8 @@ function numberOption(name: string, value: unknown, fallback: number, min: numbe
   return value;
 }
 
-function checkedText(text: unknown): string[] {
+/** The characters of a captcha text to draw (upper case), or `SmsOtpConfigError` for a text that cannot be drawn. */
+export function checkedCaptchaText(text: unknown): string[] {
   if (typeof text !== 'string' || text.length < 1 || text.length > MAX_LENGTH) {
     throw new SmsOtpConfigError('text', `must be a string of 1 to ${MAX_LENGTH} characters`);
   }

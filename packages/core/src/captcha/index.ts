@@ -5,6 +5,7 @@ export {
   captchaText,
   renderCaptchaSvg,
 } from './image.js';
+export { captchaPngDataUri, renderCaptchaPng } from './raster.js';
 export {
   type CaptchaVerifier,
   HCAPTCHA_BASE_URL,

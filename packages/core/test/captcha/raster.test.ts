@@ -1,0 +1,96 @@
+import { inflateSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { captchaText } from '../../src/captcha/image.js';
+import { captchaPngDataUri, crc32, renderCaptchaPng } from '../../src/captcha/raster.js';
+import { SmsOtpConfigError } from '../../src/errors.js';
+
+/** Reads the PNG the renderer writes (8-bit RGB, filter 0), checking every chunk's CRC. */
+function decode(png: Buffer): { width: number; height: number; rgb: Buffer; chunks: string[] } {
+  expect(png.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+  const chunks: string[] = [];
+  let at = 8;
+  let width = 0;
+  let height = 0;
+  const idat: Buffer[] = [];
+  while (at < png.length) {
+    const length = png.readUInt32BE(at);
+    const type = png.toString('latin1', at + 4, at + 8);
+    const data = png.subarray(at + 8, at + 8 + length);
+    expect(png.readUInt32BE(at + 8 + length), `${type} CRC`).toBe(
+      crc32(png.subarray(at + 4, at + 8 + length)),
+    );
+    chunks.push(type);
+    if (type === 'IHDR') {
+      width = data.readUInt32BE(0);
+      height = data.readUInt32BE(4);
+      expect([...data.subarray(8)]).toEqual([8, 2, 0, 0, 0]);
+    }
+    if (type === 'IDAT') idat.push(data);
+    at += 12 + length;
+  }
+  const raw = inflateSync(Buffer.concat(idat));
+  expect(raw.length).toBe((width * 3 + 1) * height);
+  const rgb = Buffer.alloc(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    expect(raw[y * (width * 3 + 1)], 'filter byte').toBe(0);
+    raw.copy(rgb, y * width * 3, y * (width * 3 + 1) + 1, (y + 1) * (width * 3 + 1));
+  }
+  return { width, height, rgb, chunks };
+}
+
+describe('renderCaptchaPng', () => {
+  it('is a valid PNG (signature, IHDR, IDAT, IEND, CRCs) of the size it is given', () => {
+    const small = decode(renderCaptchaPng('ACDEF'));
+    expect([small.width, small.height, small.chunks]).toEqual([150, 50, ['IHDR', 'IDAT', 'IEND']]);
+    const large = decode(renderCaptchaPng('ACDEF', { width: 300, height: 100 }));
+    expect([large.width, large.height]).toEqual([300, 100]);
+  });
+
+  it('computes CRC-32 as PNG does', () => {
+    expect(crc32(Buffer.from('123456789'))).toBe(0xcbf43926);
+    expect(crc32(Buffer.alloc(0))).toBe(0);
+  });
+
+  it('draws ink where each character goes', () => {
+    for (let round = 0; round < 20; round++) {
+      const text = captchaText();
+      const { width, height, rgb } = decode(renderCaptchaPng(text, { noise: 0 }));
+      // Without noise the only dark pixels are glyph strokes: each character's slot holds some.
+      const slot = (width * 0.88) / text.length;
+      for (let c = 0; c < text.length; c++) {
+        let dark = 0;
+        const x0 = Math.floor(width * 0.06 + slot * c + slot * 0.25);
+        const x1 = Math.ceil(width * 0.06 + slot * c + slot * 0.75);
+        for (let y = 0; y < height; y++) {
+          for (let x = x0; x < x1; x++) {
+            const at = (y * width + x) * 3;
+            if (rgb[at]! + rgb[at + 1]! + rgb[at + 2]! < 3 * 110) dark += 1;
+          }
+        }
+        expect(dark, `${text}[${c}]`).toBeGreaterThan(15);
+      }
+    }
+  });
+
+  it('is different on every render of the same text, and never holds the text', () => {
+    const a = renderCaptchaPng('XK7QW');
+    const b = renderCaptchaPng('XK7QW');
+    expect(a.equals(b)).toBe(false);
+    expect(a.toString('latin1')).not.toContain('XK7QW');
+    expect(captchaPngDataUri(a)).toBe(`data:image/png;base64,${a.toString('base64')}`);
+  });
+
+  it('draws lower case as upper case, and refuses what it cannot draw', () => {
+    expect(decode(renderCaptchaPng('acdef')).width).toBe(150);
+    for (const [text, options] of [
+      ['AB0', {}],
+      ['', {}],
+      ['A'.repeat(13), {}],
+      ['ACDEF', { width: 10 }],
+      ['ACDEF', { height: 1000 }],
+      ['ACDEF', { noise: 2.5 }],
+    ] as const) {
+      expect(() => renderCaptchaPng(text, options)).toThrow(SmsOtpConfigError);
+    }
+  });
+});
