@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { type Admission, admissionPlanner, regionOf } from './admission.js';
-import { captchaText } from './captcha/image.js';
-import { captchaPngDataUri, renderCaptchaPng } from './captcha/raster.js';
+import { captchaPngDataUri, captchaText, renderCaptchaPng } from './captcha/image.js';
 import { deriveKeys, generateCode, hashCode, mac96, randomId } from './code.js';
 import { Deadlines } from './deadlines.js';
 import { consoleSender } from './dev-senders.js';

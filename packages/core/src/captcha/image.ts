@@ -1,4 +1,5 @@
 import { randomInt } from 'node:crypto';
+import { deflateSync } from 'node:zlib';
 import { SmsOtpConfigError } from '../errors.js';
 import { GLYPH_HEIGHT, GLYPH_WIDTH, STROKE_FONT, type Stroke } from './stroke-font.js';
 
@@ -34,131 +35,255 @@ export function captchaText(length = 5): string {
 }
 
 /**
- * Options of {@link renderCaptchaSvg}.
+ * Options of {@link renderCaptchaPng}.
  *
  * @example
- * const options: CaptchaSvgOptions = { width: 200, height: 60, noise: 4 };
+ * const options: CaptchaImageOptions = { width: 200, height: 60, noise: 4 };
  */
-export interface CaptchaSvgOptions {
+export interface CaptchaImageOptions {
   /** Image width in pixels, 60–1000; default 150. */
   width?: number;
   /** Image height in pixels, 24–400; default 50. */
   height?: number;
-  /** Noise curves drawn across the image, 0–10; default 3. Each also brings a few dots. */
+  /** Noise, 0–10; default 3: curves and lines across the image, dots and speckle. */
   noise?: number;
 }
 
 type Point = [number, number];
-
-interface Element {
-  /** The `d` attribute. */
-  d: string;
-  stroke: string;
-  width: number;
-}
+type Rgb = [number, number, number];
 
 /**
- * Draws `text` as an SVG image for a person to read back. Every character is drawn with `<path>` strokes
- * from a built-in stroke font, with a random offset, rotation, scale and skew and a little wobble on every
- * vertex; noise curves and dots are drawn in the same way and all paths are shuffled. The markup has no
- * `<text>` element, no font and none of the characters; the result differs on every call.
- *
- * Lower-case letters are drawn as upper case. A character outside {@link CAPTCHA_ALPHABET} throws
- * `SmsOtpConfigError` (option `text`). A built-in image captcha stops casual scripts, not a determined
- * attacker with OCR: put Turnstile, hCaptcha or reCAPTCHA in front of high-value routes.
+ * Draws `text` as a PNG for a person to read back: the characters of the stroke font, each with a random
+ * offset, rotation, scale and skew and a wobble on every vertex, drawn as anti-aliased pixels together with
+ * lines in the same dark colours, curves, dots and speckle. A vector image would keep each stroke as a path
+ * a script can match against the font without reading anything (the SVG this replaced was solved 2000 times
+ * in 2000 that way); a raster image keeps only pixels, so a solver has to see the characters as a person does. It still stops scripts, not a
+ * determined attacker with a trained model: put Turnstile, hCaptcha or reCAPTCHA in front of high-value
+ * routes. Lower-case letters are drawn as upper case; a character outside {@link CAPTCHA_ALPHABET} throws
+ * `SmsOtpConfigError` (option `text`).
  *
  * @example
- * const text = captchaText();
- * const svg = renderCaptchaSvg(text, { width: 150, height: 50 });
- * res.json({ captchaKey: key, image: captchaDataUri(svg) });
+ * const png = renderCaptchaPng(captchaText());
+ * res.json({ captchaKey: key, image: captchaPngDataUri(png) });
  */
-export function renderCaptchaSvg(text: string, options: CaptchaSvgOptions = {}): string {
-  const width = numberOption('width', options.width, 150, 60, 1000);
-  const height = numberOption('height', options.height, 50, 24, 400);
+export function renderCaptchaPng(text: string, options: CaptchaImageOptions = {}): Buffer {
+  const width = Math.round(numberOption('width', options.width, 150, 60, 1000));
+  const height = Math.round(numberOption('height', options.height, 50, 24, 400));
   const noise = numberOption('noise', options.noise, 3, 0, 10);
   if (!Number.isInteger(noise)) throw new SmsOtpConfigError('noise', 'must be an integer from 0 to 10');
   const chars = checkedCaptchaText(text);
 
-  const hue = rand(0, 360);
-  const background = `hsl(${hue.toFixed(0)},35%,${rand(93, 97).toFixed(0)}%)`;
-  const elements: Element[] = [];
-
+  const canvas = new Canvas(width, height, hsl(rand(0, 360), rand(25, 40), rand(90, 96)));
   const margin = width * 0.06;
   const slot = (width - 2 * margin) / chars.length;
-  // Pixels per grid unit: the glyph fills about 62% of the height and 72% of its slot.
-  const unit = Math.min((height * 0.62) / GLYPH_HEIGHT, (slot * 0.72) / GLYPH_WIDTH);
-  const strokeBase = Math.max(1.6, unit * 0.5);
+  const unit = Math.min((height * 0.62) / GLYPH_HEIGHT, (slot * 0.8) / GLYPH_WIDTH);
+  const strokeBase = Math.max(1.4, unit * 0.45);
+  const inks: Rgb[] = [];
+
+  for (let i = 0; i < noise * 40; i++)
+    canvas.dot(rand(0, width), rand(0, height), rand(0.6, 1.4), midColor());
+  for (let i = 0; i < noise; i++) canvas.polyline(curve(width, height), rand(0.8, 1.6), midColor());
 
   chars.forEach((char, index) => {
-    const scale = unit * rand(0.88, 1.08);
-    const angle = (rand(-20, 20) * Math.PI) / 180;
-    const skew = rand(-0.22, 0.22);
-    const cx = margin + slot * (index + 0.5) + rand(-0.08, 0.08) * slot;
-    const cy = height / 2 + rand(-0.09, 0.09) * height;
+    const scale = unit * rand(0.88, 1.1);
+    const angle = (rand(-22, 22) * Math.PI) / 180;
+    const skew = rand(-0.25, 0.25);
+    // Neighbours may touch: a character is not a box of its own.
+    const cx = margin + slot * (index + 0.5) + rand(-0.12, 0.12) * slot;
+    const cy = height / 2 + rand(-0.1, 0.1) * height;
     const cos = Math.cos(angle);
     const sin = Math.sin(angle);
     const place = ([gx, gy]: readonly [number, number]): Point => {
-      const x = gx - GLYPH_WIDTH / 2 + rand(-0.1, 0.1);
-      const y = gy - GLYPH_HEIGHT / 2 + rand(-0.1, 0.1);
+      const x = gx - GLYPH_WIDTH / 2 + rand(-0.12, 0.12);
+      const y = gy - GLYPH_HEIGHT / 2 + rand(-0.12, 0.12);
       const sx = (x + skew * y) * scale;
       const sy = y * scale;
       return [cx + sx * cos - sy * sin, cy + sx * sin + sy * cos];
     };
-    const stroke = darkColor();
-    const strokeWidth = strokeBase * rand(0.85, 1.15);
-    const lines = (STROKE_FONT[char] as readonly Stroke[]).map((line) =>
-      wobble(line.map(place), unit * 0.12),
-    );
-    keepInside(lines, width, height, strokeWidth);
-    for (const points of lines) {
-      if (randomInt(2) === 1) points.reverse();
-      elements.push({ d: polyline(points), stroke, width: strokeWidth });
+    const ink = darkColor();
+    inks.push(ink);
+    for (const stroke of STROKE_FONT[char] as readonly Stroke[]) {
+      canvas.polyline(wobble(stroke.map(place), unit * 0.14), strokeBase * rand(0.85, 1.15), ink);
     }
   });
 
-  for (let i = 0; i < noise; i++) {
-    elements.push({ d: noiseCurve(width, height), stroke: midColor(), width: rand(0.8, strokeBase * 0.6) });
+  // Lines across the text in the characters' own inks and widths: no colour or width sets a glyph apart.
+  for (let i = 0; i < Math.max(1, noise - 1); i++) {
+    const ink = inks[randomInt(inks.length)] ?? darkColor();
+    canvas.polyline(curve(width, height), strokeBase * rand(0.45, 0.7), ink);
   }
-  for (let i = 0; i < noise * 10; i++) {
-    const x = rand(0, width);
-    const y = rand(0, height);
-    elements.push({ d: `M${fmt(x)} ${fmt(y)}h0.01`, stroke: midColor(), width: rand(1.2, 2.6) });
-  }
-
-  shuffle(elements);
-  const paths = elements
-    .map((e) => `<path d="${e.d}" stroke="${e.stroke}" stroke-width="${fmt(e.width)}"/>`)
-    .join('');
-  return (
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" ` +
-    `viewBox="0 0 ${width} ${height}">` +
-    `<rect width="100%" height="100%" fill="${background}"/>` +
-    `<g fill="none" stroke-linecap="round" stroke-linejoin="round">${paths}</g>` +
-    '</svg>'
-  );
+  canvas.speckle(0.04);
+  return canvas.png();
 }
 
 /**
- * Wraps an SVG in a `data:` URI (base64) for an `<img src>` or a JSON field.
+ * Wraps a PNG in a `data:` URI (base64) for an `<img src>` or a JSON field.
  *
  * @example
- * const src = captchaDataUri(renderCaptchaSvg(captchaText()));
- * // 'data:image/svg+xml;base64,PHN2ZyB4bWxucz0i…'
+ * captchaPngDataUri(renderCaptchaPng(captchaText())); // 'data:image/png;base64,iVBORw0KGgo…'
  */
-export function captchaDataUri(svg: string): string {
-  return `data:image/svg+xml;base64,${Buffer.from(svg, 'utf8').toString('base64')}`;
+export function captchaPngDataUri(png: Buffer): string {
+  return `data:image/png;base64,${png.toString('base64')}`;
 }
 
-function numberOption(name: string, value: unknown, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
-    throw new SmsOtpConfigError(name, `must be a number from ${min} to ${max}`);
+/** An RGB pixel buffer with anti-aliased thick lines. */
+class Canvas {
+  readonly #pixels: Uint8Array;
+  constructor(
+    readonly width: number,
+    readonly height: number,
+    background: Rgb,
+  ) {
+    this.#pixels = new Uint8Array(width * height * 3);
+    for (let i = 0; i < width * height; i++) this.#pixels.set(background, i * 3);
   }
-  return value;
+
+  polyline(points: readonly Point[], strokeWidth: number, color: Rgb): void {
+    for (let i = 1; i < points.length; i++) this.#segment(points[i - 1]!, points[i]!, strokeWidth / 2, color);
+  }
+
+  dot(x: number, y: number, radius: number, color: Rgb): void {
+    this.#segment([x, y], [x, y], radius, color);
+  }
+
+  /** Sets a share of the pixels to random light or dark grey-ish values. */
+  speckle(share: number): void {
+    const count = Math.round(this.width * this.height * share);
+    for (let i = 0; i < count; i++) {
+      const at = randomInt(this.width * this.height) * 3;
+      const light = randomInt(2) === 1;
+      const value = light ? 200 + randomInt(56) : 60 + randomInt(90);
+      this.#pixels[at] = value;
+      this.#pixels[at + 1] = Math.max(0, Math.min(255, value + randomInt(-20, 21)));
+      this.#pixels[at + 2] = value;
+    }
+  }
+
+  /** A segment with round caps, `half` wide on each side, blended by how much of each pixel it covers. */
+  #segment([ax, ay]: Point, [bx, by]: Point, half: number, [r, g, b]: Rgb): void {
+    const reach = half + 1;
+    const x0 = Math.max(0, Math.floor(Math.min(ax, bx) - reach));
+    const x1 = Math.min(this.width - 1, Math.ceil(Math.max(ax, bx) + reach));
+    const y0 = Math.max(0, Math.floor(Math.min(ay, by) - reach));
+    const y1 = Math.min(this.height - 1, Math.ceil(Math.max(ay, by) + reach));
+    const dx = bx - ax;
+    const dy = by - ay;
+    const length2 = dx * dx + dy * dy;
+    for (let y = y0; y <= y1; y++) {
+      for (let x = x0; x <= x1; x++) {
+        const px = x + 0.5 - ax;
+        const py = y + 0.5 - ay;
+        const t = length2 === 0 ? 0 : Math.max(0, Math.min(1, (px * dx + py * dy) / length2));
+        const ex = px - t * dx;
+        const ey = py - t * dy;
+        const distance = Math.sqrt(ex * ex + ey * ey);
+        const cover = Math.min(1, half + 0.5 - distance);
+        if (cover <= 0) continue;
+        const at = (y * this.width + x) * 3;
+        const p = this.#pixels;
+        p[at] = Math.round(p[at]! + (r - p[at]!) * cover);
+        p[at + 1] = Math.round(p[at + 1]! + (g - p[at + 1]!) * cover);
+        p[at + 2] = Math.round(p[at + 2]! + (b - p[at + 2]!) * cover);
+      }
+    }
+  }
+
+  /** The image as a PNG file: 8-bit RGB, no filter, deflated. */
+  png(): Buffer {
+    const row = this.width * 3 + 1;
+    const raw = Buffer.alloc(row * this.height);
+    for (let y = 0; y < this.height; y++) {
+      raw.set(this.#pixels.subarray(y * this.width * 3, (y + 1) * this.width * 3), y * row + 1);
+    }
+    const header = Buffer.alloc(13);
+    header.writeUInt32BE(this.width, 0);
+    header.writeUInt32BE(this.height, 4);
+    header.set([8, 2, 0, 0, 0], 8);
+    return Buffer.concat([
+      PNG_SIGNATURE,
+      chunk('IHDR', header),
+      chunk('IDAT', deflateSync(raw)),
+      chunk('IEND', Buffer.alloc(0)),
+    ]);
+  }
+}
+
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+function chunk(type: string, data: Buffer): Buffer {
+  const out = Buffer.alloc(12 + data.length);
+  out.writeUInt32BE(data.length, 0);
+  out.write(type, 4, 'latin1');
+  data.copy(out, 8);
+  out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
+  return out;
+}
+
+const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+
+/** CRC-32 as PNG chunks carry it (ISO 3309). */
+export function crc32(bytes: Uint8Array): number {
+  let c = 0xffffffff;
+  for (const byte of bytes) c = CRC_TABLE[(c ^ byte) & 0xff]! ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+/** A curve from one side of the image to the other, as points. */
+function curve(width: number, height: number): Point[] {
+  const p0: Point = [rand(0, width * 0.15), rand(height * 0.1, height * 0.9)];
+  const p1: Point = [rand(width * 0.2, width * 0.45), rand(-height * 0.3, height * 1.3)];
+  const p2: Point = [rand(width * 0.55, width * 0.8), rand(-height * 0.3, height * 1.3)];
+  const p3: Point = [rand(width * 0.85, width), rand(height * 0.1, height * 0.9)];
+  const points: Point[] = [];
+  for (let i = 0; i <= 32; i++) {
+    const t = i / 32;
+    const u = 1 - t;
+    const at = (k: 0 | 1) =>
+      u * u * u * p0[k] + 3 * u * u * t * p1[k] + 3 * u * t * t * p2[k] + t * t * t * p3[k];
+    points.push([at(0), at(1)]);
+  }
+  return points;
+}
+
+/** Splits every segment at a displaced midpoint, so the strokes are not the font's straight lines. */
+function wobble(points: Point[], amount: number): Point[] {
+  const out: Point[] = [];
+  points.forEach((point, index) => {
+    const previous = points[index - 1];
+    if (previous) {
+      out.push([
+        (previous[0] + point[0]) / 2 + rand(-amount, amount),
+        (previous[1] + point[1]) / 2 + rand(-amount, amount),
+      ]);
+    }
+    out.push(point);
+  });
+  return out;
+}
+
+function darkColor(): Rgb {
+  return hsl(rand(0, 360), rand(55, 80), rand(16, 30));
+}
+
+function midColor(): Rgb {
+  return hsl(rand(0, 360), rand(30, 60), rand(50, 72));
+}
+
+function hsl(h: number, s: number, l: number): Rgb {
+  const sat = s / 100;
+  const light = l / 100;
+  const k = (n: number) => (n + h / 30) % 12;
+  const a = sat * Math.min(light, 1 - light);
+  const f = (n: number) => light - a * Math.max(-1, Math.min(k(n) - 3, 9 - k(n), 1));
+  return [Math.round(f(0) * 255), Math.round(f(8) * 255), Math.round(f(4) * 255)];
 }
 
 /** The characters of a captcha text to draw (upper case), or `SmsOtpConfigError` for a text that cannot be drawn. */
-export function checkedCaptchaText(text: unknown): string[] {
+function checkedCaptchaText(text: unknown): string[] {
   if (typeof text !== 'string' || text.length < 1 || text.length > MAX_LENGTH) {
     throw new SmsOtpConfigError('text', `must be a string of 1 to ${MAX_LENGTH} characters`);
   }
@@ -177,72 +302,10 @@ function rand(min: number, max: number): number {
   return min + (randomInt(0, 1_000_000) / 1_000_000) * (max - min);
 }
 
-/** Splits every segment in two at a slightly displaced midpoint, so no path repeats the font's vertices. */
-function wobble(points: Point[], amount: number): Point[] {
-  const out: Point[] = [];
-  points.forEach((point, index) => {
-    const previous = points[index - 1];
-    if (previous) {
-      out.push([
-        (previous[0] + point[0]) / 2 + rand(-amount, amount),
-        (previous[1] + point[1]) / 2 + rand(-amount, amount),
-      ]);
-    }
-    out.push(point);
-  });
-  return out;
-}
-
-/** Moves a glyph's strokes back inside the image when rotation and offset pushed them over an edge. */
-function keepInside(lines: Point[][], width: number, height: number, strokeWidth: number): void {
-  const points = lines.flat();
-  const pad = strokeWidth / 2 + 1;
-  const xs = points.map((p) => p[0]);
-  const ys = points.map((p) => p[1]);
-  const dx = shiftInto(Math.min(...xs), Math.max(...xs), pad, width - pad);
-  const dy = shiftInto(Math.min(...ys), Math.max(...ys), pad, height - pad);
-  for (const point of points) {
-    point[0] += dx;
-    point[1] += dy;
+function numberOption(name: string, value: unknown, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+    throw new SmsOtpConfigError(name, `must be a number from ${min} to ${max}`);
   }
-}
-
-function shiftInto(low: number, high: number, min: number, max: number): number {
-  if (low < min) return min - low;
-  if (high > max) return Math.max(max - high, min - low);
-  return 0;
-}
-
-function polyline(points: readonly Point[]): string {
-  return points.map(([x, y], index) => `${index === 0 ? 'M' : 'L'}${fmt(x)} ${fmt(y)}`).join('');
-}
-
-/** A cubic curve from one side of the image to the other. */
-function noiseCurve(width: number, height: number): string {
-  const y = () => fmt(rand(height * 0.1, height * 0.9));
-  return (
-    `M${fmt(rand(0, width * 0.15))} ${y()}` +
-    `C${fmt(rand(width * 0.2, width * 0.45))} ${fmt(rand(-height * 0.3, height * 1.3))} ` +
-    `${fmt(rand(width * 0.55, width * 0.8))} ${fmt(rand(-height * 0.3, height * 1.3))} ` +
-    `${fmt(rand(width * 0.85, width))} ${y()}`
-  );
-}
-
-function darkColor(): string {
-  return `hsl(${rand(0, 360).toFixed(0)},${rand(55, 80).toFixed(0)}%,${rand(18, 32).toFixed(0)}%)`;
-}
-
-function midColor(): string {
-  return `hsl(${rand(0, 360).toFixed(0)},${rand(30, 60).toFixed(0)}%,${rand(50, 72).toFixed(0)}%)`;
-}
-
-function fmt(value: number): string {
-  return (Math.round(value * 10) / 10).toString();
-}
-
-function shuffle<T>(items: T[]): void {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = randomInt(i + 1);
-    [items[i], items[j]] = [items[j] as T, items[i] as T];
-  }
+  return value;
 }

@@ -1,11 +1,10 @@
 export {
   CAPTCHA_ALPHABET,
-  type CaptchaSvgOptions,
-  captchaDataUri,
+  type CaptchaImageOptions,
+  captchaPngDataUri,
   captchaText,
-  renderCaptchaSvg,
+  renderCaptchaPng,
 } from './image.js';
-export { captchaPngDataUri, renderCaptchaPng } from './raster.js';
 export {
   type CaptchaVerifier,
   HCAPTCHA_BASE_URL,

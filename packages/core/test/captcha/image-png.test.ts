@@ -1,7 +1,6 @@
 import { inflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { captchaText } from '../../src/captcha/image.js';
-import { captchaPngDataUri, crc32, renderCaptchaPng } from '../../src/captcha/raster.js';
+import { captchaPngDataUri, captchaText, crc32, renderCaptchaPng } from '../../src/captcha/image.js';
 import { SmsOtpConfigError } from '../../src/errors.js';
 
 /** Reads the PNG the renderer writes (8-bit RGB, filter 0), checking every chunk's CRC. */
