@@ -50,14 +50,20 @@ const issueInput = (phone: string): IssueInput => ({
   captchaSolved: false,
 });
 
-describe('RedisStore key lifetimes', () => {
-  let server: RedisServer;
+/** A redis-server of its own for one describe block (started before its tests, stopped after). */
+function redisServer(): { client(): Redis } {
+  let started: RedisServer | undefined;
   beforeAll(async () => {
-    server = await startRedis();
+    started = await startRedis();
   });
   afterAll(async () => {
-    await server?.stop();
+    await started?.stop();
   });
+  return { client: () => started!.client() };
+}
+
+describe('RedisStore key lifetimes', () => {
+  const server = redisServer();
 
   it("keeps a phone's hash while its hour window runs, also past the end of its day window", async () => {
     const client = server.client();
@@ -78,13 +84,7 @@ describe('RedisStore key lifetimes', () => {
 });
 
 describe('RedisStore scripts run twice (ioredis re-sends a command whose reply a dropped connection lost)', () => {
-  let server: RedisServer;
-  beforeAll(async () => {
-    server = await startRedis();
-  });
-  afterAll(async () => {
-    await server?.stop();
-  });
+  const server = redisServer();
 
   it('an issue run again answers as the first run did and counts nothing twice', async () => {
     const client = server.client();
@@ -149,13 +149,7 @@ describe('RedisStore options', () => {
 });
 
 describe('RedisStore write coalescing', () => {
-  let server: RedisServer;
-  beforeAll(async () => {
-    server = await startRedis();
-  });
-  afterAll(async () => {
-    await server?.stop();
-  });
+  const server = redisServer();
 
   async function readyClient(): Promise<Redis> {
     const client = server.client();
