@@ -53,9 +53,10 @@ type Point = [number, number];
 type Rgb = [number, number, number];
 
 /**
- * Draws `text` as a PNG for a person to read back: the characters of the stroke font, each with a random
- * offset, rotation, scale and skew and a wobble on every vertex, drawn as anti-aliased pixels together with
- * lines in the same dark colours, curves, dots and speckle. A vector image would keep each stroke as a path
+ * Draws `text` as a PNG for a person to read back: the characters of the stroke font at unequal steps from
+ * a random start, each with a random rotation, scale and skew and a wobble on every vertex, in one ink with
+ * lines through them and stray strokes as wide and in the same ink, over curves, dots and speckle; then the
+ * whole image is bent along two sine waves. A vector image would keep each stroke as a path
  * a script can match against the font without reading anything (the SVG this replaced was solved 2000 times
  * in 2000 that way); a raster image keeps only pixels, so a solver has to see the characters as a person does. It still stops scripts, not a
  * determined attacker with a trained model: put Turnstile, hCaptcha or reCAPTCHA in front of high-value
@@ -73,45 +74,59 @@ export function renderCaptchaPng(text: string, options: CaptchaImageOptions = {}
   if (!Number.isInteger(noise)) throw new SmsOtpConfigError('noise', 'must be an integer from 0 to 10');
   const chars = checkedCaptchaText(text);
 
-  const canvas = new Canvas(width, height, hsl(rand(0, 360), rand(25, 40), rand(90, 96)));
-  const margin = width * 0.06;
-  const slot = (width - 2 * margin) / chars.length;
-  const unit = Math.min((height * 0.62) / GLYPH_HEIGHT, (slot * 0.8) / GLYPH_WIDTH);
+  const canvas = new Canvas(width, height, hsl(rand(0, 360), rand(20, 40), rand(88, 96)));
+  const margin = width * 0.05;
+  // Characters advance by unequal steps from a random start: no fixed slot holds a given character.
+  const steps = chars.map(() => rand(0.9, 1.1));
+  const total = steps.reduce((sum, step) => sum + step, 0);
+  const slot = ((width - 2 * margin) * rand(0.9, 0.98)) / total;
+  let left = margin + rand(0, width - 2 * margin - slot * total);
+  const unit = Math.min((height * 0.6) / GLYPH_HEIGHT, (slot * 0.85) / GLYPH_WIDTH);
   const strokeBase = Math.max(1.4, unit * 0.45);
-  const inks: Rgb[] = [];
+  // One ink for every character and for the lines across them, varied a little per stroke: colour sets no
+  // character apart from its neighbours or from the lines.
+  const hue = rand(0, 360);
+  const ink = () => hsl(hue + rand(-25, 25), rand(50, 80), rand(14, 30));
 
   for (let i = 0; i < noise * 40; i++)
     canvas.dot(rand(0, width), rand(0, height), rand(0.6, 1.4), midColor());
   for (let i = 0; i < noise; i++) canvas.polyline(curve(width, height), rand(0.8, 1.6), midColor());
 
   chars.forEach((char, index) => {
-    const scale = unit * rand(0.88, 1.1);
-    const angle = (rand(-22, 22) * Math.PI) / 180;
-    const skew = rand(-0.25, 0.25);
-    // Neighbours may touch: a character is not a box of its own.
-    const cx = margin + slot * (index + 0.5) + rand(-0.12, 0.12) * slot;
-    const cy = height / 2 + rand(-0.1, 0.1) * height;
+    const scale = unit * rand(0.88, 1.15);
+    const angle = (rand(-24, 24) * Math.PI) / 180;
+    const skew = rand(-0.28, 0.28);
+    // Neighbours may touch or overlap: a character is not a box of its own.
+    const cx = left + (slot * steps[index]!) / 2;
+    left += slot * steps[index]!;
+    const cy = height / 2 + rand(-0.12, 0.12) * height;
     const cos = Math.cos(angle);
     const sin = Math.sin(angle);
     const place = ([gx, gy]: readonly [number, number]): Point => {
-      const x = gx - GLYPH_WIDTH / 2 + rand(-0.12, 0.12);
-      const y = gy - GLYPH_HEIGHT / 2 + rand(-0.12, 0.12);
+      const x = gx - GLYPH_WIDTH / 2 + rand(-0.14, 0.14);
+      const y = gy - GLYPH_HEIGHT / 2 + rand(-0.14, 0.14);
       const sx = (x + skew * y) * scale;
       const sy = y * scale;
       return [cx + sx * cos - sy * sin, cy + sx * sin + sy * cos];
     };
-    const ink = darkColor();
-    inks.push(ink);
     for (const stroke of STROKE_FONT[char] as readonly Stroke[]) {
-      canvas.polyline(wobble(stroke.map(place), unit * 0.14), strokeBase * rand(0.85, 1.15), ink);
+      canvas.polyline(wobble(stroke.map(place), unit * 0.16), strokeBase * rand(0.85, 1.15), ink());
     }
   });
 
-  // Lines across the text in the characters' own inks and widths: no colour or width sets a glyph apart.
-  for (let i = 0; i < Math.max(1, noise - 1); i++) {
-    const ink = inks[randomInt(inks.length)] ?? darkColor();
-    canvas.polyline(curve(width, height), strokeBase * rand(0.45, 0.7), ink);
+  // Lines through the text as wide as the strokes, and short stray strokes, in the same ink.
+  for (let i = 0; i < Math.min(1, noise); i++) {
+    canvas.polyline(curve(width, height, 0.3), strokeBase * rand(0.6, 0.85), ink());
   }
+  for (let i = 0; i < Math.ceil(noise / 2); i++) {
+    const x = rand(margin, width - margin);
+    const y = rand(height * 0.25, height * 0.75);
+    const length = unit * rand(1.2, 2.2);
+    const direction = rand(0, Math.PI);
+    const end: Point = [x + Math.cos(direction) * length, y + Math.sin(direction) * length];
+    canvas.polyline(wobble([[x, y], end], unit * 0.2), strokeBase * rand(0.8, 1.1), ink());
+  }
+  canvas.warp(rand(0.8, 1.6), rand(20, 40), rand(0.6, 1.4), rand(40, 90));
   canvas.speckle(0.04);
   return canvas.png();
 }
@@ -146,16 +161,49 @@ class Canvas {
     this.#segment([x, y], [x, y], radius, color);
   }
 
-  /** Sets a share of the pixels to random light or dark grey-ish values. */
+  /** Sets a share of the pixels to random colours, light and mid-dark. */
   speckle(share: number): void {
     const count = Math.round(this.width * this.height * share);
     for (let i = 0; i < count; i++) {
       const at = randomInt(this.width * this.height) * 3;
-      const light = randomInt(2) === 1;
-      const value = light ? 200 + randomInt(56) : 60 + randomInt(90);
-      this.#pixels[at] = value;
-      this.#pixels[at + 1] = Math.max(0, Math.min(255, value + randomInt(-20, 21)));
-      this.#pixels[at + 2] = value;
+      const [r, g, b] = hsl(rand(0, 360), rand(0, 70), randomInt(2) === 1 ? rand(70, 95) : rand(30, 60));
+      this.#pixels[at] = r;
+      this.#pixels[at + 1] = g;
+      this.#pixels[at + 2] = b;
+    }
+  }
+
+  /**
+   * Bends the whole image: each row shifts sideways along one sine wave and each column up or down along
+   * another (bilinear resampling), so no character is a straight copy of its font glyph.
+   */
+  warp(amplitudeX: number, periodY: number, amplitudeY: number, periodX: number): void {
+    const { width, height } = this;
+    const source = this.#pixels.slice();
+    const phaseX = rand(0, 2 * Math.PI);
+    const phaseY = rand(0, 2 * Math.PI);
+    for (let y = 0; y < height; y++) {
+      const dx = amplitudeX * Math.sin((2 * Math.PI * y) / periodY + phaseX);
+      for (let x = 0; x < width; x++) {
+        const sx = Math.min(width - 1, Math.max(0, x + dx));
+        const sy = Math.min(
+          height - 1,
+          Math.max(0, y + amplitudeY * Math.sin((2 * Math.PI * x) / periodX + phaseY)),
+        );
+        const x0 = Math.floor(sx);
+        const y0 = Math.floor(sy);
+        const x1 = Math.min(width - 1, x0 + 1);
+        const y1 = Math.min(height - 1, y0 + 1);
+        const fx = sx - x0;
+        const fy = sy - y0;
+        const at = (y * width + x) * 3;
+        for (let c = 0; c < 3; c++) {
+          const top = source[(y0 * width + x0) * 3 + c]! * (1 - fx) + source[(y0 * width + x1) * 3 + c]! * fx;
+          const bottom =
+            source[(y1 * width + x0) * 3 + c]! * (1 - fx) + source[(y1 * width + x1) * 3 + c]! * fx;
+          this.#pixels[at + c] = Math.round(top * (1 - fy) + bottom * fy);
+        }
+      }
     }
   }
 
@@ -232,12 +280,14 @@ export function crc32(bytes: Uint8Array): number {
   return (c ^ 0xffffffff) >>> 0;
 }
 
-/** A curve from one side of the image to the other, as points. */
-function curve(width: number, height: number): Point[] {
-  const p0: Point = [rand(0, width * 0.15), rand(height * 0.1, height * 0.9)];
-  const p1: Point = [rand(width * 0.2, width * 0.45), rand(-height * 0.3, height * 1.3)];
-  const p2: Point = [rand(width * 0.55, width * 0.8), rand(-height * 0.3, height * 1.3)];
-  const p3: Point = [rand(width * 0.85, width), rand(height * 0.1, height * 0.9)];
+/** A curve from one side of the image to the other, as points; `bend` is how far it may leave the middle. */
+function curve(width: number, height: number, bend = 0.8): Point[] {
+  const y = () => rand(height * (0.5 - bend / 2), height * (0.5 + bend / 2));
+  const far = () => rand(height * (0.5 - bend), height * (0.5 + bend));
+  const p0: Point = [rand(0, width * 0.15), y()];
+  const p1: Point = [rand(width * 0.2, width * 0.45), far()];
+  const p2: Point = [rand(width * 0.55, width * 0.8), far()];
+  const p3: Point = [rand(width * 0.85, width), y()];
   const points: Point[] = [];
   for (let i = 0; i <= 32; i++) {
     const t = i / 32;
@@ -263,10 +313,6 @@ function wobble(points: Point[], amount: number): Point[] {
     out.push(point);
   });
   return out;
-}
-
-function darkColor(): Rgb {
-  return hsl(rand(0, 360), rand(55, 80), rand(16, 30));
 }
 
 function midColor(): Rgb {
