@@ -124,6 +124,21 @@ describe('RedisStore scripts run twice (ioredis re-sends a command whose reply a
     client.disconnect();
   });
 
+  it('a settle run again answers ok again; any other settle finds the code used', async () => {
+    const client = server.client() as Redis & { smsOtpSettle(...args: unknown[]): Promise<string> };
+    const store = new RedisStore({ client, prefix: 'twice4:' });
+    const phone = '+8613800138806';
+    await store.issue({ ...issueInput(phone), secret: 'r:msg-1' });
+    const call = ['twice4:{+8613800138806}', 'login', 1_000, 'r:msg-1', '1', 'call-1'];
+    expect(await client.smsOtpSettle(...call)).toBe('ok');
+    expect(await client.smsOtpSettle(...call)).toBe('ok');
+    expect(await client.smsOtpSettle(...call.slice(0, -1), 'call-2')).toBe('expired');
+    expect(await store.settle({ phone, purpose: 'login', now: 1_000, ref: 'r:msg-1', ok: true })).toEqual({
+      status: 'expired',
+    });
+    client.disconnect();
+  });
+
   it('a right verify run again answers ok again; any other verify finds the code used', async () => {
     const client = server.client() as Redis & { smsOtpVerify(...args: unknown[]): Promise<unknown[]> };
     const store = new RedisStore({ client, prefix: 'twice3:' });

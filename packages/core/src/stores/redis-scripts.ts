@@ -169,16 +169,22 @@ redis.call('HSET', KEYS[1], ARGV[1], code(ARGV[3], e, a, c))
 return 1
 `;
 
-/** KEYS[1] phone hash. ARGV: purpose, now, ref, ok ('1' or '0'). Returns 'ok' or 'expired'. */
+/**
+ * KEYS[1] phone hash. ARGV: purpose, now, ref, ok ('1' or '0'), call id. Returns 'ok' or 'expired'. A
+ * settled code is marked 'v:<call id>', so that the same call run again (an ioredis re-send) answers 'ok'
+ * again and every other call 'expired'.
+ */
 export const SETTLE = `${HELPERS}
 local key, purpose = KEYS[1], ARGV[1]
 local now, ref = tonumber(ARGV[2]), ARGV[3]
+local consumed = 'v:' .. ARGV[5]
 local v = redis.call('HMGET', key, purpose, 'w')
 local s, e, a, c = code_of(v[1])
+if ARGV[4] == '1' and s == consumed then return 'ok' end
 if s == '' or s ~= ref or now >= e then return 'expired' end
 if ARGV[4] == '1' then
   local hs, hc, ds, dc, fs, fc = win_of(v[2])
-  redis.call('HSET', key, purpose, code('', 0, 0, c), 'w', win(hs, hc, ds, dc, fs, 0))
+  redis.call('HSET', key, purpose, code(consumed, 0, 0, c), 'w', win(hs, hc, ds, dc, fs, 0))
 end
 return 'ok'
 `;

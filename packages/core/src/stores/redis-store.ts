@@ -209,9 +209,9 @@ export class RedisStore implements OtpStore {
   }
 
   /**
-   * An id for one verify call, unique across app instances (a random prefix per store, then a counter): the
-   * script marks a consumed code with it, so that ioredis re-sending the same command after a dropped
-   * connection gets the same answer.
+   * An id for one verify or settle call, unique across app instances (a random prefix per store, then a
+   * counter): the script marks a consumed code with it, so that ioredis re-sending the same command after a
+   * dropped connection gets the same answer.
    */
   #callId(): string {
     this.#calls += 1;
@@ -229,6 +229,7 @@ export class RedisStore implements OtpStore {
       i.now,
       i.ref,
       i.ok ? '1' : '0',
+      this.#callId(),
     );
     return { status: status === 'ok' ? 'ok' : 'expired' };
   }
