@@ -146,10 +146,10 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
   const vendor: Vendor = options.sender ?? consoleSender();
   const channels = new Set<Channel>(vendor.channels ?? ['sms']);
   if (options.exposeCode && !(vendor.kind === 'sender' && vendor.development === true)) {
-    // NODE_ENV=production alone is too thin a guard: a deployment without it would hand every code out.
-    throw new SmsOtpConfigError(
-      'exposeCode',
-      `needs a development sender (consoleSender, memorySender): with ${vendor.name} every send response would carry the code it delivers`,
+    // Refused only under NODE_ENV=production (the contract); anywhere else it is said out loud, since a
+    // deployment without NODE_ENV would hand every code out.
+    logger.warn(
+      `sms-otp: exposeCode is on with ${vendor.name}, a sender that delivers: every send response carries the code it sends. Use it with consoleSender or memorySender only.`,
     );
   }
   if (options.captcha.verifier === 'vendor' && !(vendor.kind === 'provider' && vendor.checksCaptcha)) {

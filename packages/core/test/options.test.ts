@@ -157,29 +157,6 @@ describe('createSmsOtp options', () => {
       /verifier/,
     ],
     [
-      'exposeCode with a sender that delivers (every response would carry the code)',
-      {
-        exposeCode: true,
-        sender: { kind: 'sender', name: 'sms-co', send: async () => ({ vendor: 'sms-co' }) },
-      },
-      'exposeCode',
-      /development sender .* with sms-co/,
-    ],
-    [
-      'exposeCode with a code provider',
-      {
-        exposeCode: true,
-        sender: {
-          kind: 'provider',
-          name: 'p',
-          start: async () => ({ ref: '', vendor: 'p' }),
-          check: async () => true,
-        },
-      },
-      'exposeCode',
-      /development sender/,
-    ],
-    [
       "captcha verifier 'vendor' with a sender (nobody would check the answers)",
       { captcha: { policy: 'always', verifier: 'vendor' }, sender: memorySender() },
       'captcha.verifier',
@@ -290,6 +267,17 @@ describe('createSmsOtp options', () => {
     await expect(a.checkToken(token)).rejects.toMatchObject({ code: 'TOKEN_INVALID' });
     await expect(b.checkToken(token)).rejects.toMatchObject({ code: 'TOKEN_INVALID' });
     await store.close();
+  });
+
+  it('warns when exposeCode is on with a sender that delivers, and only then', () => {
+    const warnings: string[] = [];
+    const logger = { warn: (message: string) => warnings.push(message) };
+    const delivering = { kind: 'sender' as const, name: 'sms-co', send: async () => ({ vendor: 'sms-co' }) };
+    createSmsOtp({ secret, logger, exposeCode: true, sender: delivering });
+    expect(warnings).toEqual([expect.stringMatching(/exposeCode is on with sms-co/)]);
+    createSmsOtp({ secret, logger, exposeCode: true, sender: memorySender() });
+    createSmsOtp({ secret, logger, exposeCode: false, sender: delivering });
+    expect(warnings).toHaveLength(1);
   });
 
   it('accepts a long ttl with allowLongTtl', () => {

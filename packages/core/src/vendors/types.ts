@@ -48,8 +48,8 @@ export interface Sender {
   readonly kind: 'sender';
   readonly name: string;
   /**
-   * A sender for development and tests that delivers to no one (consoleSender, memorySender): only with one
-   * may `exposeCode` put codes in send responses.
+   * A sender for development and tests that delivers to no one (consoleSender, memorySender): `exposeCode`
+   * with any other sender logs a warning at start-up.
    */
   readonly development?: boolean;
   /** Channels this sender can deliver; `['sms']` when absent. */
