@@ -24,7 +24,7 @@ export interface AppOptions {
   otp?: SmsOtpOptions;
   /** Keeps codes in Redis instead of memory. Default `process.env.REDIS_URL`. */
   redisUrl?: string;
-  /** Puts the code in send responses so the page can show it. Default: NODE_ENV is not `production`. */
+  /** Puts the code in send responses so the page can show it. Default: with the console sender outside production. */
   exposeCode?: boolean;
   /** Where `SMS_VENDOR` and the vendor's credentials are read (see vendor-from-env.ts). Default `process.env`. */
   env?: Record<string, string | undefined>;

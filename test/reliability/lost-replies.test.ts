@@ -68,6 +68,7 @@ describe('lost replies: ioredis re-sends a command whose reply a dropped connect
     proxyPort = await proxy.listen();
   }, 60_000);
   afterAll(async () => {
+    console.log(`[reliability:lost-replies] ${JSON.stringify({ repliesSwallowed: proxy?.dropped() })}`);
     await proxy?.close();
     await redis?.stop();
   });
