@@ -132,15 +132,14 @@ export async function vendorFetch(request: VendorRequest): Promise<VendorRespons
   }
 
   const status = response.status;
-  if (text === undefined) {
-    if (status >= 500 || (status >= 300 && status < 400)) {
-      throw sendFailed(vendor, 'http_error', { httpStatus: status });
-    }
+  const failed = status >= 500 || (status >= 300 && status < 400);
+  // An answer too large to read: an HTTP failure is one still; anything else is no answer of the vendor's.
+  if (text === undefined && !failed) {
     throw sendFailed(vendor, 'bad_response', { httpStatus: status, bodyTooLarge: true });
   }
   let json: unknown;
   let notJson = false;
-  if (text.trim() !== '') {
+  if (text !== undefined && text.trim() !== '') {
     try {
       json = JSON.parse(text);
     } catch {
@@ -148,7 +147,7 @@ export async function vendorFetch(request: VendorRequest): Promise<VendorRespons
     }
   }
 
-  if (status >= 500 || (status >= 300 && status < 400)) {
+  if (failed) {
     const described = json === undefined ? undefined : safeDescribe(request.describe, json);
     throw sendFailed(vendor, 'http_error', { httpStatus: status, ...described });
   }
