@@ -72,6 +72,11 @@ end
  * Returns {'ok', undo, cooldownMs} or {reason, retryAfterMs}.
  */
 const ISSUE_FN = `
+-- Whether ISSUE's call A finds its own code already stored (s, e): the same call run again (ioredis re-sends
+-- a command whose reply a dropped connection lost), told by the code's distinct secret and the expiry it set.
+local function rerun(s, e, A)
+  return A[12] == '1' and s == A[3] and e == tonumber(A[2]) + tonumber(A[4])
+end
 local function issue(KEYS, ARGV)
 local key, purpose = KEYS[1], ARGV[1]
 local now, secret = tonumber(ARGV[2]), ARGV[3]
@@ -82,9 +87,8 @@ local captchaAfter, solved = tonumber(ARGV[10]), ARGV[11] == '1'
 local v = redis.call('HMGET', key, purpose, 'w')
 local s, e, a, c = code_of(v[1])
 local hs, hc, ds, dc, fs, fc = win_of(v[2])
--- The same call run again (ioredis re-sends a command whose reply a dropped connection lost): its code is
--- the one stored, with the expiry it set. Answered as the first run was; nothing is counted twice.
-if ARGV[12] == '1' and s == secret and e == now + ttl then return {'ok', n(hs) .. '#' .. n(ds) .. '#', n(c - now)} end
+-- The same call run again: answered as the first run was; nothing is counted twice.
+if rerun(s, e, ARGV) then return {'ok', n(hs) .. '#' .. n(ds) .. '#', n(c - now)} end
 local cooldowns = {}
 for x in string.gmatch(ARGV[5], '%d+') do cooldowns[#cooldowns + 1] = tonumber(x) end
 if now < c then return {'cooldown', n(c - now), n(cooldowns[math.min(math.max(hc, 1), #cooldowns)])} end
@@ -339,9 +343,7 @@ for i = ni + 2, #ARGV do aa[#aa + 1] = ARGV[i] end
 for i = 2, #KEYS do ak[#ak + 1] = KEYS[i] end
 -- The same call run again: its issue answers as the first run did, and nothing is admitted twice.
 local s0, e0 = code_of(redis.call('HGET', KEYS[1], ia[1]))
-if ia[12] == '1' and s0 == ia[3] and e0 == tonumber(ia[2]) + tonumber(ia[4]) then
-  return {'ok', issue({KEYS[1]}, ia), {'ok', 0, '0'}}
-end
+if rerun(s0, e0, ia) then return {'ok', issue({KEYS[1]}, ia), {'ok', 0, '0'}} end
 local a = admit(ak, aa)
 if a[1] ~= 'ok' then return {'admit', a} end
 local r = issue({KEYS[1]}, ia)
