@@ -304,70 +304,76 @@ export function openApiDocument(options: OpenApiOptions = {}): OpenApiDocument {
   const cookie = options.cookie
     ? { name: (typeof options.cookie === 'object' && options.cookie.name) || TOKEN_COOKIE }
     : undefined;
-  const verified: OpenApiResponse = {
-    description: 'The code was right.',
-    headers: { ...NO_STORE },
-    content: json(ref('VerifyResult')),
-  };
-  if (cookie && verified.headers) {
-    verified.headers['Set-Cookie'] = {
-      description: `The token again as \`${cookie.name}\` (HttpOnly, SameSite=Strict): cookie mode.`,
-      schema: { type: 'string' },
-    };
-  }
+  /** One of the sms-otp routes: its body, its 200 answer (every answer carries `Cache-Control`), its errors. */
+  const route = (
+    operationId: string,
+    summary: string,
+    description: string,
+    request: string | undefined,
+    result: { description: string; schema: string; headers?: OpenApiResponse['headers'] },
+    errors: readonly ErrorCode[],
+  ): OpenApiOperation => ({
+    operationId,
+    summary,
+    description,
+    tags: ['sms-otp'],
+    ...(request ? { requestBody: { required: true, content: json(ref(request)) } } : {}),
+    responses: {
+      '200': {
+        description: result.description,
+        headers: { ...NO_STORE, ...result.headers },
+        content: json(ref(result.schema)),
+      },
+      ...errorResponses(errors),
+    },
+  });
 
   const paths: OpenApiDocument['paths'] = {
     [`${prefix}/send`]: {
-      post: {
-        operationId: 'smsOtpSend',
-        summary: 'Send a one-time code',
-        description:
-          'Sends a code to `phone` (or to the phone of `userId`) for `purpose`. A newer send replaces the older code. ' +
+      post: route(
+        'smsOtpSend',
+        'Send a one-time code',
+        'Sends a code to `phone` (or to the phone of `userId`) for `purpose`. A newer send replaces the older code. ' +
           'Sends are limited by a resend cooldown and per-phone and per-IP windows.',
-        tags: ['sms-otp'],
-        requestBody: { required: true, content: json(ref('SendRequest')) },
-        responses: {
-          '200': {
-            description: 'The code was sent.',
-            headers: { ...NO_STORE },
-            content: json(ref('SendResult')),
-          },
-          ...errorResponses(ROUTE_ERRORS.send),
-        },
-      },
+        'SendRequest',
+        { description: 'The code was sent.', schema: 'SendResult' },
+        ROUTE_ERRORS.send,
+      ),
     },
     [`${prefix}/verify`]: {
-      post: {
-        operationId: 'smsOtpVerify',
-        summary: 'Check a one-time code',
-        description:
-          'Checks `code` for `phone` and `purpose`. A code verifies at most once and dies after too many wrong ' +
+      post: route(
+        'smsOtpVerify',
+        'Check a one-time code',
+        'Checks `code` for `phone` and `purpose`. A code verifies at most once and dies after too many wrong ' +
           'guesses. The token it returns proves the verification to a guarded route (`X-Sms-Token`).',
-        tags: ['sms-otp'],
-        requestBody: { required: true, content: json(ref('VerifyRequest')) },
-        responses: {
-          '200': verified,
-          ...errorResponses(ROUTE_ERRORS.verify),
+        'VerifyRequest',
+        {
+          description: 'The code was right.',
+          schema: 'VerifyResult',
+          ...(cookie
+            ? {
+                headers: {
+                  'Set-Cookie': {
+                    description: `The token again as \`${cookie.name}\` (HttpOnly, SameSite=Strict): cookie mode.`,
+                    schema: { type: 'string' },
+                  },
+                },
+              }
+            : {}),
         },
-      },
+        ROUTE_ERRORS.verify,
+      ),
     },
     [`${prefix}/captcha`]: {
-      get: {
-        operationId: 'smsOtpCaptcha',
-        summary: 'Make an image captcha',
-        description:
-          'A single-use image captcha for a send that answers CAPTCHA_REQUIRED: show `image`, then send ' +
+      get: route(
+        'smsOtpCaptcha',
+        'Make an image captcha',
+        'A single-use image captcha for a send that answers CAPTCHA_REQUIRED: show `image`, then send ' +
           '`captchaKey` and the typed answer as `captcha`. Limited per IP and hour.',
-        tags: ['sms-otp'],
-        responses: {
-          '200': {
-            description: 'A new captcha.',
-            headers: { ...NO_STORE },
-            content: json(ref('CaptchaResult')),
-          },
-          ...errorResponses(ROUTE_ERRORS.captcha),
-        },
-      },
+        undefined,
+        { description: 'A new captcha.', schema: 'CaptchaResult' },
+        ROUTE_ERRORS.captcha,
+      ),
     },
   };
 
