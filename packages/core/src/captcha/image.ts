@@ -109,9 +109,13 @@ export function renderCaptchaPng(text: string, options: CaptchaImageOptions = {}
       const sy = y * scale;
       return [cx + sx * cos - sy * sin, cy + sx * sin + sy * cos];
     };
-    for (const stroke of STROKE_FONT[char] as readonly Stroke[]) {
-      canvas.polyline(wobble(stroke.map(place), unit * 0.16), strokeBase * rand(0.85, 1.15), ink());
-    }
+    const strokeWidth = strokeBase * rand(0.85, 1.15);
+    const lines = (STROKE_FONT[char] as readonly Stroke[]).map((stroke) =>
+      wobble(stroke.map(place), unit * 0.16),
+    );
+    // Inside by more than the stroke, its anti-aliasing and the warp below can move it.
+    keepInside(lines, width, height, strokeWidth / 2 + WARP_MAX + 1);
+    for (const points of lines) canvas.polyline(points, strokeWidth, ink());
   });
 
   // Lines through the text as wide as the strokes, and short stray strokes, in the same ink.
@@ -126,7 +130,7 @@ export function renderCaptchaPng(text: string, options: CaptchaImageOptions = {}
     const end: Point = [x + Math.cos(direction) * length, y + Math.sin(direction) * length];
     canvas.polyline(wobble([[x, y], end], unit * 0.2), strokeBase * rand(0.8, 1.1), ink());
   }
-  canvas.warp(rand(0.8, 1.6), rand(20, 40), rand(0.6, 1.4), rand(40, 90));
+  canvas.warp(rand(0.8, WARP_MAX), rand(20, 40), rand(0.6, WARP_MAX - 0.2), rand(40, 90));
   canvas.speckle(0.04);
   return canvas.png();
 }
@@ -297,6 +301,28 @@ function curve(width: number, height: number, bend = 0.8): Point[] {
     points.push([at(0), at(1)]);
   }
   return points;
+}
+
+/** The most pixels the warp moves a point, either way. */
+const WARP_MAX = 1.6;
+
+/** Moves a glyph's strokes back inside the image, `pad` from every edge, when rotation and offset pushed them over one. */
+function keepInside(lines: Point[][], width: number, height: number, pad: number): void {
+  const points = lines.flat();
+  const xs = points.map((p) => p[0]);
+  const ys = points.map((p) => p[1]);
+  const dx = shiftInto(Math.min(...xs), Math.max(...xs), pad, width - pad);
+  const dy = shiftInto(Math.min(...ys), Math.max(...ys), pad, height - pad);
+  for (const point of points) {
+    point[0] += dx;
+    point[1] += dy;
+  }
+}
+
+function shiftInto(low: number, high: number, min: number, max: number): number {
+  if (low < min) return min - low;
+  if (high > max) return Math.max(max - high, min - low);
+  return 0;
 }
 
 /** Splits every segment at a displaced midpoint, so the strokes are not the font's straight lines. */

@@ -76,6 +76,35 @@ describe('renderCaptchaPng', () => {
     }
   });
 
+  it('keeps the characters inside the image (none cut off at an edge)', () => {
+    // A run of 3 dark pixels along an edge is a stroke running into it (speckle is single pixels). Measured
+    // without the glyphs kept inside: 159 renders in 1000; with: 17 in 5000.
+    let touching = 0;
+    for (let round = 0; round < 60; round++) {
+      const { width, height, rgb } = decode(renderCaptchaPng(captchaText(), { noise: 0 }));
+      const dark = ([x, y]: [number, number]) => {
+        const at = (y * width + x) * 3;
+        return rgb[at]! + rgb[at + 1]! + rgb[at + 2]! < 450;
+      };
+      const edges = [
+        Array.from({ length: width }, (_, x): [number, number] => [x, 0]),
+        Array.from({ length: width }, (_, x): [number, number] => [x, height - 1]),
+        Array.from({ length: height }, (_, y): [number, number] => [0, y]),
+        Array.from({ length: height }, (_, y): [number, number] => [width - 1, y]),
+      ];
+      const runs = edges.some((edge) => {
+        let run = 0;
+        for (const pixel of edge) {
+          run = dark(pixel) ? run + 1 : 0;
+          if (run >= 3) return true;
+        }
+        return false;
+      });
+      if (runs) touching += 1;
+    }
+    expect(touching).toBeLessThanOrEqual(2);
+  });
+
   it('is different on every render of the same text, and never holds the text', () => {
     const a = renderCaptchaPng('XK7QW');
     const b = renderCaptchaPng('XK7QW');
