@@ -253,13 +253,13 @@ class Model {
       return { code: 'TOO_MANY_ATTEMPTS', retryAfter: secondsOf(Math.max(0, current.cooldownUntil - now)) };
     }
     if (current.code === code) {
+      // A success uses the code and leaves the phone's failure count as it is (DESIGN: at most
+      // maxFailuresPerPhone failed verifies per phone per window, whatever comes between them).
       current.used = true;
-      // A success clears the phone's failure count (types.ts: "consumes the code and clears the failures").
-      record.failCount = 0;
       return { code: 'OK' };
     }
     current.attempts += 1;
-    // A failure window starts at the first failure after a clean state (none yet, or a success).
+    // A failure window starts at the first failure when none is counted (none yet, or the window ended).
     if (record.failCount === 0 || now >= record.failStart + LIMITS.failureWindow * 1000) {
       record.failStart = now;
       record.failCount = 0;
@@ -325,7 +325,7 @@ class Ledger {
     expect(latest!.successes, 'a code succeeded twice').toBe(1);
     expect(now, 'an expired code succeeded').toBeLessThan(latest!.sentAt + LIMITS.ttl * 1000);
     expect(latest!.wrongGuesses, 'a code past its attempt limit succeeded').toBeLessThan(LIMITS.maxAttempts);
-    this.failures.set(phone, { start: this.failures.get(phone)?.start ?? 0, count: 0 });
+    // A success leaves the phone's failure window as it is: the ceiling counts across successes.
   }
 }
 

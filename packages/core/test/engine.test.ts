@@ -167,6 +167,58 @@ describe.each(ALL_KITS.map((make) => [make().name, make] as const))('engine on %
     expect(await codeOf(otp.verify({ phone, code: sender.outbox.last(phone)!.code }))).toBe('OK');
   });
 
+  it('a success does not reset the failure ceiling either (DESIGN: at most N failed verifies per phone per window)', async () => {
+    const { otp, sender } = engine({ maxAttempts: 5, maxFailuresPerPhone: 5 });
+    const phone = nextPhone();
+    for (let round = 0; round < 2; round++) {
+      await otp.send({ phone });
+      const code = sender.outbox.last(phone)!.code;
+      expect(await codeOf(otp.verify({ phone, code: wrong(code) }))).toBe('CODE_INVALID');
+      expect(await codeOf(otp.verify({ phone, code: wrong(code) }))).toBe('CODE_INVALID');
+      expect(await codeOf(otp.verify({ phone, code }))).toBe('OK');
+      advance(61);
+    }
+    // Four failures in the window, two successes between them: one more reaches the ceiling.
+    await otp.send({ phone });
+    const code = sender.outbox.last(phone)!.code;
+    expect((await errorOf(otp.verify({ phone, code: wrong(code) }))).details.attemptsLeft).toBe(0);
+    const locked = await errorOf(otp.verify({ phone, code }));
+    expect(locked.code).toBe('TOO_MANY_ATTEMPTS');
+    expect(locked.details.scope).toBe('phone');
+  });
+
+  it('vendor-checked codes: a right code takes back only its own reserved failure', async () => {
+    const codes = new Map<string, string>();
+    const provider: CodeProvider = {
+      kind: 'provider',
+      name: 'fake-vendor',
+      async start(request) {
+        const ref = `msg-${codes.size + 1}`;
+        codes.set(ref, request.phone.slice(-6));
+        return { ref, vendor: 'fake-vendor' };
+      },
+      async check(request) {
+        return codes.get(request.ref) === request.code;
+      },
+    };
+    const { otp } = engine({ sender: provider, maxAttempts: 5, maxFailuresPerPhone: 4 });
+    const phone = nextPhone();
+    const code = phone.slice(-6);
+    await otp.send({ phone });
+    const left = [];
+    for (let i = 0; i < 3; i++)
+      left.push((await errorOf(otp.verify({ phone, code: wrong(code) }))).details.attemptsLeft);
+    expect(left).toEqual([3, 2, 1]);
+    expect(await codeOf(otp.verify({ phone, code }))).toBe('OK');
+    advance(61);
+    await otp.send({ phone });
+    // Three failures still count: one more reaches the ceiling.
+    expect((await errorOf(otp.verify({ phone, code: wrong(code) }))).details.attemptsLeft).toBe(0);
+    const locked = await errorOf(otp.verify({ phone, code }));
+    expect(locked.code).toBe('TOO_MANY_ATTEMPTS');
+    expect(locked.details.scope).toBe('phone');
+  });
+
   it('a code expires after its ttl', async () => {
     const { otp, sender } = engine({ ttl: 30 });
     const phone = nextPhone();

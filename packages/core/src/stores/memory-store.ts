@@ -164,7 +164,7 @@ export class MemoryStore implements OtpStore {
     if ('status' in checked) return checked;
     const { record, code, now } = checked;
     if (constantTimeEqual(code.secret, input.candidate)) {
-      consume(record, code);
+      consume(code);
       this.#touch(input.phone, record, input.failWindowMs);
       return { status: 'ok' };
     }
@@ -192,7 +192,11 @@ export class MemoryStore implements OtpStore {
     const record = this.#phone(input.phone, now, false);
     const code = record?.codes.get(input.purpose);
     if (!record || !code || code.secret !== input.ref || now >= code.expiresAt) return { status: 'expired' };
-    if (input.ok) consume(record, code);
+    if (input.ok) {
+      consume(code);
+      // The reservation counted this attempt as a failure; the vendor found the code right.
+      if (record.failCount > 0) record.failCount -= 1;
+    }
     return { status: 'ok' };
   }
 
@@ -463,7 +467,8 @@ function lockedFor(record: PhoneRecord, now: number, failLimit: number, failWind
 /** Counts one wrong guess on the code and one failure for the phone; returns the guesses left. */
 function countFailure(record: PhoneRecord, code: CodeRecord, now: number, limits: ReserveInput): number {
   code.attempts += 1;
-  // A failure window starts at the first failure after a clean state (none yet, or a success).
+  // A failure window starts at the first failure when none is counted (none yet, or the last window ended).
+  // A success does not clear it: the ceiling bounds the wrong guesses per phone per window, whatever comes between.
   if (record.failCount === 0 || now >= record.failStart + limits.failWindowMs) {
     record.failStart = now;
     record.failCount = 0;
@@ -472,10 +477,9 @@ function countFailure(record: PhoneRecord, code: CodeRecord, now: number, limits
   return Math.max(0, Math.min(limits.maxAttempts - code.attempts, limits.failLimit - record.failCount));
 }
 
-function consume(record: PhoneRecord, code: CodeRecord): void {
+function consume(code: CodeRecord): void {
   code.secret = '';
   code.attempts = 0;
-  record.failCount = 0;
 }
 
 /** Compares two strings without an early exit. */

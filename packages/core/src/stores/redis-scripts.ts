@@ -150,7 +150,7 @@ if fc >= failLimit and now < fs + failWin then return {'locked', n(fs + failWin 
 if s == '' or now >= e then return {'expired'} end
 if a >= maxAttempts then return {'dead', n(math.max(0, c - now))} end
 if mode == 'v' and same(s, candidate) then
-  redis.call('HSET', key, purpose, code(consumed, 0, 0, c), 'w', win(hs, hc, ds, dc, fs, 0))
+  redis.call('HSET', key, purpose, code(consumed, 0, 0, c))
   return {'ok'}
 end
 a = a + 1
@@ -187,8 +187,9 @@ local s, e, a, c = code_of(v[1])
 if ARGV[4] == '1' and s == consumed then return 'ok' end
 if s == '' or s ~= ref or now >= e then return 'expired' end
 if ARGV[4] == '1' then
+  -- The reservation counted this attempt as a failure; the vendor found the code right.
   local hs, hc, ds, dc, fs, fc = win_of(v[2])
-  redis.call('HSET', key, purpose, code(consumed, 0, 0, c), 'w', win(hs, hc, ds, dc, fs, 0))
+  redis.call('HSET', key, purpose, code(consumed, 0, 0, c), 'w', win(hs, hc, ds, dc, fs, math.max(0, fc - 1)))
 end
 return 'ok'
 `;

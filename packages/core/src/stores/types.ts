@@ -25,7 +25,10 @@ export interface OtpStore {
    * once the vendor accepted the send. Does nothing when the code was replaced meanwhile.
    */
   rekey(input: PhonePurpose & { from: string; to: string }): Promise<void>;
-  /** Settles a reserved attempt: `ok` consumes the code (once) and clears the failure count. */
+  /**
+   * Settles a reserved attempt: `ok` consumes the code (once) and takes back the failure the reservation
+   * counted (a success never clears the phone's earlier failures).
+   */
   settle(input: SettleInput): Promise<SettleResult>;
   /**
    * Admits one send through the shared windows (per IP, per country, the global budget) and the conversion
