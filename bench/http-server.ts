@@ -5,6 +5,11 @@
  * - `POST /replay` replays, one per request and in order, the EVALSHA calls the sms-otp routes made in a
  *   recorded segment (raw ioredis, on database 1): the same Redis work as the measured routes, none of
  *   sms-otp's own. The target ratios are against this one.
+ * - `POST /floor` is the least a hand-written send does around that same call: it reads the phone with
+ *   libphonenumber-js (`parsePhoneNumberFromString(…).isValid()`), draws a code with `crypto.randomInt`,
+ *   HMACs it with `createHmac`, draws a request id (`randomUUID`), replays the recorded call (on database 2) and answers
+ *   the body and `Cache-Control` that `/sms/send` answers. No rate limits, no cooldown check, no events:
+ *   what is left of a send with every feature of sms-otp taken away.
  * - `POST /baseline` runs the trivial script (HINCRBY + PEXPIRE), as in the first runs.
  *
  * A control server on a second port cuts recorded segments (`/segment`), replays one untimed (`/run`), arms
@@ -14,6 +19,7 @@
  *
  * `BENCH_COALESCE=0`: RedisStore with `coalesceWrites: false` (`COALESCE_WRITES` in bench/support.ts).
  */
+import { createHmac, randomInt, randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import { Session } from 'node:inspector/promises';
@@ -26,6 +32,7 @@ import express from 'express';
 import Fastify from 'fastify';
 import { Redis } from 'ioredis';
 import Koa from 'koa';
+import { parsePhoneNumberFromString } from 'libphonenumber-js';
 import {
   benchEngineOptions,
   bySha,
@@ -57,14 +64,34 @@ const otp = createSmsOtp({
 const recorder = recordScripts(client);
 const replayer = connect(1);
 const evalsha = replayer.evalsha.bind(replayer) as (...args: unknown[]) => Promise<unknown>;
+const floorer = connect(2);
+const floorEvalsha = floorer.evalsha.bind(floorer) as (...args: unknown[]) => Promise<unknown>;
 const segments: unknown[][][] = [];
 let armed: unknown[][] = [];
 let cursor = 0;
+let floorCursor = 0;
 /** The next armed call; the parent sends exactly as many requests as the segment holds. */
 const replayNext = () => {
   const call = armed[cursor++];
   return call ? evalsha(...call) : Promise.reject(new Error('replay segment exhausted'));
 };
+
+const FLOOR_SECRET = 'bench-secret-bench-secret-bench-secret-0123';
+/**
+ * `POST /floor`: a send with nothing of sms-otp's, as one would write it by hand (see the header). The Redis
+ * call is the next armed one, replayed on database 2, so that its Redis work is the replay's.
+ */
+async function floorSend(body: unknown): Promise<Record<string, unknown>> {
+  const phone = parsePhoneNumberFromString(String((body as { phone?: unknown })?.phone), 'CN');
+  if (!phone?.isValid()) throw new Error('the floor route reads valid numbers only');
+  const code = randomInt(0, 1_000_000).toString().padStart(6, '0');
+  createHmac('sha256', FLOOR_SECRET).update(`login\u0000${phone.number}\u0000${code}`).digest('base64url');
+  const requestId = randomUUID();
+  const call = armed[floorCursor++];
+  if (!call) throw new Error('floor segment exhausted');
+  await floorEvalsha(...call);
+  return { sent: true, requestId, expiresIn: 300, resendIn: 1, devCode: code };
+}
 
 /**
  * The measurement window, kept by the app itself: requests finished, and the time from the first request's
@@ -99,9 +126,10 @@ const control = createServer((req, res) => {
   } else if (url.pathname === '/arm') {
     armed = segment;
     cursor = 0;
+    floorCursor = 0;
     answer({ count: armed.length });
   } else if (url.pathname === '/flush') {
-    replayer.flushdb().then(() => answer({ ok: true }));
+    Promise.all([replayer.flushdb(), floorer.flushdb()]).then(() => answer({ ok: true }));
   } else if (url.pathname === '/window') {
     // Ends the current window (its figures are the answer) and starts the next.
     const { user, system } = process.cpuUsage(window.cpu);
@@ -156,6 +184,9 @@ async function listen(): Promise<number> {
     app.post('/replay', express.json(), (_req, res, next) => {
       replayNext().then(() => res.json({ ok: true }), next);
     });
+    app.post('/floor', express.json(), (req, res, next) => {
+      floorSend(req.body).then((body) => res.set('cache-control', 'no-store').json(body), next);
+    });
     const server = createServer(app);
     watch(server);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -165,11 +196,18 @@ async function listen(): Promise<number> {
     const app = new Koa();
     app.use(koaRoutes(otp));
     app.use(async (ctx, next) => {
-      if (ctx.method !== 'POST' || (ctx.path !== '/baseline' && ctx.path !== '/replay')) return next();
+      const { path } = ctx;
+      if (ctx.method !== 'POST' || (path !== '/baseline' && path !== '/replay' && path !== '/floor'))
+        return next();
       let text = '';
       for await (const chunk of ctx.req) text += chunk;
       const body = JSON.parse(text);
-      if (ctx.path === '/replay') await replayNext();
+      if (path === '/floor') {
+        ctx.body = await floorSend(body);
+        ctx.set('cache-control', 'no-store');
+        return;
+      }
+      if (path === '/replay') await replayNext();
       else await trivial.benchHit(baselineKey(body), 300_000);
       ctx.body = { ok: true };
     });
@@ -188,6 +226,10 @@ async function listen(): Promise<number> {
     app.post('/replay', async () => {
       await replayNext();
       return { ok: true };
+    });
+    app.post('/floor', async (request, reply) => {
+      reply.header('cache-control', 'no-store');
+      return floorSend(request.body);
     });
     watch(app.server);
     await app.listen({ port: 0, host: '127.0.0.1' });

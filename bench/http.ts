@@ -154,9 +154,14 @@ export interface HttpResult {
   verifyReplay: Rate;
   send: Rate;
   sendReplay: Rate;
+  /** `/floor`: a hand-written send around the same replayed call (bench/http-server.ts). */
+  sendFloor: Rate;
   /** Per-round ratios to the replay route, and their median (the reported ratio). */
   verifyRatio: Ratio;
   sendRatio: Ratio;
+  /** The floor route against the replay, and the send against the floor. */
+  floorRatio: Ratio;
+  sendToFloor: Ratio;
 }
 
 export interface Ratio {
@@ -217,9 +222,11 @@ export async function benchHttp(log: (line: string) => void): Promise<HttpResult
         await control('/flush');
         const seedRun = await control(`/run?segment=${seeding}`);
         if (seedRun.error) throw new Error(`replaying the seeding failed: ${seedRun.error}`);
-        const alternate = async (path: string, body: (i: number) => unknown) => {
+        /** With `floor`, each round also runs `/floor` over the same bodies and replayed calls. */
+        const alternate = async (path: string, body: (i: number) => unknown, floor = false) => {
           const engine: Timed[] = [];
           const replayed: Timed[] = [];
+          const floored: Timed[] = [];
           let next = 0;
           for (let round = 0; round < ROUNDS; round++) {
             const start = next;
@@ -228,15 +235,17 @@ export async function benchHttp(log: (line: string) => void): Promise<HttpResult
             await control(`/arm?segment=${segment.segment}`);
             let i = start;
             replayed.push(await timed('/replay', () => body(i++), segment.count));
+            let j = start;
+            if (floor) floored.push(await timed('/floor', () => body(j++), segment.count));
           }
-          return { engine, replayed };
+          return { engine, replayed, floored };
         };
         const verified = await alternate('/sms/verify', (i) => {
           const target = seeded[Math.floor(i / 3) % seeded.length]!;
           const wrong = String((Number(target.code) + 1) % 1_000_000).padStart(6, '0');
           return { phone: target.phone, code: i % 3 === 2 ? target.code : wrong };
         });
-        const sent = await alternate('/sms/send', (i) => ({ phone: cnPhone('137', i) }));
+        const sent = await alternate('/sms/send', (i) => ({ phone: cnPhone('137', i) }), true);
         const trivial2 = await timed('/baseline', trivialBody);
 
         const result: HttpResult = {
@@ -250,8 +259,11 @@ export async function benchHttp(log: (line: string) => void): Promise<HttpResult
           verifyReplay: rate(verified.replayed),
           send: rate(sent.engine),
           sendReplay: rate(sent.replayed),
+          sendFloor: rate(sent.floored),
           verifyRatio: ratioOf(verified.engine, verified.replayed),
           sendRatio: ratioOf(sent.engine, sent.replayed),
+          floorRatio: ratioOf(sent.floored, sent.replayed),
+          sendToFloor: ratioOf(sent.engine, sent.floored),
         };
         results.push(result);
         const runs = [
@@ -260,6 +272,7 @@ export async function benchHttp(log: (line: string) => void): Promise<HttpResult
           ...verified.replayed,
           ...sent.engine,
           ...sent.replayed,
+          ...sent.floored,
           trivial2,
         ];
         const errors = runs.reduce((sum, r) => sum + r.result.errors + r.result.timeouts, 0);
@@ -275,8 +288,15 @@ export async function benchHttp(log: (line: string) => void): Promise<HttpResult
         log(line('verify', result.verify, result.verifyReplay, result.verifyRatio));
         log(line('send', result.send, result.sendReplay, result.sendRatio));
         log(
+          `    floor  ${fmt(result.sendFloor.rps).padStart(6)} req/s p99 ${result.sendFloor.p99} ms app CPU ` +
+            `${fmt(result.sendFloor.cpuUs!)} µs/req (a hand-written send around the same calls) | ` +
+            `floor/replay ${ratioText(result.floorRatio.median)} (rounds ${result.floorRatio.rounds.map(ratioText).join(' ')}) | ` +
+            `send/floor ${ratioText(result.sendToFloor.median)} (rounds ${result.sendToFloor.rounds.map(ratioText).join(' ')})`,
+        );
+        log(
           `    statuses: verify ${statuses(verified.engine)} (${fmt(seeded.length)} phones seeded); ` +
-            `send ${statuses(sent.engine)}; replays ${statuses(verified.replayed)} / ${statuses(sent.replayed)}`,
+            `send ${statuses(sent.engine)}; replays ${statuses(verified.replayed)} / ${statuses(sent.replayed)}; ` +
+            `floor ${statuses(sent.floored)}`,
         );
       } finally {
         await stopApp(app.child);

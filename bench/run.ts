@@ -99,6 +99,15 @@ async function main() {
       `HTTP >= 0.90 of the replay route: met in ${met} of ${ratios.length}: ` +
         ratios.map((r) => `${r.name} ${ratioText(r.ratio)}`).join(', '),
     );
+    summary.push(
+      `HTTP send beside a hand-written send around the same calls (/floor; no target): ` +
+        http
+          .map(
+            (r) =>
+              `${r.framework} floor/replay ${ratioText(r.floorRatio.median)}, send/floor ${ratioText(r.sendToFloor.median)}`,
+          )
+          .join('; '),
+    );
   }
   if (sections.includes('cluster')) {
     log('\n## Redis Cluster (3 masters): ops/s with RedisStore write coalescing on against off (no target)');
