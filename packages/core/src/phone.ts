@@ -160,8 +160,13 @@ function hasTypes(plan: string): boolean {
   return typed;
 }
 
-/** `+8613800138000` → `+86*******8000`: enough to recognise a number in a log, not to use it. */
+/**
+ * `+8613800138000` → `+86*******8000`: enough to recognise a number in a log, not to use it. The first three
+ * characters stay, and the last four only from twelve characters up (five digits or more hidden); shorter
+ * numbers (`+6834002` → `+68***02`) show their last two, and the shortest nothing of their own.
+ */
 export function maskPhone(e164: string): string {
   if (e164.length <= 7) return `${e164.slice(0, 2)}***`;
-  return `${e164.slice(0, 3)}${'*'.repeat(e164.length - 7)}${e164.slice(-4)}`;
+  const shown = e164.length >= 12 ? 4 : 2;
+  return `${e164.slice(0, 3)}${'*'.repeat(e164.length - 3 - shown)}${e164.slice(-shown)}`;
 }
