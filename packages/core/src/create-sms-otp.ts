@@ -4,7 +4,7 @@ import { captchaPngDataUri, captchaText, renderCaptchaPng } from './captcha/imag
 import { deriveKeys, generateCode, hashCode, mac96, randomId } from './code.js';
 import { Deadlines } from './deadlines.js';
 import { consoleSender } from './dev-senders.js';
-import { type ErrorDetails, SmsOtpConfigError, SmsOtpError, tooMany } from './errors.js';
+import { causeOf, type ErrorDetails, SmsOtpConfigError, SmsOtpError, tooMany } from './errors.js';
 import { BLOCKING_CODES, Events, type SmsOtpEventName, type SmsOtpListener } from './events.js';
 import { hmacSha256 } from './hmac.js';
 import { parseOptions, type ResolvedOptions, type SmsOtpOptions } from './options.js';
@@ -248,7 +248,7 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
 
   async function resolveUser(userId: string): Promise<Target> {
     // The host's lookup (a database, usually) is bounded like a store call: one that hangs or fails is
-    // STORE_UNAVAILABLE (the cause kept on the error), not a request that never ends or a 500.
+    // STORE_UNAVAILABLE (the cause's name and message kept on the error), not a request that never ends or a 500.
     const resolved = await guard(async () => options.resolvePhone!(userId));
     if (!resolved) {
       return { key: `u:${mac96(keys.code, `user\u0000${userId}`)}`, phone: undefined };
@@ -795,7 +795,7 @@ function checkFailed(
 
 function storeError(error: unknown): SmsOtpError {
   if (error instanceof SmsOtpError) return error;
-  return new SmsOtpError('STORE_UNAVAILABLE', { reason: 'error' }, undefined, { cause: error });
+  return new SmsOtpError('STORE_UNAVAILABLE', { reason: 'error' }, undefined, { cause: causeOf(error) });
 }
 
 const VENDOR_CODES = new Set([
@@ -811,5 +811,5 @@ const VENDOR_CODES = new Set([
 function vendorError(error: unknown, who: Record<string, string>): SmsOtpError {
   if (error instanceof SmsOtpError && VENDOR_CODES.has(error.code)) return error;
   const details: ErrorDetails = { ...who };
-  return new SmsOtpError('SEND_FAILED', details, undefined, { cause: error });
+  return new SmsOtpError('SEND_FAILED', details, undefined, { cause: causeOf(error) });
 }

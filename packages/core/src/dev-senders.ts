@@ -1,4 +1,4 @@
-import { SmsOtpError } from './errors.js';
+import { causeOf, SmsOtpError } from './errors.js';
 import { maskPhone } from './phone.js';
 import type { CodeMessage, Sender, SendReceipt } from './vendors/types.js';
 
@@ -93,7 +93,7 @@ export function memorySender(options: MemorySenderOptions = {}): MemorySender {
       if (error)
         throw error instanceof SmsOtpError
           ? error
-          : new SmsOtpError('SEND_FAILED', { vendor: 'memory' }, undefined, { cause: error });
+          : new SmsOtpError('SEND_FAILED', { vendor: 'memory' }, undefined, { cause: causeOf(error) });
       messages.push({ ...message, sentAt: new Date() });
       if (messages.length > limit) messages.shift();
       return { vendor: 'memory', messageId: message.requestId };

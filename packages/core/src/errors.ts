@@ -116,6 +116,39 @@ export class SmsOtpError extends Error {
   }
 }
 
+/** The longest message a kept cause carries. */
+const CAUSE_MESSAGE_MAX = 300;
+
+/**
+ * What of a foreign error (a store client's, a host sender's) an SmsOtpError keeps as its `cause`: its name,
+ * its message (cut to 300 characters), a system error code such as `ECONNREFUSED` and its stack frames —
+ * nothing else (an SmsOtpError, the library's own, is kept whole). A host
+ * logs errors whole; ioredis errors carry the command's arguments (phone keys, client IPs, code hashes) and
+ * HTTP-client errors the request's body and headers (the code, API keys), none of which may reach a log.
+ *
+ * @example
+ * new SmsOtpError('STORE_UNAVAILABLE', { reason: 'error' }, undefined, { cause: causeOf(error) });
+ */
+export function causeOf(error: unknown): Error {
+  // The library's own errors carry only what it put there (vendor messages redacted: vendors/http.ts).
+  if (error instanceof SmsOtpError) return error;
+  const source = error instanceof Error ? error : undefined;
+  const message = source ? source.message : typeof error === 'string' ? error : String(typeof error);
+  const cause = new Error(
+    message.length > CAUSE_MESSAGE_MAX ? `${message.slice(0, CAUSE_MESSAGE_MAX)}…` : message,
+  );
+  cause.name = source?.name ?? 'Error';
+  const code = (source as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'string' && /^[A-Z][A-Z0-9_]{1,40}$/.test(code))
+    (cause as { code?: string }).code = code;
+  if (source?.stack)
+    cause.stack = `${cause.name}: ${cause.message}\n${source.stack
+      .split('\n')
+      .filter((line) => /^\s+at /.test(line))
+      .join('\n')}`;
+  return cause;
+}
+
 /** A mistake in the options given to `createSmsOtp` or an adapter: names the option and how to fix it. */
 export class SmsOtpConfigError extends Error {
   readonly path: string;

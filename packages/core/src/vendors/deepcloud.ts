@@ -9,7 +9,7 @@ import {
   urlSchema,
   vendorRateLimited,
 } from './common.js';
-import { sendFailed, stringField, vendorFetch } from './http.js';
+import { sendFailed, stringField, vendorFetch, vendorText } from './http.js';
 import type { CodeCheck, CodeProvider, CodeRequest } from './types.js';
 
 /**
@@ -109,7 +109,7 @@ export function deepcloudCodes(options: DeepcloudCodesOptions): CodeProvider {
         const code = stringField(json, 'code');
         return code === undefined
           ? undefined
-          : { vendorCode: code, vendorMessage: stringField(json, 'message') ?? '' };
+          : { vendorCode: code, vendorMessage: vendorText(stringField(json, 'message')) };
       },
     });
     const envelopeCode = stringField(response.json, 'code');
@@ -166,8 +166,9 @@ function deepcloudError(
   vendor: string,
   endpoint: Endpoint,
   vendorCode: string,
-  vendorMessage: string,
+  message: string,
 ): SmsOtpError {
+  const vendorMessage = vendorText(message);
   const info = { vendorCode, vendorMessage };
   if (vendorCode === '429' || /频繁|频率|too many|too frequent/i.test(vendorMessage)) {
     return vendorRateLimited(vendor, info);

@@ -238,6 +238,26 @@ export function expectJsonObject(vendor: string, response: VendorResponse): Reco
   return json as Record<string, unknown>;
 }
 
+/** The longest vendor message kept in `details.vendorMessage`. */
+const VENDOR_MESSAGE_MAX = 200;
+
+/**
+ * A vendor's own error text as `details.vendorMessage` keeps it: runs of four or more digits (a code, a phone
+ * number, an account id) and long opaque tokens with digits in them (ids, signatures, keys) become `…`, and the
+ * text is cut to 200 characters. Vendors' messages are words ("模板不存在", "out of freq"), but one that
+ * echoes the request would otherwise carry the code or a credential into every log of the error.
+ *
+ * @example
+ * vendorText('invalid code 123456 for 13800138000'); // 'invalid code … for …'
+ */
+export function vendorText(text: string | undefined): string {
+  if (!text) return '';
+  const cleaned = text
+    .replace(/[\w+/=-]{16,}/g, (token) => (/\d/.test(token) ? '…' : token))
+    .replace(/\d{4,}/g, '…');
+  return cleaned.length > VENDOR_MESSAGE_MAX ? `${cleaned.slice(0, VENDOR_MESSAGE_MAX)}…` : cleaned;
+}
+
 /**
  * Reads a string (or number, as a string) field of a JSON object; `undefined` otherwise.
  *

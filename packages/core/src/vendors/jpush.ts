@@ -20,6 +20,7 @@ import {
   stringField,
   type VendorResponse,
   vendorFetch,
+  vendorText,
 } from './http.js';
 import type {
   CodeCheck,
@@ -170,7 +171,7 @@ function describeJpush(json: unknown) {
   const error = (json as { error?: unknown } | null)?.error;
   const vendorCode = stringField(error, 'code');
   if (vendorCode === undefined) return undefined;
-  return { vendorCode, vendorMessage: stringField(error, 'message') ?? '' };
+  return { vendorCode, vendorMessage: vendorText(stringField(error, 'message')) };
 }
 
 /** Turns a JPush `{ error: { code, message } }` answer into the mapped `SmsOtpError`. */

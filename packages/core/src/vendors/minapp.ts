@@ -10,7 +10,14 @@ import {
   unsupportedChannel,
   vendorRateLimited,
 } from './common.js';
-import { type FailureReason, sendFailed, stringField, type VendorResponse, vendorFetch } from './http.js';
+import {
+  type FailureReason,
+  sendFailed,
+  stringField,
+  type VendorResponse,
+  vendorFetch,
+  vendorText,
+} from './http.js';
 import type { CodeCheck, CodeProvider, CodeRequest } from './types.js';
 
 /**
@@ -168,7 +175,7 @@ function minappError(vendor: string, response: VendorResponse, step: 'send' | 'v
   const { status } = response;
   const info = {
     vendorCode: String(status),
-    vendorMessage: minappMessage(response.json),
+    vendorMessage: vendorText(minappMessage(response.json)),
     httpStatus: status,
   };
   if (status === 400 && step === 'send') {

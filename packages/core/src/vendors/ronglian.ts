@@ -15,7 +15,7 @@ import {
   unsupportedChannel,
   vendorRateLimited,
 } from './common.js';
-import { expectJsonObject, sendFailed, stringField, vendorFetch } from './http.js';
+import { expectJsonObject, sendFailed, stringField, vendorFetch, vendorText } from './http.js';
 import type { CodeMessage, Sender, SendReceipt, TemplateMessage } from './types.js';
 
 /**
@@ -229,12 +229,12 @@ function ronglianReqId(requestId: string): string | undefined {
 function describeRonglian(json: unknown) {
   const vendorCode = stringField(json, 'statusCode');
   if (vendorCode === undefined) return undefined;
-  return { vendorCode, vendorMessage: stringField(json, 'statusMsg') ?? '' };
+  return { vendorCode, vendorMessage: vendorText(stringField(json, 'statusMsg')) };
 }
 
 function ronglianError(vendor: string, json: Record<string, unknown>): SmsOtpError {
   const vendorCode = stringField(json, 'statusCode') ?? '';
-  const info = { vendorCode, vendorMessage: stringField(json, 'statusMsg') ?? '' };
+  const info = { vendorCode, vendorMessage: vendorText(stringField(json, 'statusMsg')) };
   if (RONGLIAN_RATE_LIMIT_CODES.has(vendorCode)) return vendorRateLimited(vendor, info);
   if (RONGLIAN_INVALID_PHONE_CODES.has(vendorCode))
     return new SmsOtpError('INVALID_PHONE', { vendor, ...info });
