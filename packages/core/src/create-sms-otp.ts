@@ -73,7 +73,10 @@ export interface VerifyResult {
 }
 
 export interface CheckTokenOptions {
-  /** The purpose the token must have been made for. Without it any configured purpose passes. */
+  /**
+   * The purpose the token must have been made for. Without it any configured purpose passes (a token of a
+   * purpose this engine does not configure is `TOKEN_INVALID`).
+   */
   purpose?: string;
   /** Makes the token good for this one check. Default `true`. */
   consume?: boolean;
@@ -681,13 +684,22 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
     if (check.purpose !== undefined && claims.purpose !== check.purpose) {
       throw new SmsOtpError('PURPOSE_MISMATCH', { expected: check.purpose });
     }
-    const fresh = await guard(() =>
-      store.useToken({
-        jti: claims.jti,
-        ttlMs: claims.exp * 1000 - at + 1000,
-        consume: check.consume ?? true,
-        now: at,
-      }),
+    // A token of a purpose this engine does not have (another engine's, under the same secret) is not its own.
+    if (!purposes.has(claims.purpose)) throw new SmsOtpError('TOKEN_INVALID');
+    const consume = check.consume ?? true;
+    const fresh = await guard(
+      () =>
+        store.useToken({
+          jti: claims.jti,
+          // Until the token's expiry on this clock, and as long again (at least 5 minutes more): an instance whose
+          // clock runs behind still takes the token as live then, and must still find it used.
+          ttlMs:
+            Math.max(0, claims.exp * 1000 - at) + Math.max(options.tokenTtl * 1000, USED_TOKEN_MARGIN_MS),
+          consume,
+          now: at,
+        }),
+      // A use that lands after the request was answered STORE_UNAVAILABLE served nobody: take it back.
+      (late) => (late && consume ? store.releaseToken?.({ jti: claims.jti, now: now() }) : undefined),
     );
     if (!fresh) throw new SmsOtpError('TOKEN_USED');
     return { phone: claims.phone, purpose: claims.purpose, verifiedAt: claims.verifiedAt };
@@ -772,6 +784,9 @@ class ConversionBuffer {
     this.#timer = undefined;
   }
 }
+
+/** The least a used token's mark outlives the token by (clock differences between instances). */
+const USED_TOKEN_MARGIN_MS = 5 * 60_000;
 
 /** Maps a store result that is not a success to the error a client sees. */
 function checkFailed(

@@ -15,6 +15,12 @@ let phoneSeq = 0;
 /** A fresh valid Chinese mobile number for each test, so tests never share state. */
 const nextPhone = () => `+86138${String(10_000_000 + process.pid * 1000 + ++phoneSeq).slice(-8)}`;
 
+/** A store's member for a Proxy around it: methods bound to the store (they use its private fields). */
+const bound = (target: OtpStore, prop: string | symbol) => {
+  const value = Reflect.get(target, prop);
+  return typeof value === 'function' ? value.bind(target) : value;
+};
+
 /** A code guaranteed to differ from `code`. */
 const wrong = (code: string) => code.replace(/^./, (d) => String((Number(d) + 1) % 10));
 
@@ -383,6 +389,61 @@ describe.each(ALL_KITS.map((make) => [make().name, make] as const))('engine on %
       await otp.send({ phone: nextPhone() });
       expect(await codeOf(otp.checkToken(token, { purpose: 'login' }))).toBe('TOKEN_USED');
     }
+  });
+
+  it('a used token stays used for an instance whose clock runs behind, after the user’s clock says it expired', async () => {
+    const { otp, sender } = engine({ tokenTtl: 30 });
+    const behind = engine({ tokenTtl: 30, clock: () => clock.now - 5_000 });
+    const phone = nextPhone();
+    await otp.send({ phone });
+    const { token } = await otp.verify({ phone, code: sender.outbox.last(phone)!.code });
+    clock.now += 29_000;
+    expect(await codeOf(otp.checkToken(token, { purpose: 'login' }))).toBe('OK');
+    // One second of the token's life was left on the consuming instance's clock (engine time is whole
+    // seconds); Redis counts its marks in real time. The instance 5 s behind still takes the token as live.
+    if (kit.name !== 'MemoryStore') await new Promise((resolve) => setTimeout(resolve, 2_200));
+    clock.now += 2_200;
+    expect(await codeOf(behind.otp.checkToken(token, { purpose: 'login' }))).toBe('TOKEN_USED');
+  });
+
+  it('a token of a purpose this engine does not configure is not its own (same secret)', async () => {
+    const other = engine({ purposes: ['login', 'admin-stepup'] });
+    const { otp } = engine();
+    const phone = nextPhone();
+    await other.otp.send({ phone, purpose: 'admin-stepup' });
+    const { token } = await other.otp.verify({
+      phone,
+      purpose: 'admin-stepup',
+      code: other.sender.outbox.last(phone)!.code,
+    });
+    expect(await codeOf(otp.checkToken(token))).toBe('TOKEN_INVALID');
+    expect(await codeOf(otp.checkToken(token, { purpose: 'login' }))).toBe('PURPOSE_MISMATCH');
+    expect(await codeOf(other.otp.checkToken(token))).toBe('OK');
+  });
+
+  it('a token use that lands after STORE_UNAVAILABLE is taken back: the token works on retry', async () => {
+    const real = kit.instance();
+    let delay = 0;
+    const slow = new Proxy(real, {
+      get: (target, prop) =>
+        prop === 'useToken'
+          ? async (input: Parameters<OtpStore['useToken']>[0]) => {
+              const result = await target.useToken(input);
+              if (delay) await new Promise((resolve) => setTimeout(resolve, delay));
+              return result;
+            }
+          : bound(target, prop),
+    });
+    const { otp, sender } = engine({ storeTimeout: 100 }, slow);
+    const phone = nextPhone();
+    await otp.send({ phone });
+    const { token } = await otp.verify({ phone, code: sender.outbox.last(phone)!.code });
+    delay = 300;
+    expect(await codeOf(otp.checkToken(token, { purpose: 'login' }))).toBe('STORE_UNAVAILABLE');
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    delay = 0;
+    expect(await codeOf(otp.checkToken(token, { purpose: 'login' }))).toBe('OK');
+    expect(await codeOf(otp.checkToken(token, { purpose: 'login' }))).toBe('TOKEN_USED');
   });
 
   it('a store that does not answer gives STORE_UNAVAILABLE and sends nothing', async () => {

@@ -318,6 +318,10 @@ export class MemoryStore implements OtpStore {
     return true;
   }
 
+  async releaseToken(input: { jti: string; now: number }): Promise<void> {
+    this.#tokens.delete(input.jti);
+  }
+
   async close(): Promise<void> {
     clearInterval(this.#timer);
   }

@@ -328,6 +328,10 @@ export class RedisStore implements OtpStore {
     if (!i.consume) return (await client.exists(key)) === 0;
     return (await client.set(key, '1', 'PX', Math.max(1, Math.ceil(i.ttlMs)), 'NX')) === 'OK';
   }
+
+  async releaseToken(i: { jti: string; now: number }): Promise<void> {
+    await this.#ready().del(`${this.#prefix}jti:{${i.jti}}`);
+  }
 }
 
 /** The sockets a command may be written to: the client's own, or those of a Cluster's ready masters. */

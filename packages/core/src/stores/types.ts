@@ -54,6 +54,12 @@ export interface OtpStore {
    * Resolves `true` when the token had not been used before this call.
    */
   useToken(input: { jti: string; ttlMs: number; consume: boolean; now: number }): Promise<boolean>;
+  /**
+   * Forgets that a token was used: called only after a `useToken` with `consume` that marked it (answered
+   * `true`) landed after the engine had stopped waiting, so that the request it was for was answered
+   * `STORE_UNAVAILABLE` and served nobody. Optional: without it such a token stays used (fail closed).
+   */
+  releaseToken?(input: { jti: string; now: number }): Promise<void>;
   /** Releases timers and connections the store owns (never a client the host passed in). */
   close?(): Promise<void>;
 }
