@@ -59,10 +59,10 @@ const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
 export function createApp(options: AppOptions = {}): ExampleApp {
   const redisUrl = options.redisUrl ?? process.env.REDIS_URL;
   const redis = redisUrl ? new Redis(redisUrl, { maxRetriesPerRequest: 1 }) : undefined;
-  const sender = vendorFromEnv(options.env ?? process.env);
+  // The sender the engine will use: one given in `options.otp` wins over the environment's.
+  const sender = options.otp?.sender ?? vendorFromEnv(options.env ?? process.env);
   const otp = createSmsOtp({
     secret: process.env.SMS_OTP_SECRET,
-    sender,
     purposes: ['login'],
     defaultCountry: 'CN',
     // The page shows codes only while they go nowhere (the console sender) and outside production.
@@ -71,6 +71,7 @@ export function createApp(options: AppOptions = {}): ExampleApp {
       (sender.kind === 'sender' && sender.development === true && process.env.NODE_ENV !== 'production'),
     ...(redis ? { store: new RedisStore({ client: redis }) } : {}),
     ...options.otp,
+    sender,
     captcha: { ...DEMO_CAPTCHA, ...options.otp?.captcha },
   });
 

@@ -1,3 +1,4 @@
+import { ronglianSender } from '@sms-otp/core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { JPUSH, type JpushFake, startJpushFake } from '../../packages/core/test/vendors/fakes/jpush.js';
 import {
@@ -54,6 +55,32 @@ it('SMS_VENDOR picks the vendors: the demo sends through Ronglian, then fails ov
     expect((await send('13800138001')).status).toBe(200);
     expect(jpush.requests.map((r) => r.path)).toEqual(['/v1/messages']);
     expect([...ronglian.mismatches, ...jpush.mismatches]).toEqual([]);
+  } finally {
+    await server.close();
+  }
+});
+
+it('a delivering sender given in options.otp (not the environment) never puts the code in a response', async () => {
+  const sender = ronglianSender({
+    accountSid: RONGLIAN.accountSid,
+    authToken: RONGLIAN.authToken,
+    appId: RONGLIAN.appId,
+    templateId: '1',
+    baseUrl: ronglian.url,
+  });
+  ronglian.misbehave = undefined;
+  const server = await startServer(0, {
+    otp: { secret: 'v'.repeat(32), sender, captcha: { policy: 'never' }, logger: { warn() {} } },
+  });
+  try {
+    const sent = await fetch(`${server.url}/sms/send`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ phone: '13800138002' }),
+    });
+    expect(sent.status).toBe(200);
+    expect(await sent.json()).not.toHaveProperty('devCode');
+    expect(ronglian.requests.at(-1)?.path).toMatch(/\/SMS\/TemplateSMS$/);
   } finally {
     await server.close();
   }

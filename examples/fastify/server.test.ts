@@ -33,3 +33,13 @@ it('send → verify → the guarded route answers the phone', async () => {
   // The token is good for one guarded request.
   expect((await post('/api/me', {}, { 'x-sms-token': verified.body.token as string })).status).toBe(401);
 });
+
+it('the guard answers before the body is read: a malformed body without a token is 401 NOT_VERIFIED', async () => {
+  const response = await fetch(`${running.url}/api/me`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{',
+  });
+  expect(response.status).toBe(401);
+  expect(await response.json()).toMatchObject({ error: { code: 'NOT_VERIFIED' } });
+});

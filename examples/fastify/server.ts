@@ -21,7 +21,9 @@ export async function createApp(options: SmsOtpOptions = {}) {
   const app = Fastify();
   app.addHook('onClose', () => otp.close());
   await app.register(smsOtpPlugin, { otp, prefix: '/sms' });
-  app.post('/api/me', { preHandler: app.requireSmsVerified({ purpose: 'login' }) }, async (request) => ({
+  // As an onRequest hook the guard runs before Fastify reads the body: a request without a valid token gets
+  // the contract's 401 whatever its body, and nobody's body is parsed before they proved the phone.
+  app.post('/api/me', { onRequest: app.requireSmsVerified({ purpose: 'login' }) }, async (request) => ({
     phone: request.smsVerified!.phone,
   }));
   return app;
