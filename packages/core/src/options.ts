@@ -206,7 +206,7 @@ export const optionsSchema = z
               .default(0.2),
             /** Sends in the window before the ratio counts. Default 50. */
             minVolume: int(1, 1_000_000).default(50),
-            /** Seconds of the sliding window, 60–86 400. Default 3600. */
+            /** Seconds of the window (counted as two halves, the previous one whole), 60–86 400. Default 3600. */
             window: int(60, 86_400).default(3_600),
             /** Seconds the breaker stays open, 10–86 400. Default 900. */
             coolOff: int(10, 86_400).default(900),

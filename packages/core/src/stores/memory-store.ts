@@ -447,9 +447,10 @@ function evaluateBreaker(
   spec: BreakerSpec,
   now: number,
 ): Omit<BreakerTransition, 'id'> | undefined {
-  const weight = 1 - (now - s.start) / (spec.windowMs / 2);
-  const sent = s.prevSends * weight + s.sends;
-  const verified = s.prevVerifies * weight + s.verifies;
+  // The previous half counts whole (so between half a window and a whole one is counted): a weight fading
+  // with time let bursts timed at the halves' ends pass twice `minVolume` in an hour unnoticed.
+  const sent = s.prevSends + s.sends;
+  const verified = s.prevVerifies + s.verifies;
   if (now < s.openUntil) return undefined;
   if (sent >= spec.minVolume && verified < spec.threshold * sent) {
     s.openUntil = now + spec.coolOffMs;

@@ -258,8 +258,8 @@ for j = nb + 1, nk do
   local half = window / 2
   local st, s, ve, ps, pv, ou, op = breaker_of(redis.call('GET', KEYS[j]), now)
   st, s, ve, ps, pv = roll(st, s, ve, ps, pv, now, half)
-  local w = 1 - (now - st) / half
-  local sent, ver = ps * w + s, pv * w + ve
+  -- The previous half counts whole: a weight fading with time let a burst timed at a half's end go uncounted.
+  local sent, ver = ps + s, pv + ve
   if now >= ou then
     if sent >= minv and ver < thr * sent then
       ou = now + cool
