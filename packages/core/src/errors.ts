@@ -119,6 +119,11 @@ export class SmsOtpError extends Error {
 /** The longest message a kept cause carries. */
 const CAUSE_MESSAGE_MAX = 300;
 
+/** `text` cut to `max` characters, with `…` where it was cut. */
+export function clip(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
 /**
  * What of a foreign error (a store client's, a host sender's) an SmsOtpError keeps as its `cause`: its name,
  * its message (cut to 300 characters), a system error code such as `ECONNREFUSED` and its stack frames —
@@ -133,10 +138,8 @@ export function causeOf(error: unknown): Error {
   // The library's own errors carry only what it put there (vendor messages redacted: vendors/http.ts).
   if (error instanceof SmsOtpError) return error;
   const source = error instanceof Error ? error : undefined;
-  const message = source ? source.message : typeof error === 'string' ? error : String(typeof error);
-  const cause = new Error(
-    message.length > CAUSE_MESSAGE_MAX ? `${message.slice(0, CAUSE_MESSAGE_MAX)}…` : message,
-  );
+  const message = source ? source.message : typeof error === 'string' ? error : typeof error;
+  const cause = new Error(clip(message, CAUSE_MESSAGE_MAX));
   cause.name = source?.name ?? 'Error';
   const code = (source as { code?: unknown } | undefined)?.code;
   if (typeof code === 'string' && /^[A-Z][A-Z0-9_]{1,40}$/.test(code))

@@ -1,4 +1,4 @@
-import { SmsOtpError } from '../errors.js';
+import { clip, SmsOtpError } from '../errors.js';
 
 /**
  * Why a vendor call failed, in `details.reason` of a `SEND_FAILED` error.
@@ -255,7 +255,7 @@ export function vendorText(text: string | undefined): string {
   const cleaned = text
     .replace(/[\w+/=-]{16,}/g, (token) => (/\d/.test(token) ? '…' : token))
     .replace(/\d{4,}/g, '…');
-  return cleaned.length > VENDOR_MESSAGE_MAX ? `${cleaned.slice(0, VENDOR_MESSAGE_MAX)}…` : cleaned;
+  return clip(cleaned, VENDOR_MESSAGE_MAX);
 }
 
 /**
