@@ -62,19 +62,32 @@ const otp = createSmsOtp({
 });
 
 const recorder = recordScripts(client);
-const replayer = connect(1);
-const evalsha = replayer.evalsha.bind(replayer) as (...args: unknown[]) => Promise<unknown>;
-const floorer = connect(2);
-const floorEvalsha = floorer.evalsha.bind(floorer) as (...args: unknown[]) => Promise<unknown>;
 const segments: unknown[][][] = [];
 let armed: unknown[][] = [];
-let cursor = 0;
-let floorCursor = 0;
-/** The next armed call; the parent sends exactly as many requests as the segment holds. */
-const replayNext = () => {
-  const call = armed[cursor++];
-  return call ? evalsha(...call) : Promise.reject(new Error('replay segment exhausted'));
-};
+
+/**
+ * Replays the armed segment's calls, one per request and in order, on database `db` (its own connection and
+ * cursor); the parent sends exactly as many requests as the segment holds.
+ */
+function armedReplay(db: number) {
+  const client = connect(db);
+  const evalsha = client.evalsha.bind(client) as (...args: unknown[]) => Promise<unknown>;
+  let cursor = 0;
+  return {
+    client,
+    next: () => {
+      const call = armed[cursor++];
+      return call ? evalsha(...call) : Promise.reject(new Error(`segment exhausted on database ${db}`));
+    },
+    rewind: () => {
+      cursor = 0;
+    },
+  };
+}
+/** `/replay`'s calls, on database 1 (also where `/run` replays a segment untimed). */
+const replaying = armedReplay(1);
+/** `/floor`'s calls, on database 2. */
+const flooring = armedReplay(2);
 
 const FLOOR_SECRET = 'bench-secret-bench-secret-bench-secret-0123';
 /**
@@ -87,9 +100,7 @@ async function floorSend(body: unknown): Promise<Record<string, unknown>> {
   const code = randomInt(0, 1_000_000).toString().padStart(6, '0');
   createHmac('sha256', FLOOR_SECRET).update(`login\u0000${phone.number}\u0000${code}`).digest('base64url');
   const requestId = randomUUID();
-  const call = armed[floorCursor++];
-  if (!call) throw new Error('floor segment exhausted');
-  await floorEvalsha(...call);
+  await flooring.next();
   return { sent: true, requestId, expiresIn: 300, resendIn: 1, devCode: code };
 }
 
@@ -120,16 +131,16 @@ const control = createServer((req, res) => {
     segments.push(bySha(recorder.take()));
     answer({ segment: segments.length - 1, count: segments.at(-1)!.length });
   } else if (url.pathname === '/run') {
-    replay(replayer, segment, { concurrency: 32 }).then(answer, (error: Error) =>
+    replay(replaying.client, segment, { concurrency: 32 }).then(answer, (error: Error) =>
       answer({ error: error.message }),
     );
   } else if (url.pathname === '/arm') {
     armed = segment;
-    cursor = 0;
-    floorCursor = 0;
+    replaying.rewind();
+    flooring.rewind();
     answer({ count: armed.length });
   } else if (url.pathname === '/flush') {
-    Promise.all([replayer.flushdb(), floorer.flushdb()]).then(() => answer({ ok: true }));
+    Promise.all([replaying.client.flushdb(), flooring.client.flushdb()]).then(() => answer({ ok: true }));
   } else if (url.pathname === '/window') {
     // Ends the current window (its figures are the answer) and starts the next.
     const { user, system } = process.cpuUsage(window.cpu);
@@ -182,7 +193,7 @@ async function listen(): Promise<number> {
       trivial.benchHit(baselineKey(req.body), 300_000).then(() => res.json({ ok: true }), next);
     });
     app.post('/replay', express.json(), (_req, res, next) => {
-      replayNext().then(() => res.json({ ok: true }), next);
+      replaying.next().then(() => res.json({ ok: true }), next);
     });
     app.post('/floor', express.json(), (req, res, next) => {
       floorSend(req.body).then((body) => res.set('cache-control', 'no-store').json(body), next);
@@ -207,7 +218,7 @@ async function listen(): Promise<number> {
         ctx.set('cache-control', 'no-store');
         return;
       }
-      if (path === '/replay') await replayNext();
+      if (path === '/replay') await replaying.next();
       else await trivial.benchHit(baselineKey(body), 300_000);
       ctx.body = { ok: true };
     });
@@ -224,7 +235,7 @@ async function listen(): Promise<number> {
       return { ok: true };
     });
     app.post('/replay', async () => {
-      await replayNext();
+      await replaying.next();
       return { ok: true };
     });
     app.post('/floor', async (request, reply) => {
