@@ -201,6 +201,9 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
   /** How long real deliveries take (moving average), so that sends to unknown user ids take as long. */
   let deliveryMs = 0;
 
+  /** How much longer than a token a used token's mark is kept (clock differences between instances). */
+  const usedTokenMarginMs = Math.max(options.tokenTtl * 1000, USED_TOKEN_MARGIN_MS);
+
   const deadlines = new Deadlines(options.storeTimeout);
   const vendorDeadlines = new Deadlines(options.sendTimeout);
 
@@ -693,8 +696,7 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
           jti: claims.jti,
           // Until the token's expiry on this clock, and as long again (at least 5 minutes more): an instance whose
           // clock runs behind still takes the token as live then, and must still find it used.
-          ttlMs:
-            Math.max(0, claims.exp * 1000 - at) + Math.max(options.tokenTtl * 1000, USED_TOKEN_MARGIN_MS),
+          ttlMs: Math.max(0, claims.exp * 1000 - at) + usedTokenMarginMs,
           consume,
           now: at,
         }),
