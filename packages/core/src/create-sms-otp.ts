@@ -21,6 +21,7 @@ import type {
 } from './stores/types.js';
 import { readToken, signToken, type VerifiedPhone } from './token.js';
 import { mayHaveDelivered } from './vendors/http.js';
+import { checkVendorPurposes } from './vendors/templates.js';
 import type { Channel, CodeProvider, Sender, Vendor } from './vendors/types.js';
 
 /** Who a send or verify is for: a phone number, or a user id the host resolves (`resolvePhone`). */
@@ -162,6 +163,7 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
       `'vendor' needs a code provider that checks captchas itself (deepcloudCodes); ${vendor.name} does not`,
     );
   }
+  checkVendorPurposes(vendor, options.purposes);
   const keys = deriveKeys(secret);
   const phones = new PhoneParser(options.defaultCountry);
   const allowed = options.allowedCountries ? new Set<string>(options.allowedCountries) : undefined;

@@ -75,6 +75,22 @@ export const MESSAGES_ZH_CN: Record<ErrorCode, string> = {
 /** Built-in message sets, by locale. */
 export const MESSAGES = { en: MESSAGES_EN, 'zh-CN': MESSAGES_ZH_CN } as const;
 
+/** The brand an `SmsOtpError` carries, shared by every copy of the package loaded in a process. */
+const SMS_OTP_ERROR: unique symbol = Symbol.for('sms-otp.error') as never;
+
+/**
+ * Whether `error` is an `SmsOtpError` of any copy of `@sms-otp/core` (two copies can be installed side by
+ * side, and `instanceof` then fails for the other copy's errors). Use it instead of `instanceof`.
+ *
+ * @example
+ * catch (e) { if (isSmsOtpError(e) && e.code === 'CODE_INVALID') console.log(e.details.attemptsLeft) }
+ */
+export function isSmsOtpError(error: unknown): error is SmsOtpError {
+  return (
+    typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[SMS_OTP_ERROR] === true
+  );
+}
+
 /**
  * What clients see when an operation is refused. `status` is the HTTP status of DESIGN.md's table;
  * `details` is serialised next to `code` and `message` in the error body.
@@ -84,6 +100,8 @@ export const MESSAGES = { en: MESSAGES_EN, 'zh-CN': MESSAGES_ZH_CN } as const;
  * catch (e) { if (e instanceof SmsOtpError && e.code === 'CODE_INVALID') console.log(e.details.attemptsLeft) }
  */
 export class SmsOtpError extends Error {
+  /** Marks errors of every copy of this package (see `isSmsOtpError`). */
+  readonly [SMS_OTP_ERROR] = true;
   readonly code: ErrorCode;
   readonly status: number;
   readonly details: ErrorDetails;

@@ -24,6 +24,7 @@ export {
   ERROR_STATUS,
   type ErrorCode,
   type ErrorDetails,
+  isSmsOtpError,
   MESSAGES,
   MESSAGES_EN,
   MESSAGES_ZH_CN,

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { type ErrorCode, SmsOtpConfigError, SmsOtpError } from '../errors.js';
 import { clockSchema, functionSchema, parseAdapterOptions } from './common.js';
 import { mayHaveDelivered } from './http.js';
+import { commonPurposes } from './templates.js';
 import type {
   Channel,
   CodeCheck,
@@ -239,6 +240,9 @@ export function failover(members: readonly Vendor[], options: FailoverOptions = 
   }
 
   const channels = unionChannels(members);
+  // Every member may be asked for any purpose: the failover covers the purposes all members cover.
+  const purposes = commonPurposes(members);
+  const covers = purposes ? { purposes } : {};
   const supports = (channel: Channel) => (member: Vendor) => (member.channels ?? ['sms']).includes(channel);
 
   if (kind === 'provider') {
@@ -248,6 +252,7 @@ export function failover(members: readonly Vendor[], options: FailoverOptions = 
       kind: 'provider',
       name,
       channels,
+      ...covers,
       // Any member may take a send: captchas are checked only if every one checks them.
       checksCaptcha: providers.every((member) => member.checksCaptcha === true),
       async start(request: CodeRequest) {
@@ -275,6 +280,7 @@ export function failover(members: readonly Vendor[], options: FailoverOptions = 
     kind: 'sender',
     name,
     channels,
+    ...covers,
     async send(message: CodeMessage): Promise<SendReceipt> {
       const { result } = await run(
         supports(message.channel),

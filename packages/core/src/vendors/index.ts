@@ -18,3 +18,11 @@ export {
   ronglianSignature,
   ronglianTimestamp,
 } from './ronglian.js';
+export {
+  checkVendorPurposes,
+  commonPurposes,
+  type PerPurpose,
+  type PurposeTemplates,
+  perPurposeSchema,
+  purposeTemplates,
+} from './templates.js';

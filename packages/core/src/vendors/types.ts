@@ -54,6 +54,11 @@ export interface Sender {
   readonly development?: boolean;
   /** Channels this sender can deliver; `['sms']` when absent. */
   readonly channels?: readonly Channel[];
+  /**
+   * The purposes this sender has a template for, when its templates are given per purpose; absent when it
+   * takes any purpose. `createSmsOtp` refuses a configured purpose that is missing here.
+   */
+  readonly purposes?: readonly string[];
   send(message: CodeMessage): Promise<SendReceipt>;
   /** Sends a template notice; resolves with one receipt per vendor request. */
   sendTemplate?(message: TemplateMessage): Promise<SendReceipt[]>;
@@ -103,6 +108,8 @@ export interface CodeProvider {
   readonly kind: 'provider';
   readonly name: string;
   readonly channels?: readonly Channel[];
+  /** As `Sender.purposes`: the purposes it has a template for, when given per purpose. */
+  readonly purposes?: readonly string[];
   /**
    * The provider checks `captchaKey` + `captcha` itself (DeepCloud): required for `captcha.verifier: 'vendor'`,
    * which leaves captcha answers to the vendor.
