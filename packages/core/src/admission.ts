@@ -2,9 +2,7 @@ import { isIPv4 } from 'node:net';
 import ipaddr from 'ipaddr.js';
 import type { ResolvedOptions } from './options.js';
 import type { BreakerSpec, Bucket } from './stores/types.js';
-
-const HOUR_MS = 3_600_000;
-const DAY_MS = 86_400_000;
+import { DAY_MS, HOUR_MS } from './time.js';
 
 /** The shared windows and breakers one send passes through, built from the options once. */
 export interface Admission {

@@ -1,4 +1,5 @@
 import { SmsOtpError } from '../errors.js';
+import { DAY_MS, HOUR_MS } from '../time.js';
 import type {
   AdmitInput,
   AdmitIssueResult,
@@ -15,12 +16,9 @@ import type {
   RollbackInput,
   SettleInput,
   SettleResult,
-  VerifyInput,
-  VerifyResult,
+  StoreVerifyInput,
+  StoreVerifyResult,
 } from './types.js';
-
-export const HOUR_MS = 3_600_000;
-export const DAY_MS = 86_400_000;
 
 /** One purpose's code: secret (`''` once used or rolled back), expiry, wrong attempts, cooldown end. */
 interface CodeRecord {
@@ -107,6 +105,10 @@ export class MemoryStore implements OtpStore {
     const { now } = this.#tick(input.now);
     const record = this.#phone(input.phone, now, true);
     const code = record.codes.get(input.purpose);
+    if (isRerun(code, input)) {
+      const undo = JSON.stringify({ code: null, hourStart: record.hourStart, dayStart: record.dayStart });
+      return { ok: true, undo, cooldownMs: code!.cooldownUntil - now };
+    }
     if (code && now < code.cooldownUntil) {
       const cooldownMs =
         input.cooldownsMs[Math.min(Math.max(record.hourCount, 1), input.cooldownsMs.length) - 1]!;
@@ -159,7 +161,7 @@ export class MemoryStore implements OtpStore {
     this.#touch(input.phone, record, 0);
   }
 
-  async verify(input: VerifyInput): Promise<VerifyResult> {
+  async verify(input: StoreVerifyInput): Promise<StoreVerifyResult> {
     const checked = this.#check(input);
     if ('status' in checked) return checked;
     const { record, code, now } = checked;
@@ -342,7 +344,7 @@ export class MemoryStore implements OtpStore {
     input: ReserveInput,
   ):
     | { record: PhoneRecord; code: CodeRecord; now: number }
-    | Exclude<VerifyResult, { status: 'ok' } | { status: 'invalid' }> {
+    | Exclude<StoreVerifyResult, { status: 'ok' } | { status: 'invalid' }> {
     const { now } = this.#tick(input.now);
     const record = this.#phone(input.phone, now, false);
     if (record) {
@@ -414,19 +416,25 @@ interface BreakerState {
   expiresAt: number;
 }
 
-/** Moves the breaker's window forward to `now` (windowMs is split in two halves). */
+/**
+ * Moves the breaker's window forward to `now` (windowMs is split in two halves). A record past its keeping
+ * time (stores/types.ts, `admit`) is forgotten first, as every store forgets it.
+ */
 export function rollBreaker(state: BreakerState | undefined, spec: BreakerSpec, now: number): BreakerState {
   const half = spec.windowMs / 2;
-  const s = state ?? {
-    start: now,
-    sends: 0,
-    verifies: 0,
-    prevSends: 0,
-    prevVerifies: 0,
-    openUntil: 0,
-    open: false,
-    expiresAt: 0,
-  };
+  const s =
+    state && now < state.expiresAt
+      ? state
+      : {
+          start: now,
+          sends: 0,
+          verifies: 0,
+          prevSends: 0,
+          prevVerifies: 0,
+          openUntil: 0,
+          open: false,
+          expiresAt: 0,
+        };
   if (now >= s.start + 2 * half)
     Object.assign(s, { start: now, sends: 0, verifies: 0, prevSends: 0, prevVerifies: 0 });
   else if (now >= s.start + half)
@@ -437,8 +445,13 @@ export function rollBreaker(state: BreakerState | undefined, spec: BreakerSpec, 
       sends: 0,
       verifies: 0,
     });
-  s.expiresAt = Math.max(s.openUntil, s.start + 2 * half) + half;
+  keepBreaker(s, spec.windowMs);
   return s;
+}
+
+/** Kept while its window runs, and while open until a window after its cool-off. */
+function keepBreaker(s: BreakerState, windowMs: number): void {
+  s.expiresAt = Math.max(s.start + windowMs, s.open ? s.openUntil + windowMs : s.openUntil);
 }
 
 /** Opens or closes the breaker by the estimated conversion; returns the change, if any. */
@@ -454,14 +467,25 @@ function evaluateBreaker(
   if (now < s.openUntil) return undefined;
   if (sent >= spec.minVolume && verified < spec.threshold * sent) {
     s.openUntil = now + spec.coolOffMs;
-    s.expiresAt = Math.max(s.expiresAt, s.openUntil + spec.windowMs);
-    if (s.open) return undefined;
+    const wasOpen = s.open;
     s.open = true;
+    keepBreaker(s, spec.windowMs);
+    if (wasOpen) return undefined;
     return { state: 'open', sent: Math.round(sent), verified: Math.round(verified) };
   }
   if (!s.open) return undefined;
   s.open = false;
+  keepBreaker(s, spec.windowMs);
   return { state: 'closed', sent: Math.round(sent), verified: Math.round(verified) };
+}
+
+/** The same issue run again: its distinct secret is stored, with the expiry it set. */
+function isRerun(code: CodeRecord | undefined, input: IssueInput): boolean {
+  return (
+    input.distinctSecret === true &&
+    code?.secret === input.secret &&
+    code.expiresAt === input.now + input.ttlMs
+  );
 }
 
 function lockedFor(record: PhoneRecord, now: number, failLimit: number, failWindowMs: number): number {

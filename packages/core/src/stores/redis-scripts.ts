@@ -2,15 +2,19 @@
  * The Lua scripts behind RedisStore. Each touches one key, so it runs on one Redis Cluster slot.
  *
  * A phone's hash (`{prefix}{+8613800138000}`) holds one field per purpose (the code's secret, expiry, wrong
- * attempts and resend cooldown) and the field `w` (the phone's hour and day send windows and, while there are
+ * attempts and resend cooldown) and the field `#w` (the phone's hour and day send windows and, while there are
  * any, its failures; formats next to `code_of` and `win_of` below). Times come from the engine's
  * clock in whole seconds (passed in as ms, so every app instance and the memory store agree on the rules) and
  * are stored as base-36 seconds: a pending code's hash stays in Redis's 80-byte listpack size class. Redis
  * TTLs only clean up, they never decide.
  */
 
+import { DAY_MS, HOUR_MS } from '../time.js';
+
 const HELPERS = `
-local HOUR, DAY = 3600000, 86400000
+local HOUR, DAY = ${HOUR_MS}, ${DAY_MS}
+-- The phone's windows field: '#' is in no purpose name ([a-z0-9_-]), so no purpose takes its place.
+local W = '#w'
 local D36 = '0123456789abcdefghijklmnopqrstuvwxyz'
 local function n(x) return string.format('%.0f', x) end
 -- a time in ms (whole seconds) <-> base-36 seconds
@@ -84,7 +88,7 @@ local ttl = tonumber(ARGV[4])
 local hourLimit, dayLimit = tonumber(ARGV[6]), tonumber(ARGV[7])
 local failLimit, failWin = tonumber(ARGV[8]), tonumber(ARGV[9])
 local captchaAfter, solved = tonumber(ARGV[10]), ARGV[11] == '1'
-local v = redis.call('HMGET', key, purpose, 'w')
+local v = redis.call('HMGET', key, purpose, W)
 local s, e, a, c = code_of(v[1])
 local hs, hc, ds, dc, fs, fc = win_of(v[2])
 -- The same call run again: answered as the first run was; nothing is counted twice.
@@ -99,7 +103,7 @@ if hc >= hourLimit then return {'phone_hour', n(hs + HOUR - now)} end
 if dc >= dayLimit then return {'phone_day', n(ds + DAY - now)} end
 if captchaAfter >= 0 and hc >= captchaAfter and not solved then return {'captcha', '0'} end
 local cooldown = cooldowns[math.min(hc + 1, #cooldowns)]
-redis.call('HSET', key, purpose, code(secret, now + ttl, 0, now + cooldown), 'w', win(hs, hc + 1, ds, dc + 1, fs, fc))
+redis.call('HSET', key, purpose, code(secret, now + ttl, 0, now + cooldown), W, win(hs, hc + 1, ds, dc + 1, fs, fc))
 local until_ = math.max(now + ttl, now + cooldown, ds + DAY, hs + HOUR)
 if fc > 0 then until_ = math.max(until_, fs + failWin) end
 keep(key, until_ - now)
@@ -114,7 +118,7 @@ export const ISSUE = `${HELPERS}${ISSUE_FN}return issue(KEYS, ARGV)
 export const ROLLBACK = `${HELPERS}
 local key, purpose, secret = KEYS[1], ARGV[1], ARGV[2]
 local hs0, ds0, prev = string.match(ARGV[3], '^(%d+)#(%d+)#(.*)$')
-local v = redis.call('HMGET', key, purpose, 'w')
+local v = redis.call('HMGET', key, purpose, W)
 if v[1] then
   local s = code_of(v[1])
   if s == secret then
@@ -125,7 +129,7 @@ if v[2] and ARGV[4] ~= '1' then
   local hs, hc, ds, dc, fs, fc = win_of(v[2])
   if hs == tonumber(hs0) and hc > 0 then hc = hc - 1 end
   if ds == tonumber(ds0) and dc > 0 then dc = dc - 1 end
-  redis.call('HSET', key, 'w', win(hs, hc, ds, dc, fs, fc))
+  redis.call('HSET', key, W, win(hs, hc, ds, dc, fs, fc))
 end
 return 1
 `;
@@ -142,7 +146,7 @@ local key, purpose = KEYS[1], ARGV[1]
 local now, candidate = tonumber(ARGV[2]), ARGV[3]
 local maxAttempts, failLimit, failWin = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local mode, consumed = ARGV[7], 'v:' .. ARGV[8]
-local v = redis.call('HMGET', key, purpose, 'w')
+local v = redis.call('HMGET', key, purpose, W)
 local s, e, a, c = code_of(v[1])
 if mode == 'v' and s == consumed then return {'ok'} end
 local hs, hc, ds, dc, fs, fc = win_of(v[2])
@@ -156,7 +160,7 @@ end
 a = a + 1
 if fc == 0 or now >= fs + failWin then fs = now; fc = 0 end
 fc = fc + 1
-redis.call('HSET', key, purpose, code(s, e, a, c), 'w', win(hs, hc, ds, dc, fs, fc))
+redis.call('HSET', key, purpose, code(s, e, a, c), W, win(hs, hc, ds, dc, fs, fc))
 keep(key, fs + failWin - now)
 local left = math.max(0, math.min(maxAttempts - a, failLimit - fc))
 if mode == 'r' then return {'reserved', s, left} end
@@ -182,14 +186,14 @@ export const SETTLE = `${HELPERS}
 local key, purpose = KEYS[1], ARGV[1]
 local now, ref = tonumber(ARGV[2]), ARGV[3]
 local consumed = 'v:' .. ARGV[5]
-local v = redis.call('HMGET', key, purpose, 'w')
+local v = redis.call('HMGET', key, purpose, W)
 local s, e, a, c = code_of(v[1])
 if ARGV[4] == '1' and s == consumed then return 'ok' end
 if s == '' or s ~= ref or now >= e then return 'expired' end
 if ARGV[4] == '1' then
   -- The reservation counted this attempt as a failure; the vendor found the code right.
   local hs, hc, ds, dc, fs, fc = win_of(v[2])
-  redis.call('HSET', key, purpose, code(consumed, 0, 0, c), 'w', win(hs, hc, ds, dc, fs, math.max(0, fc - 1)))
+  redis.call('HSET', key, purpose, code(consumed, 0, 0, c), W, win(hs, hc, ds, dc, fs, math.max(0, fc - 1)))
 end
 return 'ok'
 `;
@@ -212,8 +216,9 @@ local function roll(st, s, ve, ps, pv, now, half)
   if now >= st + half then return st + half, 0, 0, s, ve end
   return st, s, ve, ps, pv
 end
+-- Kept until max(start + window, open ? openUntil + window : openUntil) (stores/types.ts, admit).
 local function put_breaker(key, st, s, ve, ps, pv, ou, op, half, now)
-  local ttl = math.max(ou, st + 2 * half) + half - now
+  local ttl = math.max(st + 2 * half, ou + (op == 1 and 2 * half or 0)) - now
   redis.call('SET', key, table.concat({n(st), s, ve, ps, pv, n(ou), op}, '|'), 'PX', n(math.max(1, ttl)))
 end
 -- Adds verify counts to K[first..last]; their (windowMs, count) pairs start at A[at]. K and A are passed in

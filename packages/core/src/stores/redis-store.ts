@@ -28,8 +28,8 @@ import type {
   RollbackInput,
   SettleInput,
   SettleResult,
-  VerifyInput,
-  VerifyResult,
+  StoreVerifyInput,
+  StoreVerifyResult,
 } from './types.js';
 
 export interface RedisStoreOptions {
@@ -182,9 +182,9 @@ export class RedisStore implements OtpStore {
   }
 
   // Written with `then`, not `async`: one promise less on the path every guess of an attack takes.
-  verify(i: VerifyInput): Promise<VerifyResult> {
+  verify(i: StoreVerifyInput): Promise<StoreVerifyResult> {
     try {
-      return this.#verify(i, i.candidate, 'v').then(toVerifyResult) as Promise<VerifyResult>;
+      return this.#verify(i, i.candidate, 'v').then(toVerifyResult) as Promise<StoreVerifyResult>;
     } catch (error) {
       return Promise.reject(error);
     }
@@ -400,7 +400,7 @@ function toIssueResult([status, value, third]: Reply): IssueResult {
   };
 }
 
-function toVerifyResult(reply: Reply): VerifyResult | ReserveResult {
+function toVerifyResult(reply: Reply): StoreVerifyResult | ReserveResult {
   const [status, a, b] = reply;
   switch (status) {
     case 'ok':

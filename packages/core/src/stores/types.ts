@@ -1,57 +1,112 @@
 /**
- * The storage contract behind the engine. Each method is ONE atomic step: a Redis store runs it as one
- * Lua script on one hash slot, the memory store as one synchronous block. Times are epoch milliseconds
- * from the engine's clock; durations are milliseconds.
+ * The storage contract behind the engine: what every store (MemoryStore, RedisStore, a custom one) means by
+ * each method. The conformance suite (`@sms-otp/core/testing`) checks it case by case, and its differential
+ * fuzz holds a store to `ReferenceStore`, this contract written as plain code.
+ *
+ * General rules:
+ * - Each method is ONE atomic step: no other call sees it half done (a Redis store runs it as one Lua script
+ *   on one hash slot, the memory store as one synchronous block).
+ * - Times are epoch milliseconds from the engine's clock (`now`, whole seconds); durations are milliseconds.
+ *   Every decision is taken by comparing the `now` given with times the store kept; a store's own expiry
+ *   (Redis TTLs, sweeps) only drops records that no later call could tell from absent. The one record whose
+ *   dropping is visible is an open breaker's (see `admit`), and it is dropped at the same time by every store.
+ * - Nothing is counted twice when the same call runs twice (a client re-sending a command whose reply a
+ *   dropped connection lost): see `issue` and `verify`.
+ * - A purpose name (`[a-z0-9_-]{1,32}`) never collides with anything else a store keeps for a phone.
  *
  * State per phone (one record, so that per-phone windows and the failure ceiling hold across purposes):
- * - per purpose: the code's secret (an HMAC, or a vendor reference), its expiry, wrong attempts on it,
- *   and the resend cooldown;
- * - per phone: the hour and day send windows and the failure window (failed verifies across codes).
+ * - per purpose: the code (its secret: an HMAC or a vendor reference, `''` once used), its expiry, wrong
+ *   attempts on it, and the end of its resend cooldown;
+ * - per phone: the hour and day send windows (fixed windows starting at the first send after the last one
+ *   ended) and the failure window (failed verifies across codes and purposes, starting at the first failure
+ *   after the last window ended; a success never clears it).
  */
 export interface OtpStore {
-  /** Checks cooldown, failure ceiling and phone windows; when all pass, stores the new code. */
-  issue(input: IssueInput): Promise<IssueResult>;
-  /** Undoes an `issue` whose delivery failed: restores the previous code and cooldown, uncounts the send. */
-  rollback(input: RollbackInput): Promise<void>;
-  /** Compares a candidate against the live code, counting a wrong guess or consuming a right one. */
-  verify(input: VerifyInput): Promise<VerifyResult>;
   /**
-   * For codes a vendor checks: takes one attempt off the live code (counted as a failure until settled)
-   * and returns the vendor reference to check against.
+   * Stores a new code for (phone, purpose) unless refused. Checks, in this order, and answers the first that
+   * refuses, changing nothing:
+   * 1. `cooldown` — the purpose's last code's cooldown has not ended (`retryAfterMs` to its end; `cooldownMs`
+   *    the cooldown of the send that started it: `cooldownsMs[min(max(hourCount, 1), length) - 1]`);
+   * 2. `locked` — `failLimit` failures are counted in a failure window still running (to its end);
+   * 3. `phone_hour` / `phone_day` — the hour or day window (rolled forward first) holds `hourLimit` /
+   *    `dayLimit` sends (to the window's end);
+   * 4. `captcha` — `captchaAfter` is set, the hour window holds at least that many sends, and the captcha
+   *    was not solved (`retryAfterMs` 0).
+   * Then counts the send in both windows, replaces the purpose's code (attempts 0, expiry `now + ttlMs`,
+   * cooldown `now + cooldownsMs[min(sends before this one in the hour, length - 1)]`) and answers `undo`
+   * (what `rollback` needs) and the cooldown started.
+   * Run again with the same `distinctSecret` secret at the same `now`: answers `ok` again, counting nothing.
+   */
+  issue(input: IssueInput): Promise<IssueResult>;
+  /**
+   * Undoes an `issue` whose delivery failed: puts back the code it replaced (only while the code stored is
+   * still the one that issue stored, `secret`), and uncounts the send from the hour and day windows it was
+   * counted in (unless a window started afresh since, or `keepCounts`). The cooldown goes with the code.
+   */
+  rollback(input: RollbackInput): Promise<void>;
+  /**
+   * Compares a candidate against the live code. In this order: `locked` (as in `issue`); `expired` (no code,
+   * used, or `now` at or past its expiry); `dead` (`maxAttempts` wrong guesses on it; `retryAfterMs` to the
+   * end of its cooldown, at least 0); `ok` when the candidate is the secret (compared in constant time; the
+   * code is used up); else `invalid`: one wrong attempt on the code and one failure for the phone (a failure
+   * window starts here when none runs), `attemptsLeft = max(0, min(maxAttempts - attempts,
+   * failLimit - failures))`. A right verify run again (the same call re-sent) answers `ok` again; any other
+   * call then finds the code used.
+   */
+  verify(input: StoreVerifyInput): Promise<StoreVerifyResult>;
+  /**
+   * For codes a vendor checks: as `verify` up to the comparison, then counts the attempt as a wrong one (a
+   * failure, settled by `settle`) and answers `reserved` with the stored reference and the attempts left.
    */
   reserve(input: ReserveInput): Promise<ReserveResult>;
   /**
-   * For codes a vendor makes: swaps the placeholder secret an `issue` stored for the vendor's reference,
-   * once the vendor accepted the send. Does nothing when the code was replaced meanwhile.
+   * For codes a vendor makes: swaps the placeholder secret an `issue` stored (`from`) for the vendor's
+   * reference (`to`), once the vendor accepted the send. Does nothing when the code was replaced meanwhile.
    */
   rekey(input: PhonePurpose & { from: string; to: string }): Promise<void>;
   /**
-   * Settles a reserved attempt: `ok` consumes the code (once) and takes back the failure the reservation
-   * counted (a success never clears the phone's earlier failures).
+   * Settles a reserved attempt: `expired` when no live, unused code with secret `ref` is stored; else `ok`,
+   * and with `ok: true` uses the code up and takes back the one failure the reservation counted (a success
+   * never clears the phone's earlier failures). A settle run again answers `ok` again.
    */
   settle(input: SettleInput): Promise<SettleResult>;
   /**
    * Admits one send through the shared windows (per IP, per country, the global budget) and the conversion
-   * breakers, counting it in all of them, or refuses it without counting anything.
+   * breakers, counting it in all of them, or refuses it counting nothing. In this order:
+   * 0. the buffered `conversions` are counted (always, also when the send is then refused);
+   * 1. `limit` — the first bucket (in the order given) whose window (rolled forward) is full;
+   * 2. each breaker, rolled forward (a whole window past its start starts it afresh, half a window makes
+   *    the current half the previous one), is evaluated unless still in its cool-off: with at least
+   *    `minVolume` sends over both halves and verifies below `threshold` × sends it opens (again) for
+   *    `coolOffMs`, reporting `open` if it was closed; otherwise an open breaker closes, reporting `closed`.
+   *    Then the first breaker in its cool-off refuses: `blocked` if `block`, else `captcha` unless solved;
+   * 3. `captcha` — a bucket with `captchaAfter` holding at least that many sends, captcha not solved.
+   * A breaker's record is kept until `max(start + windowMs, open ? openUntil + windowMs : openUntil)`; past
+   * that it is forgotten, so an open breaker with no send for a window after its cool-off closes silently.
    */
   admit(input: AdmitInput): Promise<AdmitResult>;
   /**
    * `admit` and then, when admitted, `issue`, as one step: when the issue is refused, the admission is
-   * released in the same step. Stores whose two records can share one atomic step (a standalone Redis, memory)
-   * save a round trip; others may run the two in turn.
+   * released in the same step (conversions stay counted). Stores whose two records can share one atomic
+   * step (a standalone Redis, memory) save a round trip; others may run the two in turn. A store that runs
+   * it as one command a client may re-send (RedisStore on a standalone Redis) answers a second run as the
+   * first and admits nothing twice; run in turn, each command is re-sent on its own.
    */
   admitAndIssue(admit: AdmitInput, issue: IssueInput): Promise<AdmitIssueResult>;
-  /** Uncounts an admitted send that did not happen. */
+  /**
+   * Uncounts an admitted send that did not happen: one send off each bucket and off each breaker's current
+   * half, never below zero; a window that is gone stays gone.
+   */
   release(input: ReleaseInput): Promise<void>;
-  /** Counts successful verifies in the conversion breakers (the engine batches them). */
+  /** Counts successful verifies in the conversion breakers (rolled forward first; the engine batches them). */
   convert(input: { now: number; conversions: Conversion[] }): Promise<void>;
-  /** Keeps a captcha answer's hash for `ttlMs` from `now`. */
+  /** Keeps a captcha answer's hash until `now + ttlMs`. */
   putCaptcha(input: { key: string; answer: string; ttlMs: number; now: number }): Promise<void>;
-  /** Returns and deletes a captcha answer's hash (single use). */
+  /** Returns a captcha answer's hash if it is still kept at `now`, and forgets it (single use). */
   takeCaptcha(input: { key: string; now: number }): Promise<string | undefined>;
   /**
-   * Looks up a verification token id. With `consume`, marks it used (kept for `ttlMs` from `now`).
-   * Resolves `true` when the token had not been used before this call.
+   * Looks up a verification token id. Resolves `true` when it is not marked used at `now`; with `consume`,
+   * then marks it used until `now + ttlMs` (so two concurrent consumers: one `true`, one `false`).
    */
   useToken(input: { jti: string; ttlMs: number; consume: boolean; now: number }): Promise<boolean>;
   /**
@@ -124,14 +179,14 @@ export interface RollbackInput extends PhonePurpose {
   keepCounts?: boolean;
 }
 
-export interface VerifyInput extends PhonePurpose, Omit<Limits, 'hourLimit' | 'dayLimit'> {
+export interface StoreVerifyInput extends PhonePurpose, Omit<Limits, 'hourLimit' | 'dayLimit'> {
   now: number;
   /** The HMAC of the candidate code. */
   candidate: string;
   maxAttempts: number;
 }
 
-export type VerifyResult =
+export type StoreVerifyResult =
   | { status: 'ok' }
   | { status: 'invalid'; attemptsLeft: number }
   | { status: 'expired' }
@@ -139,11 +194,11 @@ export type VerifyResult =
   | { status: 'dead'; retryAfterMs: number }
   | { status: 'locked'; retryAfterMs: number };
 
-export type ReserveInput = Omit<VerifyInput, 'candidate'>;
+export type ReserveInput = Omit<StoreVerifyInput, 'candidate'>;
 
 export type ReserveResult =
   | { status: 'reserved'; ref: string; attemptsLeft: number }
-  | Exclude<VerifyResult, { status: 'ok' } | { status: 'invalid' }>;
+  | Exclude<StoreVerifyResult, { status: 'ok' } | { status: 'invalid' }>;
 
 export interface SettleInput extends PhonePurpose {
   now: number;
