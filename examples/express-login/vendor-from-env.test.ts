@@ -1,11 +1,13 @@
 import { ronglianSender } from '@sms-otp/core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { ALIYUN, startAliyunFake } from '../../packages/core/test/vendors/fakes/aliyun.js';
 import { JPUSH, type JpushFake, startJpushFake } from '../../packages/core/test/vendors/fakes/jpush.js';
 import {
   RONGLIAN,
   type RonglianFake,
   startRonglianFake,
 } from '../../packages/core/test/vendors/fakes/ronglian.js';
+import { startTencentFake, TENCENT } from '../../packages/core/test/vendors/fakes/tencent.js';
 import { startServer } from './server.js';
 import { vendorFromEnv } from './vendor-from-env.js';
 
@@ -90,4 +92,48 @@ it('names a missing credential or an unknown vendor at start-up', () => {
   expect(() => vendorFromEnv({ SMS_VENDOR: 'ronglian' })).toThrow(/RONGLIAN_ACCOUNT_SID/);
   expect(() => vendorFromEnv({ SMS_VENDOR: 'carrier-pigeon' })).toThrow(/not one of console, ronglian/);
   expect(vendorFromEnv({}).name).toBe('console');
+});
+
+it('SMS_VENDOR=tencent,aliyun: the demo sends through Tencent, then fails over to Aliyun', async () => {
+  const tencent = await startTencentFake();
+  const aliyun = await startAliyunFake();
+  const server = await startServer(0, {
+    env: {
+      SMS_VENDOR: 'tencent,aliyun',
+      TENCENT_SECRET_ID: TENCENT.secretId,
+      TENCENT_SECRET_KEY: TENCENT.secretKey,
+      TENCENT_SMS_SDK_APP_ID: TENCENT.smsSdkAppId,
+      TENCENT_SIGN_NAME: '腾讯云',
+      TENCENT_TEMPLATE_ID: '1110',
+      TENCENT_REGION: 'ap-shanghai',
+      TENCENT_BASE_URL: tencent.url,
+      ALIYUN_ACCESS_KEY_ID: ALIYUN.accessKeyId,
+      ALIYUN_ACCESS_KEY_SECRET: ALIYUN.accessKeySecret,
+      ALIYUN_SIGN_NAME: '阿里云短信测试',
+      ALIYUN_TEMPLATE_CODE: 'SMS_154950909',
+      ALIYUN_BASE_URL: aliyun.url,
+    },
+    otp: { secret: 'v'.repeat(32), captcha: { policy: 'never' } },
+  });
+  try {
+    const send = (phone: string) =>
+      fetch(`${server.url}/sms/send`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ phone }),
+      });
+    expect((await send('13800138010')).status).toBe(200);
+    expect(tencent.sent.map((s) => s.phones)).toEqual([['+8613800138010']]);
+    expect(tencent.requests[0]!.headers['x-tc-region']).toBe('ap-shanghai');
+    tencent.code = 'FailedOperation.InsufficientBalanceInSmsPackage';
+    expect((await send('13800138011')).status).toBe(200);
+    expect(aliyun.sent.map((s) => s.phoneNumbers)).toEqual(['13800138011']);
+    expect([...tencent.mismatches, ...aliyun.mismatches, ...tencent.refused, ...aliyun.refused]).toEqual([]);
+    expect(() => vendorFromEnv({ SMS_VENDOR: 'aliyun' })).toThrow(/ALIYUN_ACCESS_KEY_ID/);
+    expect(() => vendorFromEnv({ SMS_VENDOR: 'tencent' })).toThrow(/TENCENT_SECRET_ID/);
+  } finally {
+    await server.close();
+    await tencent.close();
+    await aliyun.close();
+  }
 });

@@ -1,20 +1,25 @@
 /**
  * Picks the demo's SMS vendor from environment variables:
  *
- *   SMS_VENDOR=console (default) | ronglian | jpush | jpush-codes | deepcloud, or a comma list for failover
+ *   SMS_VENDOR=console (default) | ronglian | jpush | jpush-codes | deepcloud | aliyun | tencent, or a comma list for failover
  *   ronglian:     RONGLIAN_ACCOUNT_SID, RONGLIAN_AUTH_TOKEN, RONGLIAN_APP_ID, RONGLIAN_TEMPLATE_ID [, RONGLIAN_BASE_URL]
  *   jpush(-codes): JPUSH_APP_KEY, JPUSH_MASTER_SECRET, JPUSH_TEMPLATE_ID [, JPUSH_SIGN_ID, JPUSH_BASE_URL]
  *   deepcloud:    DEEPCLOUD_ACCESS_TOKEN, DEEPCLOUD_BASE_URL
+ *   aliyun:       ALIYUN_ACCESS_KEY_ID, ALIYUN_ACCESS_KEY_SECRET, ALIYUN_SIGN_NAME, ALIYUN_TEMPLATE_CODE [, ALIYUN_BASE_URL]
+ *   tencent:      TENCENT_SECRET_ID, TENCENT_SECRET_KEY, TENCENT_SMS_SDK_APP_ID, TENCENT_SIGN_NAME, TENCENT_TEMPLATE_ID
+ *                 [, TENCENT_REGION, TENCENT_BASE_URL]
  *
  * MinApp is left out: its API wants a user id with every code, which a phone-login page does not have.
  */
 import {
+  aliyunSender,
   consoleSender,
   deepcloudCodes,
   failover,
   jpushCodes,
   jpushSender,
   ronglianSender,
+  tencentSender,
   type Vendor,
 } from '@sms-otp/core';
 
@@ -45,6 +50,24 @@ const VENDORS: Record<string, (env: Env) => Vendor> = {
     deepcloudCodes({
       accessToken: need(env, 'DEEPCLOUD_ACCESS_TOKEN'),
       baseUrl: need(env, 'DEEPCLOUD_BASE_URL'),
+    }),
+  aliyun: (env) =>
+    aliyunSender({
+      accessKeyId: need(env, 'ALIYUN_ACCESS_KEY_ID'),
+      accessKeySecret: need(env, 'ALIYUN_ACCESS_KEY_SECRET'),
+      signName: need(env, 'ALIYUN_SIGN_NAME'),
+      templateCode: need(env, 'ALIYUN_TEMPLATE_CODE'),
+      ...(env.ALIYUN_BASE_URL ? { baseUrl: env.ALIYUN_BASE_URL } : {}),
+    }),
+  tencent: (env) =>
+    tencentSender({
+      secretId: need(env, 'TENCENT_SECRET_ID'),
+      secretKey: need(env, 'TENCENT_SECRET_KEY'),
+      smsSdkAppId: need(env, 'TENCENT_SMS_SDK_APP_ID'),
+      signName: need(env, 'TENCENT_SIGN_NAME'),
+      templateId: need(env, 'TENCENT_TEMPLATE_ID'),
+      ...(env.TENCENT_REGION ? { region: env.TENCENT_REGION } : {}),
+      ...(env.TENCENT_BASE_URL ? { baseUrl: env.TENCENT_BASE_URL } : {}),
     }),
 };
 

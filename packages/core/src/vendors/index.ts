@@ -1,3 +1,12 @@
+export type { AliyunSenderOptions, AliyunSignedRequest } from './aliyun.js';
+export {
+  ALIYUN_ENDPOINT,
+  ALIYUN_ERRORS,
+  aliyunAcs3Signature,
+  aliyunCanonicalQuery,
+  aliyunEncode,
+  aliyunSender,
+} from './aliyun.js';
 export type { DeepcloudCodesOptions } from './deepcloud.js';
 export { DEEPCLOUD_PATHS, deepcloudCodes } from './deepcloud.js';
 export type { FailoverEvent, FailoverFailure, FailoverOptions } from './failover.js';
@@ -25,4 +34,7 @@ export {
   type PurposeTemplates,
   perPurposeSchema,
   purposeTemplates,
+  templateFor,
 } from './templates.js';
+export type { TencentSenderOptions, TencentSignedRequest } from './tencent.js';
+export { TENCENT_BASE_URL, TENCENT_ERRORS, tencentSender, tencentTc3Signature } from './tencent.js';

@@ -22,6 +22,7 @@ import {
   vendorFetch,
   vendorText,
 } from './http.js';
+import { type PurposeTemplates, perPurposeSchema, purposeTemplates, templateFor } from './templates.js';
 import type {
   CodeCheck,
   CodeMessage,
@@ -95,8 +96,8 @@ const commonShape = {
   appKey: tokenSchema,
   /** Master Secret of the application. Secret: never logged, never in an error. */
   masterSecret: tokenSchema,
-  /** `temp_id`: the template of the code message. */
-  templateId: idSchema,
+  /** `temp_id`: the template of the code message, or one per purpose (`{ login: 1, register: 2 }`). */
+  templateId: perPurposeSchema(idSchema),
   /** `sign_id`: the SMS signature to use; the account's default when absent. */
   signId: idSchema.optional(),
   /** Default `https://api.sms.jpush.cn`. */
@@ -212,6 +213,7 @@ export function jpushSender(options: JpushSenderOptions): Sender {
   const config = parseAdapterOptions('jpush', jpushSenderSchema, options);
   const vendor = config.name;
   const client = jpushClient(vendor, config);
+  const templates = tempIds(config.templateId);
 
   async function message(
     mobile: string,
@@ -226,15 +228,16 @@ export function jpushSender(options: JpushSenderOptions): Sender {
     return receipt;
   }
 
-  return {
+  const sender: Sender = {
     kind: 'sender',
     name: vendor,
     channels: ['sms'],
     async send(code: CodeMessage): Promise<SendReceipt> {
       if (code.channel !== 'sms') throw unsupportedChannel(vendor, code.channel);
+      const tempId = templateFor(vendor, templates, code.purpose);
       const mobile = chinaMobile(vendor, code.phone);
       const params = stringRecord(config.params(code.code, ttlMinutes(code.ttl)));
-      return message(mobile, config.templateId, params, code.deadline);
+      return message(mobile, tempId, params, code.deadline);
     },
     async sendTemplate(template: TemplateMessage): Promise<SendReceipt[]> {
       if (Array.isArray(template.params)) {
@@ -256,6 +259,7 @@ export function jpushSender(options: JpushSenderOptions): Sender {
       return sendBatches(numbers, (mobile) => message(mobile, Number(template.templateId), tempPara));
     },
   };
+  return withPurposes(sender, templates);
 }
 
 /**
@@ -278,8 +282,9 @@ export function jpushCodes(options: JpushCodesOptions): CodeProvider {
   const config = parseAdapterOptions('jpush', jpushCodesSchema, options);
   const vendor = config.name;
   const client = jpushClient(vendor, config);
+  const templates = tempIds(config.templateId);
 
-  return {
+  const provider: CodeProvider = {
     kind: 'provider',
     name: vendor,
     channels: ['sms', 'voice'],
@@ -292,7 +297,7 @@ export function jpushCodes(options: JpushCodesOptions): CodeProvider {
         body = { mobile, ttl: config.voiceTtl ?? Math.min(3600, Math.max(1, Math.round(request.ttl))) };
       } else if (request.channel === 'sms') {
         path = '/v1/codes';
-        body = { mobile, temp_id: config.templateId };
+        body = { mobile, temp_id: templateFor(vendor, templates, request.purpose) };
         if (config.signId !== undefined) body.sign_id = config.signId;
       } else {
         throw unsupportedChannel(vendor, request.channel);
@@ -318,6 +323,17 @@ export function jpushCodes(options: JpushCodesOptions): CodeProvider {
       throw error;
     },
   };
+  return withPurposes(provider, templates);
+}
+
+/** `templateId` once parsed: one `temp_id`, or one per purpose. */
+function tempIds(option: number | Readonly<Record<string, number>>): PurposeTemplates<number> {
+  return purposeTemplates(option, (v): v is number => typeof v === 'number');
+}
+
+/** The adapter, with `purposes` when its templates are given per purpose. */
+function withPurposes<T extends Sender | CodeProvider>(adapter: T, templates: PurposeTemplates<number>): T {
+  return templates.purposes ? { ...adapter, purposes: templates.purposes } : adapter;
 }
 
 function stringRecord(params: Record<string, unknown>): Record<string, string> {

@@ -16,6 +16,7 @@ import {
   vendorRateLimited,
 } from './common.js';
 import { expectJsonObject, sendFailed, stringField, vendorFetch, vendorText } from './http.js';
+import { perPurposeSchema, purposeTemplates, templateFor } from './templates.js';
 import type { CodeMessage, Sender, SendReceipt, TemplateMessage } from './types.js';
 
 /**
@@ -62,8 +63,8 @@ const ronglianOptionsSchema = z.strictObject({
   authToken: tokenSchema,
   /** Application id (console → application list). */
   appId: tokenSchema,
-  /** Template id of the code message (the vendor's test template is `1`). */
-  templateId: z.union([tokenSchema, z.number().int().nonnegative()]).transform(String),
+  /** Template id of the code message (the vendor's test template is `1`), or one per purpose (`{ login: '1', register: '2' }`). */
+  templateId: perPurposeSchema(z.union([tokenSchema, z.number().int().nonnegative()]).transform(String)),
   /** Default `https://app.cloopen.com:8883`. */
   baseUrl: baseUrlSchema(RONGLIAN_BASE_URL),
   /** Milliseconds to wait for an answer; default 5000. */
@@ -154,6 +155,7 @@ export function ronglianAuthorization(accountSid: string, timestamp: string): st
 export function ronglianSender(options: RonglianSenderOptions): Sender {
   const config = parseAdapterOptions('ronglian', ronglianOptionsSchema, options);
   const vendor = config.name;
+  const templates = purposeTemplates(config.templateId, (v): v is string => typeof v === 'string');
 
   async function templateSms(
     to: string[],
@@ -190,15 +192,16 @@ export function ronglianSender(options: RonglianSenderOptions): Sender {
     return receipt;
   }
 
-  return {
+  const sender: Sender = {
     kind: 'sender',
     name: vendor,
     channels: ['sms'],
     async send(message: CodeMessage): Promise<SendReceipt> {
       if (message.channel !== 'sms') throw unsupportedChannel(vendor, message.channel);
+      const templateId = templateFor(vendor, templates, message.purpose);
       const to = chinaMobile(vendor, message.phone);
       const datas = config.datas(message.code, ttlMinutes(message.ttl)).map(String);
-      return templateSms([to], config.templateId, datas, ronglianReqId(message.requestId), message.deadline);
+      return templateSms([to], templateId, datas, ronglianReqId(message.requestId), message.deadline);
     },
     async sendTemplate(message: TemplateMessage): Promise<SendReceipt[]> {
       if (!Array.isArray(message.params)) {
@@ -217,6 +220,7 @@ export function ronglianSender(options: RonglianSenderOptions): Sender {
       return sendBatches(batches, (batch) => templateSms(batch, String(message.templateId), datas));
     },
   };
+  return templates.purposes ? { ...sender, purposes: templates.purposes } : sender;
 }
 
 /** `reqId` may hold at most 32 characters: the request id without dashes, or its MD5 when longer. */

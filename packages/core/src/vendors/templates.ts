@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { SmsOtpConfigError } from '../errors.js';
+import { SmsOtpConfigError, SmsOtpError } from '../errors.js';
 import type { Vendor } from './types.js';
 
 /**
@@ -79,4 +79,20 @@ export function checkVendorPurposes(vendor: Vendor, purposes: readonly string[])
         )}: add ${missing.length > 1 ? 'them' : 'it'} to its template map, or give one template for every purpose`,
     );
   }
+}
+
+/**
+ * The template an adapter uses for `purpose`. A purpose missing from the map (an adapter used outside
+ * `createSmsOtp`, which refuses such a set-up at start-up) is `SEND_FAILED` with `reason: 'template'` and
+ * `details.purpose`, before any request.
+ *
+ * @example
+ * const code = templateFor('aliyun', templates, message.purpose);
+ */
+export function templateFor<T>(vendor: string, templates: PurposeTemplates<T>, purpose: string): T {
+  const template = templates.get(purpose);
+  if (template === undefined) {
+    throw new SmsOtpError('SEND_FAILED', { vendor, reason: 'template', purpose, noTemplate: true });
+  }
+  return template;
 }
