@@ -26,3 +26,14 @@ export {
   perPurposeSchema,
   purposeTemplates,
 } from './templates.js';
+export type { TwilioSenderOptions, TwilioVerifyOptions } from './twilio.js';
+export {
+  TWILIO_BASE_URL,
+  TWILIO_DEFAULT_BODY,
+  TWILIO_ERRORS,
+  TWILIO_REQUEST_ID_PARAM,
+  TWILIO_VERIFY_BASE_URL,
+  twilioAuthorization,
+  twilioSender,
+  twilioVerify,
+} from './twilio.js';
