@@ -23,7 +23,13 @@ import {
   type VerifiedPhone,
   verifyBodySchema,
 } from '@sms-otp/core';
-import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type {
+  FastifyInstance,
+  FastifyPluginAsync,
+  FastifyReply,
+  FastifyRequest,
+  preHandlerAsyncHookHandler,
+} from 'fastify';
 import fp from 'fastify-plugin';
 
 /** Options of `smsOtpPlugin`: the engine, the route prefix and the core's route options. */

@@ -123,7 +123,11 @@ async function toHttpRequest(ctx: Context, withBody: boolean): Promise<HttpReque
   return request;
 }
 
-async function toReceiptRequest(ctx: Context, vendor: string, secret: string | undefined): Promise<ReceiptRequest> {
+async function toReceiptRequest(
+  ctx: Context,
+  vendor: string,
+  secret: string | undefined,
+): Promise<ReceiptRequest> {
   const request: ReceiptRequest = { vendor, headers: ctx.headers, url: ctx.href };
   if (secret !== undefined) request.secret = secret;
   const parsed = (ctx.request as { body?: unknown }).body;
