@@ -3,6 +3,7 @@ import {
   createSmsOtp,
   type DeliveryEvent,
   handleReceipt,
+  openApiDocument,
   resolveReceipts,
   type Sender,
   type SmsOtp,
@@ -379,5 +380,25 @@ describe('handleReceipt', () => {
     expect(inspect(sending, { depth: 5 })).not.toContain(TWILIO.authToken);
     await otp.close();
     await sending.close();
+  });
+});
+
+describe('openApiDocument and receipts', () => {
+  it('lists the receipts route only when enabled, without the secret paths', () => {
+    const without = openApiDocument({ prefix: '/sms' });
+    expect(Object.keys(without.paths).filter((p) => p.includes('receipts'))).toEqual([]);
+    const doc = openApiDocument({
+      prefix: '/sms',
+      receipts: { twilio: { authToken: 'token-of-twilio' }, aliyun: { secretPath: ALIYUN_PATH } },
+    });
+    expect(Object.keys(doc.paths).filter((p) => p.includes('receipts'))).toEqual([
+      '/sms/receipts/twilio',
+      '/sms/receipts/aliyun/{secretPath}',
+    ]);
+    expect(JSON.stringify(doc)).not.toContain(ALIYUN_PATH);
+    expect(JSON.stringify(doc)).not.toContain('token-of-twilio');
+    expect(Object.keys(openApiDocument({ receipts: ['tencent'] }).paths)).toContain(
+      '/sms/receipts/tencent/{secretPath}',
+    );
   });
 });
