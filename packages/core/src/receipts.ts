@@ -47,14 +47,20 @@ export type ReceiptOptions = z.input<typeof receiptOptionsSchema>;
 /** The vendors the receipts route knows. */
 export type ReceiptVendor = 'twilio' | 'aliyun' | 'tencent';
 
-/** The receipts route of one mount, once its options are checked (see {@link resolveReceipts}). */
+/**
+ * The receipts route of one mount, once its options are checked (see {@link resolveReceipts}). Its secrets
+ * are kept out of the object, so that logging or inspecting it shows none.
+ */
 export interface ResolvedReceipts {
   readonly vendors: readonly ReceiptVendor[];
-  /** @internal */
-  readonly config: z.output<typeof receiptOptionsSchema>;
-  /** @internal */
-  readonly tracker: SendTracker;
 }
+
+interface ReceiptState {
+  config: z.output<typeof receiptOptionsSchema>;
+  tracker: SendTracker;
+}
+
+const states = new WeakMap<ResolvedReceipts, ReceiptState>();
 
 /** A receipts request as a framework package hands it to the core. */
 export interface ReceiptRequest extends HttpRequest {
@@ -122,7 +128,9 @@ export function resolveReceipts(otp: SmsOtp, options: ReceiptOptions): ResolvedR
     });
   }
   const vendors = (['twilio', 'aliyun', 'tencent'] as const).filter((v) => config[v] !== undefined);
-  return { vendors, config, tracker };
+  const receipts: ResolvedReceipts = Object.freeze({ vendors });
+  states.set(receipts, { config, tracker });
+  return receipts;
 }
 
 /**
@@ -243,8 +251,10 @@ export async function handleReceipt(
   request: ReceiptRequest,
 ): Promise<HttpResponse> {
   const vendor = request.vendor as ReceiptVendor;
+  const state = states.get(receipts);
+  if (!state) throw new TypeError('handleReceipt: receipts must come from resolveReceipts');
   if (!receipts.vendors.includes(vendor)) return notFound();
-  const { config } = receipts;
+  const { config, tracker } = state;
   if (
     vendor === 'twilio'
       ? request.secret !== undefined
@@ -275,8 +285,7 @@ export async function handleReceipt(
     throw error;
   }
   const events = eventsOf(otp);
-  for (const report of reports)
-    if (!report.pending && events) emitReport(events, receipts.tracker, vendor, report);
+  for (const report of reports) if (!report.pending && events) emitReport(events, tracker, vendor, report);
   return reply(200, REPLIES[vendor]);
 }
 

@@ -378,6 +378,10 @@ describe('handleReceipt', () => {
     expect(seen).toHaveLength(1);
     expect(inspect(seen, { depth: 5 })).not.toContain(TWILIO.authToken);
     expect(inspect(sending, { depth: 5 })).not.toContain(TWILIO.authToken);
+    const resolved = resolveReceipts(sending, options);
+    expect(inspect(resolved, { depth: 5, showHidden: true })).not.toMatch(
+      new RegExp(`${TWILIO.authToken}|${ALIYUN_PATH}|${TENCENT_PATH}`),
+    );
     await otp.close();
     await sending.close();
   });
