@@ -2,12 +2,15 @@ import { inspect } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createSmsOtp } from '../../src/create-sms-otp.js';
 import { SmsOtpConfigError } from '../../src/errors.js';
+import { failover } from '../../src/vendors/failover.js';
+import { ronglianSender } from '../../src/vendors/ronglian.js';
 import {
   TWILIO_REQUEST_ID_PARAM,
   twilioAuthorization,
   twilioSender,
   twilioVerify,
 } from '../../src/vendors/twilio.js';
+import { RONGLIAN, startRonglianFake } from './fakes/ronglian.js';
 import { closedPortUrl } from './fakes/server.js';
 import {
   startTwilioFake,
@@ -279,5 +282,30 @@ describe('twilioVerify', () => {
     );
     expect(error.details).toMatchObject({ reason: 'auth', vendorCode: '20003' });
     expectNoSecrets(error, [wrong, ...SECRETS]);
+  });
+});
+
+describe('failover across an international pair', () => {
+  it('Twilio without +86 permission (21408) hands a Chinese number to Ronglian; a US number stays on Twilio', async () => {
+    const ronglian = await startRonglianFake();
+    try {
+      const sender = failover([
+        twilioSender({ ...TWILIO, from: TWILIO_FROM, baseUrl: fake.url }),
+        ronglianSender({ ...RONGLIAN, templateId: '1', baseUrl: ronglian.url }),
+      ]);
+      fake.sendError = '21408';
+      const cn = await sender.send(codeMessage({ phone: '+8613800138000' }));
+      expect(cn.vendor).toBe('ronglian');
+      fake.sendError = undefined;
+      const us = await sender.send(usMessage());
+      expect(us.vendor).toBe('twilio');
+      // An unsubscribed number (21610) is about the number: no other vendor is tried.
+      const stopped = await rejection(sender.send(usMessage({ phone: '+15005550004' })));
+      expect([stopped.code, stopped.details.reason]).toEqual(['INVALID_PHONE', 'unsubscribed']);
+      expect(ronglian.requests).toHaveLength(1);
+      expect(ronglian.mismatches).toEqual([]);
+    } finally {
+      await ronglian.close();
+    }
   });
 });
