@@ -13,7 +13,7 @@ import { createSmsOtp, openApiDocument, RedisStore, type SmsOtp, type SmsOtpOpti
 import { requireSmsVerified, smsOtp } from '@sms-otp/express';
 import express, { type Express } from 'express';
 import { Redis } from 'ioredis';
-import { vendorFromEnv } from './vendor-from-env.js';
+import { receiptsFromEnv, vendorFromEnv } from './vendor-from-env.js';
 
 export interface AppOptions {
   /**
@@ -87,7 +87,8 @@ export function createApp(options: AppOptions = {}): ExampleApp {
   });
 
   // POST /sms/send, POST /sms/verify and GET /sms/captcha (the image the page shows when a send needs one).
-  app.use(smsOtp(otp, { prefix: '/sms' }));
+  const receipts = receiptsFromEnv(options.env ?? process.env);
+  app.use(smsOtp(otp, { prefix: '/sms', ...(receipts ? { receipts } : {}) }));
 
   // A real app would start a session here; the example just says who signed in.
   app.post('/api/me', requireSmsVerified(otp, { purpose: 'login' }), (req, res) => {
@@ -99,6 +100,7 @@ export function createApp(options: AppOptions = {}): ExampleApp {
     prefix: '/sms',
     title: 'sms-otp example: phone login',
     guarded: [{ method: 'post', path: '/api/me', purpose: 'login', summary: 'The phone that signed in' }],
+    ...(receipts ? { receipts } : {}),
   });
   app.get('/openapi.json', (_req, res) => {
     res.json(openApi);

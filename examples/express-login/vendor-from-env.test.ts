@@ -1,4 +1,4 @@
-import { ronglianSender } from '@sms-otp/core';
+import { ronglianSender, twilioSignature } from '@sms-otp/core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ALIYUN, startAliyunFake } from '../../packages/core/test/vendors/fakes/aliyun.js';
 import { JPUSH, type JpushFake, startJpushFake } from '../../packages/core/test/vendors/fakes/jpush.js';
@@ -8,6 +8,12 @@ import {
   startRonglianFake,
 } from '../../packages/core/test/vendors/fakes/ronglian.js';
 import { startTencentFake, TENCENT } from '../../packages/core/test/vendors/fakes/tencent.js';
+import {
+  startTwilioFake,
+  TWILIO,
+  TWILIO_FROM,
+  TWILIO_SERVICE_SID,
+} from '../../packages/core/test/vendors/fakes/twilio.js';
 import { startServer } from './server.js';
 import { vendorFromEnv } from './vendor-from-env.js';
 
@@ -92,6 +98,65 @@ it('names a missing credential or an unknown vendor at start-up', () => {
   expect(() => vendorFromEnv({ SMS_VENDOR: 'ronglian' })).toThrow(/RONGLIAN_ACCOUNT_SID/);
   expect(() => vendorFromEnv({ SMS_VENDOR: 'carrier-pigeon' })).toThrow(/not one of console, ronglian/);
   expect(vendorFromEnv({}).name).toBe('console');
+});
+
+it('SMS_VENDOR=twilio sends through Twilio; with TWILIO_STATUS_CALLBACK the receipts route takes its callbacks', async () => {
+  const twilio = await startTwilioFake();
+  const callback = 'https://demo.example.com/sms/receipts/twilio';
+  const server = await startServer(0, {
+    env: {
+      SMS_VENDOR: 'twilio',
+      TWILIO_ACCOUNT_SID: TWILIO.accountSid,
+      TWILIO_AUTH_TOKEN: TWILIO.authToken,
+      TWILIO_FROM: TWILIO_FROM,
+      TWILIO_STATUS_CALLBACK: callback,
+      TWILIO_BASE_URL: twilio.url,
+    },
+    otp: { secret: 'v'.repeat(32), captcha: { policy: 'never' } },
+  });
+  try {
+    const delivered: unknown[] = [];
+    server.otp.on('delivered', (event) => delivered.push(event));
+    const sent = await fetch(`${server.url}/sms/send`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ phone: '+14155550100' }),
+    });
+    expect(sent.status).toBe(200);
+    const { requestId } = (await sent.json()) as { requestId: string };
+    const statusCallback = new URL(twilio.messages[0]!.StatusCallback!);
+    const params = { MessageSid: `SM${'d'.repeat(32)}`, MessageStatus: 'delivered', To: '+14155550100' };
+    const receipt = await fetch(`${server.url}/sms/receipts/twilio${statusCallback.search}`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        'x-twilio-signature': twilioSignature(TWILIO.authToken, statusCallback.href, params),
+      },
+      body: new URLSearchParams(params).toString(),
+    });
+    expect(receipt.status).toBe(200);
+    expect(delivered).toEqual([expect.objectContaining({ vendor: 'twilio', requestId })]);
+    expect(twilio.mismatches).toEqual([]);
+  } finally {
+    await server.close();
+    await twilio.close();
+  }
+});
+
+it('SMS_VENDOR=twilio-verify makes a Twilio Verify provider; missing credentials are named', () => {
+  const vendor = vendorFromEnv({
+    SMS_VENDOR: 'twilio-verify',
+    TWILIO_ACCOUNT_SID: TWILIO.accountSid,
+    TWILIO_AUTH_TOKEN: TWILIO.authToken,
+    TWILIO_VERIFY_SERVICE_SID: TWILIO_SERVICE_SID,
+  });
+  expect([vendor.kind, vendor.name]).toEqual(['provider', 'twilio-verify']);
+  expect(() =>
+    vendorFromEnv({ SMS_VENDOR: 'twilio-verify', TWILIO_ACCOUNT_SID: 'AC1', TWILIO_AUTH_TOKEN: 't' }),
+  ).toThrow(/TWILIO_VERIFY_SERVICE_SID/);
+  expect(() =>
+    vendorFromEnv({ SMS_VENDOR: 'twilio', TWILIO_ACCOUNT_SID: 'AC1', TWILIO_AUTH_TOKEN: 't' }),
+  ).toThrow(/TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID/);
 });
 
 it('SMS_VENDOR=tencent,aliyun: the demo sends through Tencent, then fails over to Aliyun', async () => {

@@ -8,6 +8,9 @@
  *   aliyun:       ALIYUN_ACCESS_KEY_ID, ALIYUN_ACCESS_KEY_SECRET, ALIYUN_SIGN_NAME, ALIYUN_TEMPLATE_CODE [, ALIYUN_BASE_URL]
  *   tencent:      TENCENT_SECRET_ID, TENCENT_SECRET_KEY, TENCENT_SMS_SDK_APP_ID, TENCENT_SIGN_NAME, TENCENT_TEMPLATE_ID
  *                 [, TENCENT_REGION, TENCENT_BASE_URL]
+ *   twilio:       TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID
+ *                 [, TWILIO_STATUS_CALLBACK (public URL of /sms/receipts/twilio: turns the receipts route on), TWILIO_BASE_URL]
+ *   twilio-verify: TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_VERIFY_SERVICE_SID [, TWILIO_VERIFY_BASE_URL]
  *
  * MinApp is left out: its API wants a user id with every code, which a phone-login page does not have.
  */
@@ -18,17 +21,20 @@ import {
   failover,
   jpushCodes,
   jpushSender,
+  type ReceiptOptions,
   ronglianSender,
   tencentSender,
+  twilioSender,
+  twilioVerify,
   type Vendor,
 } from '@sms-otp/core';
 
 type Env = Record<string, string | undefined>;
 
 /** A missing or empty variable stops the demo at start-up, naming the variable. */
-function need(env: Env, name: string): string {
+function need(env: Env, name: string, alternative = ''): string {
   const value = env[name];
-  if (!value) throw new Error(`demo: SMS_VENDOR needs ${name} to be set`);
+  if (!value) throw new Error(`demo: SMS_VENDOR needs ${alternative}${name} to be set`);
   return value;
 }
 
@@ -69,7 +75,36 @@ const VENDORS: Record<string, (env: Env) => Vendor> = {
       ...(env.TENCENT_REGION ? { region: env.TENCENT_REGION } : {}),
       ...(env.TENCENT_BASE_URL ? { baseUrl: env.TENCENT_BASE_URL } : {}),
     }),
+  twilio: (env) =>
+    twilioSender({
+      accountSid: need(env, 'TWILIO_ACCOUNT_SID'),
+      authToken: need(env, 'TWILIO_AUTH_TOKEN'),
+      ...(env.TWILIO_FROM
+        ? { from: env.TWILIO_FROM }
+        : { messagingServiceSid: need(env, 'TWILIO_MESSAGING_SERVICE_SID', 'TWILIO_FROM or ') }),
+      ...(env.TWILIO_STATUS_CALLBACK ? { statusCallback: env.TWILIO_STATUS_CALLBACK } : {}),
+      ...(env.TWILIO_BASE_URL ? { baseUrl: env.TWILIO_BASE_URL } : {}),
+    }),
+  'twilio-verify': (env) =>
+    twilioVerify({
+      accountSid: need(env, 'TWILIO_ACCOUNT_SID'),
+      authToken: need(env, 'TWILIO_AUTH_TOKEN'),
+      serviceSid: need(env, 'TWILIO_VERIFY_SERVICE_SID'),
+      ...(env.TWILIO_VERIFY_BASE_URL ? { baseUrl: env.TWILIO_VERIFY_BASE_URL } : {}),
+    }),
 };
+
+/**
+ * The receipts route's options from the environment: Twilio's status callbacks when `TWILIO_STATUS_CALLBACK`
+ * (the public URL Twilio calls) and `TWILIO_AUTH_TOKEN` are set; `undefined` (no route) otherwise.
+ *
+ * @example
+ * app.use(smsOtp(otp, { prefix: '/sms', receipts: receiptsFromEnv(process.env) }));
+ */
+export function receiptsFromEnv(env: Env = process.env): ReceiptOptions | undefined {
+  if (!env.TWILIO_STATUS_CALLBACK || !env.TWILIO_AUTH_TOKEN) return undefined;
+  return { twilio: { authToken: env.TWILIO_AUTH_TOKEN, url: env.TWILIO_STATUS_CALLBACK } };
+}
 
 function jpushOptions(env: Env) {
   const extra = { ...optional(env, 'JPUSH_SIGN_ID'), ...optional(env, 'JPUSH_BASE_URL') };

@@ -1,4 +1,4 @@
-import { type MemorySender, memorySender } from '@sms-otp/core';
+import { type MemorySender, memorySender, type Sender } from '@sms-otp/core';
 import { afterEach, expect, it } from 'vitest';
 import { type RunningApp, startServer } from './server.js';
 
@@ -9,9 +9,12 @@ afterEach(async () => {
   running = undefined;
 });
 
-async function start(options: Parameters<typeof startServer>[1] = {}) {
+async function start(
+  options: Parameters<typeof startServer>[1] = {},
+  receipts?: Parameters<typeof startServer>[2],
+) {
   const sender = memorySender();
-  running = await startServer(0, { secret: SECRET, sender, ...options });
+  running = await startServer(0, { secret: SECRET, sender, ...options }, receipts);
   return { url: running.url, sender };
 }
 
@@ -139,4 +142,45 @@ it('an opening breaker counts a transition and the sends it refuses, without its
   // The prefix breaker's key is most of a phone number; it is never a label.
   expect(text).not.toContain('861380013');
   expect(text).not.toContain('1380013800');
+});
+
+it('delivery receipts count the delivery rate per vendor and country', async () => {
+  const secretPath = 'metrics-receipts-0123456789';
+  const ids = ['biz-1', 'biz-2', 'biz-3'];
+  const sender: Sender = {
+    kind: 'sender',
+    name: 'aliyun',
+    send: async () => ({ vendor: 'aliyun', messageId: ids.shift()! }),
+  };
+  running = await startServer(0, { secret: SECRET, sender }, { aliyun: { secretPath } });
+  const { url } = running;
+  for (const phone of ['13800138011', '13800138012', '13800138013'])
+    expect((await post(`${url}/sms/send`, { phone })).status).toBe(200);
+  const report = (biz_id: string, success: boolean) => ({
+    biz_id,
+    success,
+    err_code: success ? 'DELIVERED' : 'MK:0001',
+    phone_number: '1381111****',
+  });
+  const response = await post(`${url}/sms/receipts/aliyun/${secretPath}`, [
+    report('biz-1', true),
+    report('biz-2', true),
+    report('biz-3', false),
+  ]);
+  expect(response.status).toBe(200);
+  const { samples: after } = await scrape(url);
+  expect(after).toEqual(
+    expect.arrayContaining([
+      {
+        name: 'sms_otp_delivery_receipts_total',
+        labels: { vendor: 'aliyun', country: 'CN', status: 'delivered' },
+        value: 2,
+      },
+      {
+        name: 'sms_otp_delivery_receipts_total',
+        labels: { vendor: 'aliyun', country: 'CN', status: 'undelivered' },
+        value: 1,
+      },
+    ]),
+  );
 });

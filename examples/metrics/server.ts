@@ -10,7 +10,13 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
-import { consoleSender, createSmsOtp, type SmsOtp, type SmsOtpOptions } from '@sms-otp/core';
+import {
+  consoleSender,
+  createSmsOtp,
+  type ReceiptOptions,
+  type SmsOtp,
+  type SmsOtpOptions,
+} from '@sms-otp/core';
 import { smsOtp } from '@sms-otp/express';
 import express, { type Express } from 'express';
 import { Counter, Registry } from 'prom-client';
@@ -60,6 +66,12 @@ export function otpMetrics(otp: SmsOtp, registry: Registry = new Registry()): Ot
     labelNames: ['operation', 'code', 'scope'] as const,
     registers,
   });
+  const receipts = new Counter({
+    name: 'sms_otp_delivery_receipts_total',
+    help: 'Delivery receipts from the vendors (receipts route): status "delivered" or "undelivered".',
+    labelNames: ['vendor', 'country', 'status'] as const,
+    registers,
+  });
   const breaker = new Counter({
     name: 'sms_otp_breaker_transitions_total',
     help: 'Conversion breakers (SMS pumping defence) that opened or closed.',
@@ -85,6 +97,14 @@ export function otpMetrics(otp: SmsOtp, registry: Registry = new Registry()): Ot
     otp.on('blocked', (event) => {
       blocked.inc({ operation: event.operation, code: event.code, scope: event.scope ?? NONE });
     }),
+    // Delivery rate per vendor and country: delivered / (delivered + undelivered). No error code as a label:
+    // carriers' codes are many; log `event.errorCode` if you need it.
+    otp.on('delivered', (event) => {
+      receipts.inc({ vendor: event.vendor, country: event.country ?? NONE, status: 'delivered' });
+    }),
+    otp.on('undelivered', (event) => {
+      receipts.inc({ vendor: event.vendor, country: event.country ?? NONE, status: 'undelivered' });
+    }),
     // `event.key` (a country or a number prefix) stays out: a prefix is most of a phone number.
     otp.on('breaker', (event) => {
       breaker.inc({ scope: event.scope, state: event.state });
@@ -106,8 +126,11 @@ export interface ExampleApp {
   close(): Promise<void>;
 }
 
-/** Builds the app without listening; `otp` options win over the defaults (memory store, console sender). */
-export function createApp(options: SmsOtpOptions = {}): ExampleApp {
+/**
+ * Builds the app without listening; `otp` options win over the defaults (memory store, console sender).
+ * `receipts` mounts the delivery receipts route (`POST /sms/receipts/:vendor`).
+ */
+export function createApp(options: SmsOtpOptions = {}, receipts?: ReceiptOptions): ExampleApp {
   const otp = createSmsOtp({
     secret: process.env.SMS_OTP_SECRET,
     sender: consoleSender(),
@@ -119,7 +142,7 @@ export function createApp(options: SmsOtpOptions = {}): ExampleApp {
 
   const app = express();
   app.disable('x-powered-by');
-  app.use(smsOtp(otp, { prefix: '/sms' }));
+  app.use(smsOtp(otp, { prefix: '/sms', ...(receipts ? { receipts } : {}) }));
   // Keep /metrics off the public internet (a separate port, a private network, or auth) in a real app.
   app.get('/metrics', (_req, res, next) => {
     metrics.registry.metrics().then((text) => {
@@ -145,8 +168,12 @@ export interface RunningApp extends ExampleApp {
 }
 
 /** Starts the app on `port` (0 picks a free one). `close()` stops the server and the app. */
-export async function startServer(port: number, options: SmsOtpOptions = {}): Promise<RunningApp> {
-  const example = createApp(options);
+export async function startServer(
+  port: number,
+  options: SmsOtpOptions = {},
+  receipts?: ReceiptOptions,
+): Promise<RunningApp> {
+  const example = createApp(options, receipts);
   const server = await new Promise<Server>((resolve, reject) => {
     const listening = example.app.listen(port, '127.0.0.1', (error?: Error) =>
       error ? reject(error) : resolve(listening),
@@ -166,7 +193,18 @@ export async function startServer(port: number, options: SmsOtpOptions = {}): Pr
 
 const runDirectly = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
 if (runDirectly) {
-  const running = await startServer(Number(process.env.PORT ?? 3000));
+  // Receipts are on when their secrets are set: TWILIO_AUTH_TOKEN, ALIYUN_RECEIPT_PATH, TENCENT_RECEIPT_PATH.
+  const env = process.env;
+  const receipts: ReceiptOptions = {
+    ...(env.TWILIO_AUTH_TOKEN ? { twilio: { authToken: env.TWILIO_AUTH_TOKEN } } : {}),
+    ...(env.ALIYUN_RECEIPT_PATH ? { aliyun: { secretPath: env.ALIYUN_RECEIPT_PATH } } : {}),
+    ...(env.TENCENT_RECEIPT_PATH ? { tencent: { secretPath: env.TENCENT_RECEIPT_PATH } } : {}),
+  };
+  const running = await startServer(
+    Number(process.env.PORT ?? 3000),
+    {},
+    Object.keys(receipts).length > 0 ? receipts : undefined,
+  );
   console.log(`sms-otp example: metrics on ${running.url}/metrics (API: POST ${running.url}/sms/send)`);
   const stop = () => {
     running.close().then(

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import Router from '@koa/router';
-import type { HttpOptions, SmsOtp } from '@sms-otp/core';
+import type { HttpOptions, ReceiptOptions, SmsOtp } from '@sms-otp/core';
 import { smsOtpPlugin } from '@sms-otp/fastify';
 import * as koaAdapter from '@sms-otp/koa';
 import express5, { type RequestHandler } from 'express';
@@ -23,6 +23,8 @@ export interface RouteOptions extends HttpOptions {
   hostGate?: boolean;
   /** Builds the guards with their purpose only, not the route options (Fastify's always are). */
   bareGuards?: boolean;
+  /** Mounts the receipts route with these options (the routes' option; never the guards'). */
+  receipts?: ReceiptOptions;
 }
 
 const DENIED = 'denied by the host';
@@ -72,7 +74,7 @@ async function listen(server: Server): Promise<ContractApp> {
 
 function expressApp(major: 4 | 5): AppFactory {
   const express = major === 5 ? express5 : express4;
-  return async (otp, { hostParser, trustProxy, hostGate, bareGuards, prefix, ...routes } = {}) => {
+  return async (otp, { hostParser, trustProxy, hostGate, bareGuards, prefix, receipts, ...routes } = {}) => {
     const { smsOtp, requireSmsVerified } = await expressAdapter(major);
     const guardRoutes = bareGuards ? {} : routes;
     const app = express();
@@ -83,7 +85,7 @@ function expressApp(major: 4 | 5): AppFactory {
       );
     }
     if (hostParser) app.use(express.json());
-    app.use(smsOtp(otp, { ...routes, ...(prefix ? { prefix } : {}) }));
+    app.use(smsOtp(otp, { ...routes, ...(prefix ? { prefix } : {}), ...(receipts ? { receipts } : {}) }));
     const answer: RequestHandler = (req, res) => {
       res.json({ phone: req.smsVerified!.phone });
     };
@@ -100,7 +102,7 @@ function expressApp(major: 4 | 5): AppFactory {
 
 function koaApp(major: 2 | 3): AppFactory {
   const App = major === 3 ? Koa : Koa2;
-  return async (otp, { hostParser, trustProxy, hostGate, bareGuards, prefix, ...routes } = {}) => {
+  return async (otp, { hostParser, trustProxy, hostGate, bareGuards, prefix, receipts, ...routes } = {}) => {
     const app = new App({ proxy: trustProxy ?? false });
     if (hostGate) {
       app.use(async (ctx, next) => {
@@ -119,7 +121,9 @@ function koaApp(major: 2 | 3): AppFactory {
         return next();
       });
     }
-    app.use(koaAdapter.smsOtp(otp, { ...routes, ...(prefix ? { prefix } : {}) }));
+    app.use(
+      koaAdapter.smsOtp(otp, { ...routes, ...(prefix ? { prefix } : {}), ...(receipts ? { receipts } : {}) }),
+    );
     const router = new Router();
     const answer: Koa.Middleware = (ctx) => {
       ctx.body = { phone: ctx.state.smsVerified!.phone };

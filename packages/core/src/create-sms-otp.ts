@@ -5,7 +5,7 @@ import { deriveKeys, generateCode, hashCode, mac96, randomId } from './code.js';
 import { Deadlines } from './deadlines.js';
 import { consoleSender } from './dev-senders.js';
 import { causeOf, type ErrorDetails, SmsOtpConfigError, SmsOtpError, tooMany } from './errors.js';
-import { BLOCKING_CODES, Events, type SmsOtpEventName, type SmsOtpListener } from './events.js';
+import { attachEvents, BLOCKING_CODES, Events, type SmsOtpEventName, type SmsOtpListener } from './events.js';
 import { hmacSha256 } from './hmac.js';
 import { parseOptions, type ResolvedOptions, type SmsOtpOptions } from './options.js';
 import { maskPhone, type NormalizedPhone, PhoneParser } from './phone.js';
@@ -492,6 +492,7 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
     // When the engine stops waiting (`sendTimeout`): vendors start nothing after it (failover, adapters).
     const deadline = started + options.sendTimeout;
     let vendorName = vendor.name;
+    let messageId: string | undefined;
     let delivered = false;
     try {
       if (!phone) {
@@ -513,6 +514,7 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
         );
         delivered = true;
         vendorName = receipt.vendor;
+        messageId = receipt.messageId;
       } else {
         const result = await vendorCall(() =>
           (vendor as CodeProvider).start({
@@ -530,6 +532,7 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
         );
         delivered = true;
         vendorName = result.vendor;
+        messageId = result.messageId;
         const to = `r:${requestBinding(binding)}${result.ref}`;
         await guard(() => store.rekey({ ...target, from: secret, to }));
       }
@@ -554,6 +557,7 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
         channel,
         vendor: vendorName,
         requestId,
+        ...(messageId ? { messageId } : {}),
         ...(phone.country ? { country: phone.country } : {}),
         test: fixed !== undefined,
       });
@@ -724,7 +728,7 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
     return { captchaKey, image: captchaPngDataUri(renderCaptchaPng(text)), expiresIn: captchaPolicy.ttl };
   }
 
-  return {
+  return attachEvents(events, {
     options: Object.freeze({ ...options, secret: options.secret ? '[redacted]' : undefined }),
     send,
     verify,
@@ -737,7 +741,7 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
       conversions.stop();
       if (ownStore) await store.close?.();
     },
-  };
+  });
 }
 
 /** Verifies counted per breaker until they are handed to the store. */

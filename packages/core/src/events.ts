@@ -13,6 +13,8 @@ export interface SmsOtpEvents {
     channel: Channel;
     vendor: string;
     requestId: string;
+    /** The vendor's id of the message (Twilio `SM…`, Aliyun `BizId` …), when it gave one. */
+    messageId?: string;
     country?: string;
     test: boolean;
   };
@@ -34,6 +36,13 @@ export interface SmsOtpEvents {
     code: ErrorCode;
     scope?: string;
   };
+  /**
+   * A delivery receipt (the receipts route) said the message reached the phone. `requestId` is the send's,
+   * when the receipt names it or this instance made the send; `phone` is masked.
+   */
+  delivered: DeliveryEvent;
+  /** A delivery receipt said the message did not reach the phone; `errorCode` is the vendor's status code. */
+  undelivered: DeliveryEvent & { errorCode?: string };
   /** A conversion breaker opened or closed. */
   breaker: {
     scope: 'country' | 'prefix';
@@ -42,6 +51,20 @@ export interface SmsOtpEvents {
     sent: number;
     verified: number;
   };
+}
+
+/** What `delivered` and `undelivered` carry. */
+export interface DeliveryEvent {
+  /** The `requestId` of the send, when known (see VENDORS.md, "Delivery receipts"). */
+  requestId?: string;
+  /** The vendor the receipt came from: `twilio`, `aliyun`, `tencent`. */
+  vendor: string;
+  /** The vendor's message id (Twilio `MessageSid`, Aliyun `biz_id`, Tencent `sid`). */
+  messageId: string;
+  /** Masked, e.g. `+86*******8000`, when the receipt or the send gave the number. */
+  phone?: string;
+  /** ISO country of the number, when known. */
+  country?: string;
 }
 
 export type SmsOtpEventName = keyof SmsOtpEvents;
@@ -90,4 +113,21 @@ export class Events {
       }
     }
   }
+}
+
+/** Where an engine keeps its emitter, for the receipts route (shared by every copy of the package). */
+const ENGINE_EVENTS: unique symbol = Symbol.for('sms-otp.events') as never;
+
+/** Gives `engine` a hidden (non-enumerable) handle on its emitter, for `eventsOf`. */
+export function attachEvents<T extends object>(events: Events, engine: T): T {
+  Object.defineProperty(engine, ENGINE_EVENTS, { value: events, enumerable: false });
+  return engine;
+}
+
+/** The emitter of an engine `createSmsOtp` made; `undefined` for anything else. */
+export function eventsOf(engine: object): Events | undefined {
+  const events = (engine as { [ENGINE_EVENTS]?: unknown })[ENGINE_EVENTS];
+  return events instanceof Object && typeof (events as Events).emit === 'function'
+    ? (events as Events)
+    : undefined;
 }

@@ -31,7 +31,7 @@ export {
   SmsOtpConfigError,
   SmsOtpError,
 } from './errors.js';
-export type { SmsOtpEventName, SmsOtpEvents, SmsOtpListener } from './events.js';
+export type { DeliveryEvent, SmsOtpEventName, SmsOtpEvents, SmsOtpListener } from './events.js';
 export {
   errorResponse,
   type GuardResult,
@@ -63,6 +63,18 @@ export type {
   SmsOtpOptions,
 } from './options.js';
 export { maskPhone, type NormalizedPhone, type PhoneInput, PhoneParser } from './phone.js';
+export {
+  handleReceipt,
+  RECEIPT_MEMORY,
+  type ReceiptOptions,
+  type ReceiptRequest,
+  type ReceiptVendor,
+  type ResolvedReceipts,
+  receiptOptionsSchema,
+  resolveReceipts,
+  twilioSignature,
+  validTwilioSignature,
+} from './receipts.js';
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory-store.js';
 export { RedisStore, type RedisStoreOptions } from './stores/redis-store.js';
 export type * from './stores/types.js';

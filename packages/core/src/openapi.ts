@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ERROR_STATUS, type ErrorCode, MESSAGES_EN } from './errors.js';
 import { sendBodySchema, TOKEN_COOKIE, verifyBodySchema } from './http.js';
+import type { ReceiptOptions, ReceiptVendor } from './receipts.js';
 
 /** A JSON Schema (draft 2020-12, the dialect of OpenAPI 3.1). */
 export type JsonSchema = Record<string, unknown>;
@@ -22,6 +23,13 @@ export interface OpenApiOperation {
   description?: string;
   tags?: string[];
   security?: Array<Record<string, string[]>>;
+  parameters?: Array<{
+    name: string;
+    in: 'path' | 'header';
+    required: boolean;
+    description: string;
+    schema: JsonSchema;
+  }>;
   requestBody?: { required: boolean; content: Record<string, { schema: JsonSchema }> };
   responses: Record<string, OpenApiResponse>;
 }
@@ -67,6 +75,11 @@ export interface OpenApiOptions {
    * scheme of guarded routes are listed only with it (without it the guard takes no cookie). Default `false`.
    */
   cookie?: boolean | { name?: string };
+  /**
+   * The receipts route, when the routes were mounted with `receipts`: the same options, or the vendors' names.
+   * Listed only then; secret paths appear as a `{secretPath}` parameter, never their value. Default: none.
+   */
+  receipts?: ReceiptOptions | readonly ReceiptVendor[];
 }
 
 /**
@@ -377,6 +390,8 @@ export function openApiDocument(options: OpenApiOptions = {}): OpenApiDocument {
     },
   };
 
+  Object.assign(paths, receiptPaths(prefix, options.receipts));
+
   for (const route of options.guarded ?? []) {
     const operation: OpenApiOperation = {
       operationId: `${route.method}${route.path.replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ?? '').toUpperCase())}`,
@@ -434,4 +449,71 @@ export function openApiDocument(options: OpenApiOptions = {}): OpenApiDocument {
       },
     },
   };
+}
+
+/** The receipts route's operations, one per vendor the routes take receipts from. */
+function receiptPaths(
+  prefix: string,
+  receipts: OpenApiOptions['receipts'],
+): Record<string, Record<string, OpenApiOperation>> {
+  if (!receipts) return {};
+  const vendors = Array.isArray(receipts)
+    ? (receipts as readonly ReceiptVendor[])
+    : (['twilio', 'aliyun', 'tencent'] as const).filter((v) => (receipts as ReceiptOptions)[v] !== undefined);
+  const refusal = (description: string): OpenApiResponse => ({ description, headers: NO_STORE });
+  const paths: Record<string, Record<string, OpenApiOperation>> = {};
+  for (const vendor of vendors) {
+    const twilio = vendor === 'twilio';
+    const path = twilio ? `${prefix}/receipts/twilio` : `${prefix}/receipts/${vendor}/{secretPath}`;
+    const body: JsonSchema = twilio
+      ? {
+          type: 'object',
+          required: ['MessageSid', 'MessageStatus'],
+          properties: {
+            MessageSid: { type: 'string' },
+            MessageStatus: { type: 'string' },
+            ErrorCode: { type: 'string' },
+            To: { type: 'string' },
+          },
+        }
+      : { type: 'array', minItems: 1, items: { type: 'object' } };
+    paths[path] = {
+      post: {
+        operationId: `smsOtpReceipt${vendor[0]!.toUpperCase()}${vendor.slice(1)}`,
+        summary: `Delivery receipt from ${vendor === 'aliyun' ? 'Aliyun' : twilio ? 'Twilio' : 'Tencent Cloud'}`,
+        description: twilio
+          ? 'Twilio status callback, authenticated by `X-Twilio-Signature`. Emits `delivered` / `undelivered`.'
+          : "The vendor's delivery report (JSON array), authenticated by the secret path. Emits `delivered` / `undelivered`.",
+        tags: ['sms-otp'],
+        parameters: [
+          twilio
+            ? {
+                name: 'X-Twilio-Signature',
+                in: 'header',
+                required: true,
+                description: 'HMAC-SHA1 of the URL and the sorted form fields, keyed with the auth token.',
+                schema: { type: 'string' },
+              }
+            : {
+                name: 'secretPath',
+                in: 'path',
+                required: true,
+                description: 'The secret path segment the route was mounted with.',
+                schema: { type: 'string' },
+              },
+        ],
+        requestBody: {
+          required: true,
+          content: { [twilio ? 'application/x-www-form-urlencoded' : 'application/json']: { schema: body } },
+        },
+        responses: {
+          '200': { description: 'Received (the body the vendor expects).', headers: NO_STORE },
+          '400': refusal('A malformed receipt.'),
+          ...(twilio ? { '403': refusal('The signature does not match.') } : {}),
+          '404': refusal(twilio ? 'Receipts from this vendor are not enabled.' : 'Wrong secret path.'),
+        },
+      },
+    };
+  }
+  return paths;
 }

@@ -5,14 +5,19 @@ import {
   type HttpResponse,
   handleCaptcha,
   handleGuard,
+  handleReceipt,
   handleSend,
   handleVerify,
   isPlainJsonType,
   MAX_BODY_BYTES,
+  type ReceiptOptions,
+  type ReceiptRequest,
   type ResolvedHttpOptions,
+  type ResolvedReceipts,
   rememberRouteOptions,
   resolveGuardOptions,
   resolveHttpOptions,
+  resolveReceipts,
   type SmsOtp,
   type VerifiedPhone,
 } from '@sms-otp/core';
@@ -37,6 +42,11 @@ declare global {
 export interface SmsOtpRouterOptions extends HttpOptions {
   /** Where `POST /send`, `POST /verify` and `GET /captcha` live. Default `'/sms'`. */
   prefix?: string;
+  /**
+   * Mounts `POST {prefix}/receipts/:vendor` for vendors' delivery receipts (off by default), e.g.
+   * `{ twilio: { authToken } , aliyun: { secretPath } }`. See VENDORS.md, "Delivery receipts".
+   */
+  receipts?: ReceiptOptions;
 }
 
 /** Options of `requireSmsVerified()`. Route options (`cookie`, `messages`, `formatResponse`) apply to its errors. */
@@ -58,8 +68,9 @@ type Handler = (otp: SmsOtp, request: HttpRequest, options: ResolvedHttpOptions)
  * app.use(smsOtp(otp, { prefix: '/sms' }));
  */
 export function smsOtp(otp: SmsOtp, options: SmsOtpRouterOptions = {}): Router {
-  const { prefix = '/sms', ...http } = options;
+  const { prefix = '/sms', receipts, ...http } = options;
   const resolved = resolveHttpOptions(otp, http);
+  const receiptRoutes = receipts === undefined ? undefined : resolveReceipts(otp, receipts);
   rememberRouteOptions(otp, http);
   // Paths as Koa and Fastify match them: exact case, no trailing slash.
   const router = express.Router({ caseSensitive: true, strict: true });
@@ -85,6 +96,7 @@ export function smsOtp(otp: SmsOtp, options: SmsOtpRouterOptions = {}): Router {
   router.get(`${prefix}/captcha`, (req, res, next) =>
     req.method === 'HEAD' ? next() : captcha(req, res, next),
   );
+  if (receiptRoutes) mountReceipts(router, otp, prefix, receiptRoutes);
   return router;
 }
 
@@ -110,6 +122,36 @@ export function requireSmsVerified(otp: SmsOtp, options: RequireSmsVerifiedOptio
       next();
     }, next);
   };
+}
+
+/**
+ * `POST {prefix}/receipts/:vendor` (Twilio) and `…/:vendor/:secret` (Aliyun, Tencent). The body is read as
+ * text (16 KB) unless a host parser already read it; the core parses and authenticates it.
+ */
+function mountReceipts(router: Router, otp: SmsOtp, prefix: string, receipts: ResolvedReceipts): void {
+  const text = express.text({ type: () => true, limit: MAX_BODY_BYTES });
+  const receive: RequestHandler = (req, res, next) => {
+    const request: ReceiptRequest = {
+      vendor: String(req.params.vendor),
+      headers: req.headers,
+      url: `${req.protocol}://${req.get('host')}${req.originalUrl}`,
+    };
+    if (req.params.secret !== undefined) request.secret = String(req.params.secret);
+    if (typeof req.body === 'string') request.rawBody = req.body;
+    else if (req.body !== undefined && req.body !== null) request.body = req.body;
+    void handleReceipt(otp, receipts, request).then((response) => write(res, response), next);
+  };
+  const refused: ErrorRequestHandler = (error: { status?: number; type?: string }, req, res, next) => {
+    if (typeof error?.status !== 'number' || error.status >= 500) return next(error);
+    const request: ReceiptRequest = {
+      vendor: String(req.params.vendor),
+      bodyError: error.type === 'entity.too.large' ? 'too-large' : 'not-json',
+    };
+    if (req.params.secret !== undefined) request.secret = String(req.params.secret);
+    void handleReceipt(otp, receipts, request).then((response) => write(res, response), next);
+  };
+  router.post(`${prefix}/receipts/:vendor`, text, receive, refused);
+  router.post(`${prefix}/receipts/:vendor/:secret`, text, receive, refused);
 }
 
 function toHttpRequest(req: Request): HttpRequest {

@@ -5,20 +5,31 @@ import {
   type HttpResponse,
   handleCaptcha,
   handleGuard,
+  handleReceipt,
   handleSend,
   handleVerify,
   isPlainJsonType,
   MAX_BODY_BYTES,
+  type ReceiptOptions,
+  type ReceiptRequest,
   type ResolvedHttpOptions,
+  type ResolvedReceipts,
   rememberRouteOptions,
   resolveGuardOptions,
   resolveHttpOptions,
+  resolveReceipts,
   type SmsOtp,
   sendBodySchema,
   type VerifiedPhone,
   verifyBodySchema,
 } from '@sms-otp/core';
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type {
+  FastifyInstance,
+  FastifyPluginAsync,
+  FastifyReply,
+  FastifyRequest,
+  preHandlerAsyncHookHandler,
+} from 'fastify';
 import fp from 'fastify-plugin';
 
 /** Options of `smsOtpPlugin`: the engine, the route prefix and the core's route options. */
@@ -26,6 +37,11 @@ export interface SmsOtpPluginOptions extends HttpOptions {
   otp: SmsOtp;
   /** Where `POST /send`, `POST /verify` and `GET /captcha` live. Default `'/sms'`. */
   prefix?: string;
+  /**
+   * Adds `POST {prefix}/receipts/:vendor` for vendors' delivery receipts (off by default), e.g.
+   * `{ twilio: { authToken }, aliyun: { secretPath } }`. See VENDORS.md, "Delivery receipts".
+   */
+  receipts?: ReceiptOptions;
 }
 
 /** Options of `app.requireSmsVerified()`. Unset route options are those the plugin was registered with. */
@@ -54,11 +70,13 @@ const plugin: FastifyPluginAsync<SmsOtpPluginOptions> = async (app, options) => 
   const {
     otp,
     prefix = '/sms',
+    receipts,
     logLevel: _logLevel,
     logSerializers: _logSerializers,
     ...http
   } = options as SmsOtpPluginOptions & { logLevel?: unknown; logSerializers?: unknown };
   const resolved = resolveHttpOptions(otp, http);
+  const receiptRoutes = receipts === undefined ? undefined : resolveReceipts(otp, receipts);
   rememberRouteOptions(otp, http);
 
   if (!app.hasRequestDecorator('smsVerified')) app.decorateRequest('smsVerified', undefined);
@@ -102,7 +120,46 @@ const plugin: FastifyPluginAsync<SmsOtpPluginOptions> = async (app, options) => 
   app.get(`${prefix}/captcha`, { exposeHeadRoute: false }, async (request, reply) =>
     answer(handleCaptcha, toHttpRequest(request), reply),
   );
+  // In a context of its own, so that the form parser it adds stays out of the host's routes.
+  if (receiptRoutes) await app.register(async (scope) => mountReceipts(scope, otp, prefix, receiptRoutes));
 };
+
+const FORM = 'application/x-www-form-urlencoded';
+
+/** `POST {prefix}/receipts/:vendor` (Twilio) and `…/:vendor/:secret` (Aliyun, Tencent). */
+function mountReceipts(app: FastifyInstance, otp: SmsOtp, prefix: string, receipts: ResolvedReceipts): void {
+  // Twilio posts a form: read as text for the core, unless the host registered a form parser (@fastify/formbody).
+  if (!app.hasContentTypeParser(FORM)) {
+    app.addContentTypeParser(FORM, { parseAs: 'string', bodyLimit: MAX_BODY_BYTES }, (_request, body, done) =>
+      done(null, body),
+    );
+  }
+  const answer = async (request: ReceiptRequest, reply: FastifyReply) =>
+    write(reply, await handleReceipt(otp, receipts, request));
+  const route = {
+    bodyLimit: MAX_BODY_BYTES,
+    errorHandler: async (error: { code?: string }, request: FastifyRequest, reply: FastifyReply) => {
+      if (!error.code?.startsWith('FST_ERR_CTP_')) throw error;
+      const { vendor, secret } = request.params as { vendor: string; secret?: string };
+      const bodyError = error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 'too-large' : 'not-json';
+      return answer({ vendor, ...(secret === undefined ? {} : { secret }), bodyError }, reply);
+    },
+  };
+  const handler = async (request: FastifyRequest, reply: FastifyReply) => {
+    const { vendor, secret } = request.params as { vendor: string; secret?: string };
+    const http: ReceiptRequest = {
+      vendor,
+      headers: request.headers,
+      url: `${request.protocol}://${request.host}${request.url}`,
+    };
+    if (secret !== undefined) http.secret = secret;
+    if (typeof request.body === 'string') http.rawBody = request.body;
+    else if (request.body !== undefined && request.body !== null) http.body = request.body;
+    return answer(http, reply);
+  };
+  app.post(`${prefix}/receipts/:vendor`, route, handler);
+  app.post(`${prefix}/receipts/:vendor/:secret`, route, handler);
+}
 
 /**
  * Fastify plugin: `POST {prefix}/send`, `POST {prefix}/verify`, `GET {prefix}/captcha`, and the

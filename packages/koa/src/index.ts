@@ -5,13 +5,17 @@ import {
   type HttpResponse,
   handleCaptcha,
   handleGuard,
+  handleReceipt,
   handleSend,
   handleVerify,
   isPlainJsonType,
   MAX_BODY_BYTES,
+  type ReceiptOptions,
+  type ReceiptRequest,
   rememberRouteOptions,
   resolveGuardOptions,
   resolveHttpOptions,
+  resolveReceipts,
   type SmsOtp,
   type VerifiedPhone,
 } from '@sms-otp/core';
@@ -28,6 +32,11 @@ declare module 'koa' {
 export interface SmsOtpMiddlewareOptions extends HttpOptions {
   /** Where `POST /send`, `POST /verify` and `GET /captcha` live. Default `'/sms'`. */
   prefix?: string;
+  /**
+   * Answers `POST {prefix}/receipts/:vendor` for vendors' delivery receipts (off by default), e.g.
+   * `{ twilio: { authToken }, aliyun: { secretPath } }`. See VENDORS.md, "Delivery receipts".
+   */
+  receipts?: ReceiptOptions;
 }
 
 /** Options of `requireSmsVerified()`. Route options (`cookie`, `messages`, `formatResponse`) apply to its errors. */
@@ -48,8 +57,10 @@ export interface RequireSmsVerifiedOptions extends HttpOptions {
  * app.use(smsOtp(otp, { prefix: '/sms' }));
  */
 export function smsOtp(otp: SmsOtp, options: SmsOtpMiddlewareOptions = {}): Middleware {
-  const { prefix = '/sms', ...http } = options;
+  const { prefix = '/sms', receipts, ...http } = options;
   const resolved = resolveHttpOptions(otp, http);
+  const receiptRoutes = receipts === undefined ? undefined : resolveReceipts(otp, receipts);
+  const receiptsPath = `${prefix}/receipts/`;
   rememberRouteOptions(otp, http);
   const routes = new Map([
     [`POST ${prefix}/send`, handleSend],
@@ -58,6 +69,14 @@ export function smsOtp(otp: SmsOtp, options: SmsOtpMiddlewareOptions = {}): Midd
   ]);
   return async function smsOtpMiddleware(ctx, next) {
     const handler = routes.get(`${ctx.method} ${ctx.path}`);
+    if (!handler && receiptRoutes && ctx.method === 'POST' && ctx.path.startsWith(receiptsPath)) {
+      // `:vendor` or `:vendor/:secret`, as Express and Fastify match them.
+      const [vendor, secret, ...rest] = ctx.path.slice(receiptsPath.length).split('/');
+      if (vendor && rest.length === 0 && secret !== '') {
+        const request = await toReceiptRequest(ctx, vendor, secret);
+        return write(ctx, await handleReceipt(otp, receiptRoutes, request));
+      }
+    }
     if (!handler) return next();
     write(ctx, await handler(otp, await toHttpRequest(ctx, ctx.method === 'POST'), resolved));
   };
@@ -93,6 +112,24 @@ async function toHttpRequest(ctx: Context, withBody: boolean): Promise<HttpReque
   if (!withBody || !(isPlainJsonType(ctx.headers['content-type']) || ctx.is('application/json'))) {
     return request;
   }
+  const parsed = (ctx.request as { body?: unknown }).body;
+  if (parsed !== undefined) {
+    request.body = parsed;
+    return request;
+  }
+  const body = await readBody(ctx);
+  if (typeof body === 'string') request.rawBody = body;
+  else request.bodyError = body.error;
+  return request;
+}
+
+async function toReceiptRequest(
+  ctx: Context,
+  vendor: string,
+  secret: string | undefined,
+): Promise<ReceiptRequest> {
+  const request: ReceiptRequest = { vendor, headers: ctx.headers, url: ctx.href };
+  if (secret !== undefined) request.secret = secret;
   const parsed = (ctx.request as { body?: unknown }).body;
   if (parsed !== undefined) {
     request.body = parsed;

@@ -38,3 +38,14 @@ export {
 } from './templates.js';
 export type { TencentSenderOptions, TencentSignedRequest } from './tencent.js';
 export { TENCENT_BASE_URL, TENCENT_ERRORS, tencentSender, tencentTc3Signature } from './tencent.js';
+export type { TwilioSenderOptions, TwilioVerifyOptions } from './twilio.js';
+export {
+  TWILIO_BASE_URL,
+  TWILIO_DEFAULT_BODY,
+  TWILIO_ERRORS,
+  TWILIO_REQUEST_ID_PARAM,
+  TWILIO_VERIFY_BASE_URL,
+  twilioAuthorization,
+  twilioSender,
+  twilioVerify,
+} from './twilio.js';
