@@ -64,6 +64,9 @@ export interface VendorDetails {
   captchaVerifier?: string;
 }
 
+/** Codes that carry no details of their own. */
+export type NoDetails = Record<never, never>;
+
 /**
  * The `details` each error code carries, by code (each may carry more: `details` stays an open record, so
  * `error.details.anything` reads as `unknown`). Narrow on `code` to read them typed:
@@ -88,10 +91,10 @@ export interface ErrorDetailsByCode {
   SEND_FAILED: VendorDetails;
   /** `reason`: `'timeout'`, `'error'`, `'disconnected'` or `'memory_store_full'`. */
   STORE_UNAVAILABLE: { reason?: string };
-  NOT_VERIFIED: {};
-  TOKEN_INVALID: {};
-  TOKEN_EXPIRED: {};
-  TOKEN_USED: {};
+  NOT_VERIFIED: NoDetails;
+  TOKEN_INVALID: NoDetails;
+  TOKEN_EXPIRED: NoDetails;
+  TOKEN_USED: NoDetails;
   PURPOSE_MISMATCH: { expected?: string };
 }
 
