@@ -207,7 +207,8 @@ class SmsOtpErrorClass<C extends ErrorCode> extends Error {
     options?: ErrorOptions,
   ) {
     // A 4xx is an expected answer to a client (a wrong code, a limit), made thousands of times a second under
-    // attack; its stack says nothing, and capturing it was a fifth of a wrong-code verify's CPU. 5xx keep it.
+    // attack; its stack says nothing, and not capturing it saves a fifth of a wrong-code verify's CPU
+    // (BENCHMARKS.md, "Hand-tuned code in the core"). 5xx keep it.
     const limit = Error.stackTraceLimit;
     if (ERROR_STATUS[code] < 500) Error.stackTraceLimit = 0;
     try {
