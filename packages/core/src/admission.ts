@@ -52,7 +52,6 @@ export function admissionPlanner(options: ResolvedOptions) {
   const ipv6Subnet = options.ipv6Subnet;
 
   return {
-    prefixOf,
     /** Windows and breakers for a send to `phone` (undefined for an unknown user id) from `ip`. */
     forSend(
       phone: { e164: string; country: string | undefined } | undefined,
@@ -108,7 +107,7 @@ export function regionOf(phone: { country: string | undefined }): string {
 }
 
 /** libphonenumber's region code for numbers of no country. */
-export const NON_GEOGRAPHIC = '001';
+const NON_GEOGRAPHIC = '001';
 
 /**
  * What a client address is counted under in the per-IP windows: an IPv4 address as it is (an IPv4-mapped IPv6

@@ -10,7 +10,8 @@ export interface Timed {
  * One time limit shared by many concurrent calls, kept with one timer. Every call gets the same limit, so
  * the order they started in is the order their deadlines fall in: they sit in a linked list, a call that
  * finishes unlinks itself (O(1)), and the one timer waits for the oldest. A `setTimeout`/`clearTimeout` pair
- * per store call cost more than the rest of a verify's own JavaScript.
+ * per store call cost more than the rest of a verify's own JavaScript (BENCHMARKS.md, "Hand-tuned code in
+ * the core").
  *
  * @example
  * const deadlines = new Deadlines(2000);

@@ -1,4 +1,4 @@
-import { causeOf, SmsOtpError } from './errors.js';
+import { causeOf, isSmsOtpError, SmsOtpError } from './errors.js';
 import { maskPhone } from './phone.js';
 import type { CodeMessage, Sender, SendReceipt } from './vendors/types.js';
 
@@ -91,7 +91,7 @@ export function memorySender(options: MemorySenderOptions = {}): MemorySender {
     async send(message: CodeMessage): Promise<SendReceipt> {
       const error = options.fail?.(message);
       if (error)
-        throw error instanceof SmsOtpError
+        throw isSmsOtpError(error)
           ? error
           : new SmsOtpError('SEND_FAILED', { vendor: 'memory' }, undefined, { cause: causeOf(error) });
       messages.push({ ...message, sentAt: new Date() });

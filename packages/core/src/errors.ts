@@ -28,6 +28,82 @@ export type ErrorCode = keyof typeof ERROR_STATUS;
 /** Extra, JSON-serialisable facts about an error (`attemptsLeft`, `retryAfter`, `issues`, vendor codes …). */
 export type ErrorDetails = Record<string, unknown>;
 
+/** One thing wrong with a request: where (`'phone'`, `'code'`, a body field; `''` for the whole body) and what. */
+export interface RequestIssue {
+  path: string;
+  message: string;
+}
+
+/** What a 429 says: when to come back, and which limit refused. */
+export interface RetryDetails {
+  /** Whole seconds to wait, at least 1 (also the `Retry-After` header). */
+  retryAfter: number;
+  /** Which limit: `'phone'`, `'code'`, `'ip'`, `'country'`, `'global'`, `'prefix'` … */
+  scope?: string;
+  /** The window's limit, where one window refused. */
+  limit?: number;
+  /** The window's length in seconds, where one window refused. */
+  window?: number;
+  /** `'breaker'` when an open conversion breaker (action `'block'`) refused. */
+  reason?: string;
+}
+
+/** What a vendor's (or captcha service's) refusal keeps: never credentials, never the code. */
+export interface VendorDetails {
+  /** The adapter's name (`'ronglian'`, `'jpush'` …). */
+  vendor?: string;
+  /** Why, in a word: `'timeout'`, `'network'`, `'balance'`, `'unsupported_country'` … */
+  reason?: string;
+  /** The vendor's own error code. */
+  vendorCode?: string;
+  /** The vendor's own message, redacted and cut short. */
+  vendorMessage?: string;
+  /** The vendor's HTTP status. */
+  httpStatus?: number;
+  /** The captcha service, for a failed captcha check. */
+  captchaVerifier?: string;
+}
+
+/** Codes that carry no details of their own. */
+export type NoDetails = Record<never, never>;
+
+/**
+ * The `details` each error code carries, by code (each may carry more: `details` stays an open record, so
+ * `error.details.anything` reads as `unknown`). Narrow on `code` to read them typed:
+ *
+ * @example
+ * if (isSmsOtpError(e) && e.code === 'CODE_INVALID') showAttemptsLeft(e.details.attemptsLeft);
+ */
+export interface ErrorDetailsByCode {
+  INVALID_REQUEST: { issues?: RequestIssue[] } & VendorDetails;
+  INVALID_PHONE: VendorDetails;
+  COUNTRY_NOT_ALLOWED: { country?: string };
+  UNKNOWN_PURPOSE: { purposes?: string[] };
+  /** `scope`: `'policy'`, `'phone'`, `'ip'` or `'breaker'`. */
+  CAPTCHA_REQUIRED: { scope?: string } & VendorDetails;
+  CAPTCHA_INVALID: VendorDetails;
+  RESEND_TOO_SOON: RetryDetails;
+  RATE_LIMITED: RetryDetails & VendorDetails;
+  /** `attemptsLeft` is set on every `CODE_INVALID` that `verify` throws (a vendor's own may lack it). */
+  CODE_INVALID: { attemptsLeft?: number } & VendorDetails;
+  CODE_EXPIRED: VendorDetails;
+  TOO_MANY_ATTEMPTS: RetryDetails;
+  SEND_FAILED: VendorDetails;
+  /** `reason`: `'timeout'`, `'error'`, `'disconnected'` or `'memory_store_full'`. */
+  STORE_UNAVAILABLE: { reason?: string };
+  NOT_VERIFIED: NoDetails;
+  TOKEN_INVALID: NoDetails;
+  TOKEN_EXPIRED: NoDetails;
+  TOKEN_USED: NoDetails;
+  PURPOSE_MISMATCH: { expected?: string };
+}
+
+/** The details of an error of code `C`: its typed fields, and any others as `unknown`. */
+export type ErrorDetailsOf<C extends ErrorCode> = ErrorDetailsByCode[C] & ErrorDetails;
+
+/** An `SmsOtpError` of any one code: narrowing on `code` narrows `details`. */
+export type AnySmsOtpError = { [C in ErrorCode]: SmsOtpError<C> }[ErrorCode];
+
 /** English messages, one per code. */
 export const MESSAGES_EN: Record<ErrorCode, string> = {
   INVALID_REQUEST: 'The request is malformed.',
@@ -85,35 +161,54 @@ const SMS_OTP_ERROR: unique symbol = Symbol.for('sms-otp.error') as never;
  * @example
  * catch (e) { if (isSmsOtpError(e) && e.code === 'CODE_INVALID') console.log(e.details.attemptsLeft) }
  */
-export function isSmsOtpError(error: unknown): error is SmsOtpError {
+export function isSmsOtpError(error: unknown): error is AnySmsOtpError {
   return (
     typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[SMS_OTP_ERROR] === true
   );
 }
 
+/** An `SmsOtpError` of code `C` (see `SmsOtpError`, the constructor). */
+export interface SmsOtpError<C extends ErrorCode = ErrorCode> extends Error {
+  readonly [SMS_OTP_ERROR]: true;
+  readonly code: C;
+  /** The HTTP status of DESIGN.md's table. */
+  readonly status: number;
+  /** Serialised next to `code` and `message` in the error body (vendor facts stay on the server). */
+  readonly details: ErrorDetailsOf<C>;
+  /** Seconds a client should wait, for 429s; `undefined` otherwise. */
+  readonly retryAfter: number | undefined;
+}
+
 /**
- * What clients see when an operation is refused. `status` is the HTTP status of DESIGN.md's table;
- * `details` is serialised next to `code` and `message` in the error body.
- *
- * @example
- * try { await otp.verify({ phone, code }) }
- * catch (e) { if (e instanceof SmsOtpError && e.code === 'CODE_INVALID') console.log(e.details.attemptsLeft) }
+ * `SmsOtpError`'s constructor. Its `prototype` is typed as an error of any one code, so that after
+ * `e instanceof SmsOtpError` (or `isSmsOtpError(e)`) a check of `e.code` narrows `e.details`.
  */
-export class SmsOtpError extends Error {
+export interface SmsOtpErrorConstructor {
+  new <C extends ErrorCode>(
+    code: C,
+    details?: ErrorDetailsOf<C>,
+    message?: string,
+    options?: ErrorOptions,
+  ): SmsOtpError<C>;
+  readonly prototype: AnySmsOtpError;
+}
+
+class SmsOtpErrorClass<C extends ErrorCode> extends Error {
   /** Marks errors of every copy of this package (see `isSmsOtpError`). */
   readonly [SMS_OTP_ERROR] = true;
-  readonly code: ErrorCode;
+  readonly code: C;
   readonly status: number;
-  readonly details: ErrorDetails;
+  readonly details: ErrorDetailsOf<C>;
 
   constructor(
-    code: ErrorCode,
-    details: ErrorDetails = {},
+    code: C,
+    details: ErrorDetailsOf<C> = {} as ErrorDetailsOf<C>,
     message: string = MESSAGES_EN[code],
     options?: ErrorOptions,
   ) {
     // A 4xx is an expected answer to a client (a wrong code, a limit), made thousands of times a second under
-    // attack; its stack says nothing, and capturing it was a fifth of a wrong-code verify's CPU. 5xx keep it.
+    // attack; its stack says nothing, and not capturing it saves a fifth of a wrong-code verify's CPU
+    // (BENCHMARKS.md, "Hand-tuned code in the core"). 5xx keep it.
     const limit = Error.stackTraceLimit;
     if (ERROR_STATUS[code] < 500) Error.stackTraceLimit = 0;
     try {
@@ -133,6 +228,18 @@ export class SmsOtpError extends Error {
     return typeof value === 'number' ? value : undefined;
   }
 }
+
+/**
+ * What clients see when an operation is refused. `status` is the HTTP status of DESIGN.md's table;
+ * `details` is serialised next to `code` and `message` in the error body.
+ *
+ * @example
+ * try { await otp.verify({ phone, code }) }
+ * catch (e) { if (isSmsOtpError(e) && e.code === 'CODE_INVALID') console.log(e.details.attemptsLeft) }
+ */
+// Named as users see it (stack traces, `constructor.name`).
+Object.defineProperty(SmsOtpErrorClass, 'name', { value: 'SmsOtpError' });
+export const SmsOtpError = SmsOtpErrorClass as unknown as SmsOtpErrorConstructor;
 
 /** The longest message a kept cause carries. */
 const CAUSE_MESSAGE_MAX = 300;
@@ -154,7 +261,7 @@ export function clip(text: string, max: number): string {
  */
 export function causeOf(error: unknown): Error {
   // The library's own errors carry only what it put there (vendor messages redacted: vendors/http.ts).
-  if (error instanceof SmsOtpError) return error;
+  if (isSmsOtpError(error)) return error;
   const source = error instanceof Error ? error : undefined;
   const message = source ? source.message : typeof error === 'string' ? error : typeof error;
   const cause = new Error(clip(message, CAUSE_MESSAGE_MAX));
@@ -182,10 +289,11 @@ export class SmsOtpConfigError extends Error {
 }
 
 /** Builds a 429 error with whole seconds to wait (at least 1). */
-export function tooMany(
-  code: 'RESEND_TOO_SOON' | 'RATE_LIMITED' | 'TOO_MANY_ATTEMPTS',
+export function tooMany<C extends 'RESEND_TOO_SOON' | 'RATE_LIMITED' | 'TOO_MANY_ATTEMPTS'>(
+  code: C,
   retryAfterMs: number,
-  details: ErrorDetails = {},
-): SmsOtpError {
-  return new SmsOtpError(code, { ...details, retryAfter: Math.max(1, Math.ceil(retryAfterMs / 1000)) });
+  details: Omit<RetryDetails, 'retryAfter'> = {},
+): SmsOtpError<C> {
+  const retryAfter = Math.max(1, Math.ceil(retryAfterMs / 1000));
+  return new SmsOtpError(code, { ...details, retryAfter } as ErrorDetailsOf<C>);
 }

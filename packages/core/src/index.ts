@@ -21,15 +21,22 @@ export {
   type OutboxMessage,
 } from './dev-senders.js';
 export {
+  type AnySmsOtpError,
   ERROR_STATUS,
   type ErrorCode,
   type ErrorDetails,
+  type ErrorDetailsByCode,
+  type ErrorDetailsOf,
   isSmsOtpError,
   MESSAGES,
   MESSAGES_EN,
   MESSAGES_ZH_CN,
+  type RequestIssue,
+  type RetryDetails,
   SmsOtpConfigError,
   SmsOtpError,
+  type SmsOtpErrorConstructor,
+  type VendorDetails,
 } from './errors.js';
 export type { DeliveryEvent, SmsOtpEventName, SmsOtpEvents, SmsOtpListener } from './events.js';
 export {
@@ -55,11 +62,14 @@ export {
 } from './http.js';
 export { openApiDocument } from './openapi.js';
 export type {
+  BreakerOptions,
+  CaptchaOptions,
   HttpOptions,
   Logger,
   Messages,
   ResolvedOptions,
   ResponseContext,
+  SendLimitOptions,
   SmsOtpOptions,
 } from './options.js';
 export { maskPhone, type NormalizedPhone, type PhoneInput, PhoneParser } from './phone.js';

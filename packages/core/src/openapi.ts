@@ -393,14 +393,7 @@ export function openApiDocument(options: OpenApiOptions = {}): OpenApiDocument {
   Object.assign(paths, receiptPaths(prefix, options.receipts));
 
   for (const route of options.guarded ?? []) {
-    const operation: OpenApiOperation = {
-      operationId: `${route.method}${route.path.replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ?? '').toUpperCase())}`,
-      summary: route.summary ?? `${route.method.toUpperCase()} ${route.path}`,
-      description: `Needs a verification token for purpose \`${route.purpose}\` (from \`${prefix}/verify\`).`,
-      security: cookie ? [{ smsToken: [] }, { smsTokenCookie: [] }] : [{ smsToken: [] }],
-      responses: { '200': { description: "The route's own answer." }, ...errorResponses(ROUTE_ERRORS.guard) },
-    };
-    paths[route.path] = { ...paths[route.path], [route.method]: operation };
+    paths[route.path] = { ...paths[route.path], [route.method]: guardedOperation(route, prefix, cookie) };
   }
 
   return {
@@ -414,39 +407,56 @@ export function openApiDocument(options: OpenApiOptions = {}): OpenApiDocument {
     },
     tags: [{ name: 'sms-otp', description: 'One-time codes by SMS' }],
     paths,
-    components: {
-      schemas: {
-        SendRequest: requestSchema(
-          sendBodySchema,
-          'Body of the send route: `phone` or `userId` is required.',
-        ),
-        VerifyRequest: requestSchema(
-          verifyBodySchema,
-          'Body of the verify route: `phone` or `userId` is required.',
-        ),
-        SendResult: jsonSchema(sendResultSchema, 'output'),
-        VerifyResult: jsonSchema(verifyResultSchema, 'output'),
-        CaptchaResult: jsonSchema(captchaResultSchema, 'output'),
-        SmsOtpError: jsonSchema(errorBodySchema, 'output'),
+    components: components(cookie),
+  };
+}
+
+/** The operation of a host route behind the guard: it needs a token of `route.purpose`. */
+function guardedOperation(
+  route: NonNullable<OpenApiOptions['guarded']>[number],
+  prefix: string,
+  cookie: { name: string } | undefined,
+): OpenApiOperation {
+  return {
+    operationId: `${route.method}${route.path.replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ?? '').toUpperCase())}`,
+    summary: route.summary ?? `${route.method.toUpperCase()} ${route.path}`,
+    description: `Needs a verification token for purpose \`${route.purpose}\` (from \`${prefix}/verify\`).`,
+    security: cookie ? [{ smsToken: [] }, { smsTokenCookie: [] }] : [{ smsToken: [] }],
+    responses: { '200': { description: "The route's own answer." }, ...errorResponses(ROUTE_ERRORS.guard) },
+  };
+}
+
+/** The document's schemas and security schemes (the cookie one in cookie mode). */
+function components(cookie: { name: string } | undefined): OpenApiDocument['components'] {
+  return {
+    schemas: {
+      SendRequest: requestSchema(sendBodySchema, 'Body of the send route: `phone` or `userId` is required.'),
+      VerifyRequest: requestSchema(
+        verifyBodySchema,
+        'Body of the verify route: `phone` or `userId` is required.',
+      ),
+      SendResult: jsonSchema(sendResultSchema, 'output'),
+      VerifyResult: jsonSchema(verifyResultSchema, 'output'),
+      CaptchaResult: jsonSchema(captchaResultSchema, 'output'),
+      SmsOtpError: jsonSchema(errorBodySchema, 'output'),
+    },
+    securitySchemes: {
+      smsToken: {
+        type: 'apiKey',
+        in: 'header',
+        name: 'X-Sms-Token',
+        description: 'The `token` of a successful verify, for routes behind `requireSmsVerified`.',
       },
-      securitySchemes: {
-        smsToken: {
-          type: 'apiKey',
-          in: 'header',
-          name: 'X-Sms-Token',
-          description: 'The `token` of a successful verify, for routes behind `requireSmsVerified`.',
-        },
-        ...(cookie
-          ? {
-              smsTokenCookie: {
-                type: 'apiKey' as const,
-                in: 'cookie' as const,
-                name: cookie.name,
-                description: 'The same token as a cookie (cookie mode).',
-              },
-            }
-          : {}),
-      },
+      ...(cookie
+        ? {
+            smsTokenCookie: {
+              type: 'apiKey' as const,
+              in: 'cookie' as const,
+              name: cookie.name,
+              description: 'The same token as a cookie (cookie mode).',
+            },
+          }
+        : {}),
     },
   };
 }

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { CaptchaVerifier } from './captcha/verifiers.js';
 import { describeConfigIssue } from './config-issue.js';
 import { ERROR_STATUS, type ErrorCode, SmsOtpConfigError } from './errors.js';
+import type { Logger, ResponseContext, SmsOtpOptions } from './options-types.js';
 import type { OtpStore } from './stores/types.js';
 import type { Vendor } from './vendors/types.js';
 
@@ -64,38 +65,16 @@ const isVerifier = (value: unknown): value is CaptchaVerifier =>
   typeof (value as CaptchaVerifier | null)?.verify === 'function' &&
   typeof (value as CaptchaVerifier).name === 'string';
 
-/** Where log lines go. Codes and secrets are never passed to it. */
-export interface Logger {
-  warn(message: string): void;
-}
-
-/** What `formatResponse` is told about the body it wraps. */
-export interface ResponseContext {
-  status: number;
-  ok: boolean;
-  /** The error code, for error bodies. */
-  code?: ErrorCode;
-}
-
-/** A table of error messages by code (any subset), or the name of a shipped set. */
-export type Messages = 'en' | 'zh-CN' | Partial<Record<ErrorCode, string>>;
-
 const messages = z.union([z.enum(['en', 'zh-CN']), z.partialRecord(z.enum(errorCodes), z.string())], {
   error: 'must be "en", "zh-CN" or an object of messages by error code',
 });
 
-/** Options shared by `createSmsOtp` and the framework packages' routes. */
+/** Checks `HttpOptions` (options-types.ts, where each option is documented). */
 export const httpOptionsSchema = z.strictObject({
-  /** Message set or overrides for error bodies. Default `'en'`. */
   messages: messages.optional(),
-  /** Wraps every body (success and error) in the host's own envelope. */
   formatResponse: fn<(body: unknown, context: ResponseContext) => unknown>(
     'a function (body, context) => body',
   ).optional(),
-  /**
-   * `true` (or options) makes `/verify` also set an `sms_token` cookie: HttpOnly, SameSite=Strict, Path=/,
-   * Secure when NODE_ENV=production. Default `false`.
-   */
   cookie: z
     .union([
       z.boolean(),
@@ -112,30 +91,26 @@ export const httpOptionsSchema = z.strictObject({
     .optional(),
 });
 
-/** Public options of `createSmsOtp`: the input of this schema. */
+/** Checks `SmsOtpOptions` (options-types.ts, where each option is documented, with its range and default). */
 export const optionsSchema = z
   .strictObject({
-    /** HMAC key for stored codes and signing tokens, at least 32 bytes. Required when NODE_ENV=production. */
     secret: z
       .string({ error: 'must be a string of at least 32 bytes' })
       .refine((value) => Buffer.byteLength(value) >= 32, {
         error: 'must be at least 32 bytes (e.g. `openssl rand -base64 48`)',
       })
       .optional(),
-    /** Where codes and limits live. Default `new MemoryStore()` (one process only). */
     store: z
       .custom<OtpStore>(isStore, {
         error: 'must be a store: new MemoryStore() or new RedisStore({ client })',
       })
       .optional(),
-    /** Who delivers (or makes and checks) codes. Default `consoleSender()`. */
     sender: z
       .custom<Vendor>(isVendor, {
         error:
           "must be a sender ({ kind: 'sender', send }) or a code provider ({ kind: 'provider', start, check })",
       })
       .optional(),
-    /** What codes may be asked for. Default `['login']`. */
     purposes: z
       .array(
         z.string().regex(PURPOSE, { error: 'must be lower-case letters, digits, _ or -, 1 to 32 long' }),
@@ -147,20 +122,11 @@ export const optionsSchema = z
       .max(32, { error: 'must name at most 32 purposes' })
       .refine((list) => new Set(list).size === list.length, { error: 'must not repeat a purpose' })
       .default(['login']),
-    /** How national numbers are read (ISO code, e.g. `'CN'`). Default: only E.164 numbers are accepted. */
     defaultCountry: country.optional(),
-    /** Only numbers of these countries are accepted (`COUNTRY_NOT_ALLOWED` otherwise). Default: all. */
     allowedCountries: z.array(region, { error: 'must be an array of ISO country codes' }).min(1).optional(),
-    /** Digits per code, 4–10. Default 6. */
     codeLength: int(4, 10).default(6),
-    /** Seconds a code stays valid, 30–600 (up to 86 400 with `allowLongTtl`). Default 300. */
     ttl: int(30, 86_400).default(300),
-    /** Allows `ttl` above 600 s. Default `false`. */
     allowLongTtl: z.boolean({ error: 'must be true or false' }).default(false),
-    /**
-     * Seconds before the same phone and purpose may be sent another code, 1–3600. Default 60. A list makes
-     * it escalate with each send of the phone's hour (e.g. `[60, 120, 300, 900]`; the last one repeats).
-     */
     resendCooldown: z
       .union(
         [
@@ -175,9 +141,7 @@ export const optionsSchema = z
         },
       )
       .default(60),
-    /** Numbers of these countries get `COUNTRY_NOT_ALLOWED`. */
     blockedCountries: z.array(region, { error: 'must be an array of ISO country codes' }).optional(),
-    /** Sends per country per day (`{ CN: 50000, '*': 1000 }`; `'*'` for the rest). Default: no cap. */
     countryDailyLimits: z
       .record(
         z.string().refine((key) => key === '*' || key === '001' || isSupportedCountry(key), {
@@ -186,33 +150,21 @@ export const optionsSchema = z
         int(1, 1_000_000_000),
       )
       .optional(),
-    /** Sends per day across all phones (the SMS bill's ceiling). Default: no budget. */
     dailyBudget: int(1, 1_000_000_000).optional(),
-    /**
-     * Conversion breaker against SMS pumping, per country and per number prefix: when verified ÷ sent over
-     * `window` falls below `threshold` with at least `minVolume` sends, sends there need a captcha (or are
-     * refused, `action: 'block'`) for `coolOff`. `false` turns it off.
-     */
     breaker: z
       .union(
         [
           z.literal(false),
           z.strictObject({
-            /** Lowest healthy verified ÷ sent, 0–1. Default 0.2. */
             threshold: z
               .number({ error: 'must be a number from 0 to 1' })
               .min(0, { error: 'must be a number from 0 to 1' })
               .max(1, { error: 'must be a number from 0 to 1' })
               .default(0.2),
-            /** Sends in the window before the ratio counts. Default 50. */
             minVolume: int(1, 1_000_000).default(50),
-            /** Seconds of the window (counted as two halves, the previous one whole), 60–86 400. Default 3600. */
             window: int(60, 86_400).default(3_600),
-            /** Seconds the breaker stays open, 10–86 400. Default 900. */
             coolOff: int(10, 86_400).default(900),
-            /** Leading digits of the E.164 number that form a prefix. Default: all but the last 4. */
             prefixDigits: int(3, 14).optional(),
-            /** What an open breaker does. Default `'captcha'`. */
             action: z
               .enum(['captcha', 'block'], { error: 'must be "captcha" or "block"' })
               .default('captcha'),
@@ -221,38 +173,26 @@ export const optionsSchema = z
         { error: 'must be false or an object' },
       )
       .prefault({}),
-    /** When a send needs a solved captcha. */
     captcha: z
       .strictObject(
         {
-          /** `never` (except while a breaker is open), `always`, or `adaptive`. Default `'never'`. */
           policy: z
             .enum(['never', 'always', 'adaptive'], { error: 'must be "never", "always" or "adaptive"' })
             .default('never'),
-          /** Adaptive: sends per IP per hour before a captcha is required. Default 5. */
           afterSendsPerIp: int(0, 1_000_000).default(5),
-          /** Adaptive: sends per phone per hour before a captcha is required. Default 2. */
           afterSendsPerPhone: int(0, 1_000).default(2),
-          /**
-           * Who checks answers: `'builtin'` (the image captcha of `GET {prefix}/captcha`), `'vendor'` (the
-           * code provider checks `captchaKey` + `captcha` itself, e.g. DeepCloud), or a `CaptchaVerifier`.
-           */
           verifier: z
             .union([z.enum(['builtin', 'vendor']), z.custom<CaptchaVerifier>(isVerifier)], {
               error: 'must be "builtin", "vendor" or a verifier ({ name, verify })',
             })
             .default('builtin'),
-          /** Seconds a built-in captcha stays answerable, 30–600. Default 120. */
           ttl: int(30, 600).default(120),
-          /** Built-in captchas an IP may ask for per hour. Default 60. */
           perIpHour: int(1, 1_000_000).default(60),
         },
         { error: 'must be an object' },
       )
       .prefault({}),
-    /** Verify must present the `requestId` its send returned, so nobody else can guess at a pending code. */
     requireRequestId: z.boolean({ error: 'must be true or false' }).default(false),
-    /** Fixed codes for test numbers (`{ '+8613800000000': '123456' }`): nothing is sent; limits still count. */
     testNumbers: z
       .record(
         z.string().regex(/^\+[1-9]\d{5,14}$/, { error: 'keys must be E.164 numbers' }),
@@ -262,52 +202,33 @@ export const optionsSchema = z
         },
       )
       .optional(),
-    /** Test numbers work until then. Required in production. */
-    testNumbersValidUntil: z.coerce.date({ error: 'must be a date' }).optional(),
-    /** Wrong guesses that kill a code, 1–10. Default 5. */
+    testNumbersValidUntil: z.coerce.date<Date | string | number>({ error: 'must be a date' }).optional(),
     maxAttempts: int(1, 10).default(5),
-    /** Failed verifies per phone in `failureWindow` across codes and purposes (a resend does not reset it), 1–100. Default 20. */
     maxFailuresPerPhone: int(1, 100).default(20),
-    /** Seconds the phone's failure count is kept, 60–604 800. Default 86 400. */
     failureWindow: int(60, 604_800).default(86_400),
-    /** Send windows. */
     sendLimits: z
       .strictObject(
         {
-          /** Sends per phone per hour, across purposes. Default 5. */
           perPhoneHour: int(1, 1_000).default(5),
-          /** Sends per phone per day, across purposes. Default 10. */
           perPhoneDay: int(1, 10_000).default(10),
-          /** Sends per client IP per hour. Default 20. */
           perIpHour: int(1, 1_000_000).default(20),
         },
         { error: 'must be an object' },
       )
       .prefault({}),
-    /**
-     * Leading bits of an IPv6 address that the per-IP windows count together, 32–128. Default 56 (one
-     * subscriber's usual allocation is a /56 or a /64; counting single addresses would give them 2^64 windows).
-     */
     ipv6Subnet: int(32, 128).default(56),
-    /** Seconds a verification token is good for, 30–3600. Default 600. */
     tokenTtl: int(30, 3_600).default(600),
-    /** Puts the code in send responses as `devCode`, for development and e2e tests. Refused when NODE_ENV=production. */
     exposeCode: z.boolean({ error: 'must be true or false' }).default(false),
-    /** Milliseconds a store call may take before `STORE_UNAVAILABLE`, 50–30 000. Default 2000. */
     storeTimeout: int(50, 30_000).default(2_000),
-    /** Milliseconds a vendor may take before `SEND_FAILED`, 100–60 000. Default 10 000. */
     sendTimeout: int(100, 60_000).default(10_000),
-    /** Looks up the phone of a user id, for sends by `userId`; `null` for an unknown user. */
     resolvePhone: fn<(userId: string) => Promise<string | null | undefined> | string | null | undefined>(
       'a function (userId) => phone | null',
     ).optional(),
-    /** Where the one-time set-up warnings go. Default `console`. */
     logger: z
       .custom<Logger>((value) => typeof (value as Logger | null)?.warn === 'function', {
         error: 'must have a warn(message) method',
       })
       .optional(),
-    /** Milliseconds since the epoch; for tests. Default `Date.now`. */
     clock: fn<() => number>('a function () => epoch milliseconds').optional(),
   })
   .extend(httpOptionsSchema.shape)
@@ -337,12 +258,18 @@ export const optionsSchema = z
     }
   });
 
-/** What `createSmsOtp` accepts. */
-export type SmsOtpOptions = z.input<typeof optionsSchema>;
+export type {
+  BreakerOptions,
+  CaptchaOptions,
+  HttpOptions,
+  Logger,
+  Messages,
+  ResponseContext,
+  SendLimitOptions,
+  SmsOtpOptions,
+} from './options-types.js';
 /** Options after defaults, as the engine uses them. */
 export type ResolvedOptions = z.output<typeof optionsSchema>;
-/** Route options shared by the framework packages. */
-export type HttpOptions = z.input<typeof httpOptionsSchema>;
 
 /** Throws `SmsOtpConfigError` naming the first bad option's path. */
 export function parseWith<S extends z.ZodType>(schema: S, input: unknown, pathPrefix = ''): z.output<S> {

@@ -19,7 +19,8 @@ export interface TokenClaims extends VerifiedPhone {
 /**
  * Tokens are compact JWS (RFC 7515) / JWT (RFC 7519) with HS256 and `typ: sms-otp+jwt`, signed and checked
  * with `node:crypto` HMAC: standard enough that any JOSE library reads them (a test checks both directions
- * with jose), and 25× cheaper than WebCrypto's asynchronous HMAC on the verify and guard paths.
+ * with jose), and much cheaper than WebCrypto's asynchronous HMAC on the verify and guard paths
+ * (BENCHMARKS.md, "Hand-tuned code in the core").
  */
 const HEADER = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'sms-otp+jwt' })).toString('base64url');
 

@@ -1,4 +1,4 @@
-import { SmsOtpError } from '../errors.js';
+import { isSmsOtpError, SmsOtpError } from '../errors.js';
 import { type VendorResponse, vendorFetch } from '../vendors/http.js';
 
 /**
@@ -32,7 +32,7 @@ export async function siteverify(
 
 /** Re-labels a `SEND_FAILED` from `vendorFetch` (`details.vendor`) as a captcha verifier's. */
 function asVerifierError(verifier: string, error: unknown): unknown {
-  if (!(error instanceof SmsOtpError) || error.code !== 'SEND_FAILED') return error;
+  if (!isSmsOtpError(error) || error.code !== 'SEND_FAILED') return error;
   const details: Record<string, unknown> = { captchaVerifier: verifier };
   for (const [key, value] of Object.entries(error.details)) if (key !== 'vendor') details[key] = value;
   return new SmsOtpError('SEND_FAILED', details);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { describeConfigIssue } from '../config-issue.js';
-import { SmsOtpConfigError, SmsOtpError } from '../errors.js';
+import { isSmsOtpError, SmsOtpConfigError, SmsOtpError } from '../errors.js';
 import type { SendReceipt } from './types.js';
 
 /**
@@ -178,7 +178,7 @@ export function chinaMobiles(vendor: string, phones: readonly string[]): string[
     try {
       return chinaMobile(vendor, phone);
     } catch (error) {
-      if (error instanceof SmsOtpError) throw new SmsOtpError(error.code, { ...error.details, index });
+      if (isSmsOtpError(error)) throw new SmsOtpError(error.code, { ...error.details, index });
       throw error;
     }
   });
@@ -201,7 +201,7 @@ export async function sendBatches<T>(
     try {
       receipts.push(await send(batch));
     } catch (error) {
-      if (!(error instanceof SmsOtpError) || receipts.length === 0) throw error;
+      if (!isSmsOtpError(error) || receipts.length === 0) throw error;
       throw new SmsOtpError(error.code, {
         ...error.details,
         partial: true,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { SmsOtpError } from '../errors.js';
+import { isSmsOtpError, SmsOtpError } from '../errors.js';
 import {
   chinaMobile,
   parseAdapterOptions,
@@ -155,7 +155,7 @@ export function deepcloudCodes(options: DeepcloudCodesOptions): CodeProvider {
         await call('verify', body, request.deadline);
         return true;
       } catch (error) {
-        if (error instanceof SmsOtpError && error.code === 'CODE_INVALID') return false;
+        if (isSmsOtpError(error) && error.code === 'CODE_INVALID') return false;
         throw error;
       }
     },

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { type ErrorCode, SmsOtpConfigError, SmsOtpError } from '../errors.js';
+import { type ErrorCode, isSmsOtpError, SmsOtpConfigError, SmsOtpError } from '../errors.js';
 import { clockSchema, functionSchema, parseAdapterOptions } from './common.js';
 import { mayHaveDelivered } from './http.js';
 import { commonPurposes } from './templates.js';
@@ -160,7 +160,7 @@ export function failover(members: readonly Vendor[], options: FailoverOptions = 
   }
 
   function classify(error: unknown): Outcome {
-    if (!(error instanceof SmsOtpError)) {
+    if (!isSmsOtpError(error)) {
       // A custom member that threw something else: treat as a vendor failure, keep nothing of it.
       return {
         kind: 'next',

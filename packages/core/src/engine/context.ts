@@ -1,0 +1,152 @@
+/**
+ * What the engine's parts share: the resolved options, the store and vendor, the keys, the clock, the events,
+ * and the two time limits (store calls, vendor calls). Built once per engine by `createContext`.
+ */
+import { randomBytes } from 'node:crypto';
+import { admissionPlanner } from '../admission.js';
+import { deriveKeys, type Keys, mac96 } from '../code.js';
+import { Deadlines } from '../deadlines.js';
+import { consoleSender } from '../dev-senders.js';
+import { SmsOtpConfigError, SmsOtpError } from '../errors.js';
+import { Events } from '../events.js';
+import type { Logger, ResolvedOptions } from '../options.js';
+import { MemoryStore } from '../stores/memory-store.js';
+import type { OtpStore } from '../stores/types.js';
+import { checkVendorPurposes } from '../vendors/templates.js';
+import type { Channel, Vendor } from '../vendors/types.js';
+import { storeError, vendorError } from './refusals.js';
+
+export interface EngineContext {
+  readonly options: ResolvedOptions;
+  readonly store: OtpStore;
+  /** The engine made `store` itself (the default MemoryStore) and closes it. */
+  readonly ownStore: boolean;
+  readonly vendor: Vendor;
+  /** The channels `vendor` delivers on. */
+  readonly channels: ReadonlySet<Channel>;
+  readonly keys: Keys;
+  readonly events: Events;
+  readonly planner: ReturnType<typeof admissionPlanner>;
+  /** The limits a send's store step applies to the phone's record. */
+  readonly issueLimits: { hourLimit: number; dayLimit: number; failLimit: number; failWindowMs: number };
+  /** The limits a verify's store step applies to the code and the phone. */
+  readonly attemptLimits: { failLimit: number; failWindowMs: number; maxAttempts: number };
+  /** The engine's time in whole seconds (as ms): every limit is in seconds, and all stores see the same. */
+  now(): number;
+  /** Runs a store call within `storeTimeout`; a late answer is handed to `late` to be undone. */
+  withinStoreTimeout<T>(call: () => Promise<T>, late?: (value: T) => unknown): Promise<T>;
+  /** Runs a vendor (or captcha service) call within `sendTimeout`; `who` names it in `SEND_FAILED`. */
+  withinSendTimeout<T>(call: () => Promise<T>, who?: Record<string, string>): Promise<T>;
+  /** A configured purpose (the first one by default); `UNKNOWN_PURPOSE` otherwise. */
+  purposeOf(purpose: string | undefined): string;
+  /** The fixed code of a test number (while `testNumbersValidUntil` allows), or `undefined`. */
+  testCode(e164: string | undefined): string | undefined;
+  /**
+   * With `requireRequestId`, what a provider's reference is stored behind: a MAC of the send's requestId, so
+   * that only a verify presenting that requestId reaches the vendor (16 characters and a `:`). `''` without.
+   */
+  requestBinding(requestId: string): string;
+}
+
+let warnedRandomSecret = false;
+
+/** The context of one engine; checks what options alone could not (vendor against captcha and purposes). */
+export function createContext(options: ResolvedOptions): EngineContext {
+  const logger: Logger = options.logger ?? console;
+  const secret = options.secret ?? randomSecret(logger);
+  const store: OtpStore = options.store ?? new MemoryStore();
+  const vendor: Vendor = options.sender ?? consoleSender();
+  checkVendor(options, vendor, logger);
+  const keys = deriveKeys(secret);
+  const purposes = new Set(options.purposes);
+  const clock = options.clock ?? Date.now;
+  const now = () => Math.floor(clock() / 1000) * 1000;
+  const testNumbers = new Map(Object.entries(options.testNumbers ?? {}));
+  const storeDeadlines = new Deadlines(options.storeTimeout);
+  const sendDeadlines = new Deadlines(options.sendTimeout);
+  const failLimit = options.maxFailuresPerPhone;
+  const failWindowMs = options.failureWindow * 1000;
+
+  return {
+    options,
+    store,
+    ownStore: !options.store,
+    vendor,
+    channels: new Set<Channel>(vendor.channels ?? ['sms']),
+    keys,
+    events: new Events(),
+    planner: admissionPlanner(options),
+    issueLimits: {
+      hourLimit: options.sendLimits.perPhoneHour,
+      dayLimit: options.sendLimits.perPhoneDay,
+      failLimit,
+      failWindowMs,
+    },
+    attemptLimits: { failLimit, failWindowMs, maxAttempts: options.maxAttempts },
+    now,
+    withinStoreTimeout<T>(call: () => Promise<T>, late?: (value: T) => unknown): Promise<T> {
+      let promise: Promise<T>;
+      try {
+        promise = call();
+      } catch (error) {
+        return Promise.reject(storeError(error));
+      }
+      return storeDeadlines.race(
+        promise,
+        () => new SmsOtpError('STORE_UNAVAILABLE', { reason: 'timeout' }),
+        storeError,
+        late,
+      );
+    },
+    withinSendTimeout<T>(call: () => Promise<T>, who: Record<string, string> = { vendor: vendor.name }) {
+      return sendDeadlines.race(
+        Promise.resolve().then(call),
+        () => new SmsOtpError('SEND_FAILED', { ...who, reason: 'timeout' }),
+        (error) => vendorError(error, who),
+      );
+    },
+    purposeOf(purpose) {
+      const value = purpose ?? options.purposes[0]!;
+      if (!purposes.has(value)) throw new SmsOtpError('UNKNOWN_PURPOSE', { purposes: options.purposes });
+      return value;
+    },
+    testCode(e164) {
+      if (!e164 || testNumbers.size === 0) return undefined;
+      if (options.testNumbersValidUntil && now() >= options.testNumbersValidUntil.getTime()) return undefined;
+      return testNumbers.get(e164);
+    },
+    requestBinding(requestId) {
+      return requestId === '' ? '' : `${mac96(keys.code, `request\u0000${requestId}`)}:`;
+    },
+  };
+}
+
+/** A random secret for this process, said out loud once: codes and tokens die with the process. */
+function randomSecret(logger: Logger): string {
+  if (!warnedRandomSecret) {
+    warnedRandomSecret = true;
+    logger.warn(
+      'sms-otp: no `secret` given; using a random one for this process. Codes and tokens will not survive a restart or work across instances. Set SMS_OTP_SECRET (32+ bytes) before production.',
+    );
+  }
+  return randomBytes(32).toString('base64url');
+}
+
+/** What the options schema cannot see: the vendor against `exposeCode`, the captcha verifier and purposes. */
+function checkVendor(options: ResolvedOptions, vendor: Vendor, logger: Logger): void {
+  if (options.exposeCode && !(vendor.kind === 'sender' && vendor.development === true)) {
+    // Refused only under NODE_ENV=production (the contract); anywhere else it is said out loud, since a
+    // deployment without NODE_ENV would hand every code out.
+    logger.warn(
+      `sms-otp: exposeCode is on with ${vendor.name}, a sender that delivers: every send response carries the code it sends. Use it with consoleSender or memorySender only.`,
+    );
+  }
+  if (options.captcha.verifier === 'vendor' && !(vendor.kind === 'provider' && vendor.checksCaptcha)) {
+    // Answers would be taken as right without anyone checking them: every captcha policy bypassed.
+    throw new SmsOtpConfigError(
+      'captcha.verifier',
+      `'vendor' needs a code provider that checks captchas itself (deepcloudCodes); ${vendor.name} does not`,
+    );
+  }
+  checkVendorPurposes(vendor, options.purposes);
+}

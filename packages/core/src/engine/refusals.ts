@@ -1,0 +1,95 @@
+/**
+ * Refusal-to-error mapping: what a store's or a vendor's "no" becomes for the client (code, status, details).
+ * Pure functions; the engine throws what they return.
+ */
+import type { Admission } from '../admission.js';
+import { causeOf, isSmsOtpError, SmsOtpError, tooMany } from '../errors.js';
+import type { AdmitResult, IssueResult } from '../stores/types.js';
+
+/** A store's answer to a verify (or a provider check's reservation) that is not a success. */
+export type VerifyRefusal =
+  | { status: 'invalid'; attemptsLeft: number }
+  | { status: 'expired' }
+  | { status: 'dead'; retryAfterMs: number }
+  | { status: 'locked'; retryAfterMs: number };
+
+/** Maps a verify the store refused to the error a client sees. */
+export function verifyRefused(result: VerifyRefusal): SmsOtpError {
+  switch (result.status) {
+    case 'invalid':
+      return new SmsOtpError('CODE_INVALID', { attemptsLeft: result.attemptsLeft });
+    case 'dead':
+      return tooMany('TOO_MANY_ATTEMPTS', result.retryAfterMs, { scope: 'code' });
+    case 'locked':
+      return tooMany('TOO_MANY_ATTEMPTS', result.retryAfterMs, { scope: 'phone' });
+    default:
+      return new SmsOtpError('CODE_EXPIRED');
+  }
+}
+
+/** Maps a shared window or breaker that refused a send (or a captcha image) to the error a client sees. */
+export function admitRefused(result: Exclude<AdmitResult, { ok: true }>, admission: Admission): SmsOtpError {
+  const [kind] = result.id.split(':');
+  if (result.reason === 'captcha') {
+    return new SmsOtpError('CAPTCHA_REQUIRED', { scope: result.id.startsWith('ip:') ? 'ip' : 'breaker' });
+  }
+  if (result.reason === 'blocked')
+    return tooMany('RATE_LIMITED', result.retryAfterMs, { scope: kind, reason: 'breaker' });
+  const bucket = admission.buckets.find((b) => b.id === result.id);
+  const details = bucket ? { limit: bucket.limit, window: bucket.windowMs / 1000 } : {};
+  return tooMany('RATE_LIMITED', result.retryAfterMs, { scope: kind, ...details });
+}
+
+/** Maps a phone's record that refused a send (cooldown, windows, lock, captcha) to the error a client sees. */
+export function issueRefused(
+  result: Exclude<IssueResult, { ok: true }>,
+  limits: { hourLimit: number; dayLimit: number },
+): SmsOtpError {
+  switch (result.reason) {
+    case 'cooldown':
+      return tooMany('RESEND_TOO_SOON', result.retryAfterMs, {
+        scope: 'phone',
+        limit: 1,
+        window: (result.cooldownMs ?? result.retryAfterMs) / 1000,
+      });
+    case 'locked':
+      return tooMany('TOO_MANY_ATTEMPTS', result.retryAfterMs, { scope: 'phone' });
+    case 'captcha':
+      return new SmsOtpError('CAPTCHA_REQUIRED', { scope: 'phone' });
+    case 'phone_hour':
+      return tooMany('RATE_LIMITED', result.retryAfterMs, {
+        scope: 'phone',
+        limit: limits.hourLimit,
+        window: 3600,
+      });
+    default:
+      return tooMany('RATE_LIMITED', result.retryAfterMs, {
+        scope: 'phone',
+        limit: limits.dayLimit,
+        window: 86_400,
+      });
+  }
+}
+
+/** A store call's failure as a client sees it: `STORE_UNAVAILABLE`, the cause cut to what is safe to log. */
+export function storeError(error: unknown): SmsOtpError {
+  if (isSmsOtpError(error)) return error;
+  return new SmsOtpError('STORE_UNAVAILABLE', { reason: 'error' }, undefined, { cause: causeOf(error) });
+}
+
+/** The errors a vendor (or captcha service) may answer with that reach the client as they are. */
+const VENDOR_CODES = new Set([
+  'SEND_FAILED',
+  'RATE_LIMITED',
+  'INVALID_PHONE',
+  'CODE_INVALID',
+  'CODE_EXPIRED',
+  'CAPTCHA_INVALID',
+  'CAPTCHA_REQUIRED',
+]);
+
+/** A vendor call's failure as a client sees it: one of `VENDOR_CODES`, or `SEND_FAILED` naming the vendor. */
+export function vendorError(error: unknown, who: Record<string, string>): SmsOtpError {
+  if (isSmsOtpError(error) && VENDOR_CODES.has(error.code)) return error;
+  return new SmsOtpError('SEND_FAILED', { ...who }, undefined, { cause: causeOf(error) });
+}

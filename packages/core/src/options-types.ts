@@ -1,0 +1,202 @@
+/**
+ * The options of `createSmsOtp` and of the framework packages' routes, written out for readers and editors
+ * (an editor shows these comments on hover). `options.ts` checks them with a zod schema; a type test
+ * (`test/options-types.test.ts`) keeps the two the same.
+ */
+import type { CaptchaVerifier } from './captcha/verifiers.js';
+import type { ErrorCode } from './errors.js';
+import type { OtpStore } from './stores/types.js';
+import type { Vendor } from './vendors/types.js';
+
+/** Where log lines go. Codes and secrets are never passed to it. */
+export interface Logger {
+  warn(message: string): void;
+}
+
+/** What `formatResponse` is told about the body it wraps. */
+export interface ResponseContext {
+  status: number;
+  ok: boolean;
+  /** The error code, for error bodies. */
+  code?: ErrorCode;
+}
+
+/** A table of error messages by code (any subset), or the name of a shipped set. */
+export type Messages = 'en' | 'zh-CN' | Partial<Record<ErrorCode, string>>;
+
+/** Options shared by `createSmsOtp` and the framework packages' routes. */
+export interface HttpOptions {
+  /**
+   * Message set or overrides for error bodies: `'en'`, `'zh-CN'`, or messages by error code.
+   * @default 'en'
+   */
+  messages?: Messages;
+  /** Wraps every body (success and error) in the host's own envelope. */
+  formatResponse?: (body: unknown, context: ResponseContext) => unknown;
+  /**
+   * `true` (or options) makes `/verify` also set an `sms_token` cookie: HttpOnly, SameSite=Strict, Path=/,
+   * Secure when NODE_ENV=production.
+   * @default false
+   */
+  cookie?:
+    | boolean
+    | {
+        /** The cookie's name: letters, digits, `_` or `-`, 1 to 64. @default 'sms_token' */
+        name?: string;
+        /** Must start with `/`. @default '/' */
+        path?: string;
+        domain?: string;
+        /** @default true when NODE_ENV=production */
+        secure?: boolean;
+      };
+}
+
+/** The conversion breaker against SMS pumping (see `SmsOtpOptions.breaker`). */
+export interface BreakerOptions {
+  /** Lowest healthy verified ÷ sent, 0–1. @default 0.2 */
+  threshold?: number;
+  /** Sends in the window before the ratio counts, 1–1 000 000. @default 50 */
+  minVolume?: number;
+  /** Seconds of the window (counted as two halves, the previous one whole), 60–86 400. @default 3600 */
+  window?: number;
+  /** Seconds the breaker stays open, 10–86 400. @default 900 */
+  coolOff?: number;
+  /** Leading digits of the E.164 number (after `+`) that form a prefix, 3–14. @default all but the last 4 */
+  prefixDigits?: number;
+  /** What an open breaker does: require a captcha, or refuse (`RATE_LIMITED`). @default 'captcha' */
+  action?: 'captcha' | 'block';
+}
+
+/** When a send needs a solved captcha, and who checks it (see `SmsOtpOptions.captcha`). */
+export interface CaptchaOptions {
+  /** `'never'` (except while a breaker is open), `'always'`, or `'adaptive'`. @default 'never' */
+  policy?: 'never' | 'always' | 'adaptive';
+  /** Adaptive: sends per IP per hour before a captcha is required, 0–1 000 000. @default 5 */
+  afterSendsPerIp?: number;
+  /** Adaptive: sends per phone per hour before a captcha is required, 0–1000. @default 2 */
+  afterSendsPerPhone?: number;
+  /**
+   * Who checks answers: `'builtin'` (the image captcha of `GET {prefix}/captcha`), `'vendor'` (the code
+   * provider checks `captchaKey` + `captcha` itself, e.g. DeepCloud), or a `CaptchaVerifier` (Turnstile,
+   * hCaptcha, reCAPTCHA).
+   * @default 'builtin'
+   */
+  verifier?: 'builtin' | 'vendor' | CaptchaVerifier;
+  /** Seconds a built-in captcha stays answerable, 30–600. @default 120 */
+  ttl?: number;
+  /** Built-in captchas an IP may ask for per hour, 1–1 000 000. @default 60 */
+  perIpHour?: number;
+}
+
+/** Send windows per phone and per IP (see `SmsOtpOptions.sendLimits`). */
+export interface SendLimitOptions {
+  /** Sends per phone per hour, across purposes, 1–1000. @default 5 */
+  perPhoneHour?: number;
+  /** Sends per phone per day, across purposes, 1–10 000, at least `perPhoneHour`. @default 10 */
+  perPhoneDay?: number;
+  /** Sends per client IP per hour, 1–1 000 000. @default 20 */
+  perIpHour?: number;
+}
+
+/**
+ * What `createSmsOtp` accepts. Every option is checked once, at start-up: a bad one throws
+ * `SmsOtpConfigError` naming it and saying how to fix it (unknown keys too, with a "did you mean").
+ *
+ * @example
+ * const options: SmsOtpOptions = { secret: process.env.SMS_OTP_SECRET, purposes: ['login'], defaultCountry: 'CN' };
+ */
+export interface SmsOtpOptions extends HttpOptions {
+  /**
+   * HMAC key for stored codes and signing tokens, at least 32 bytes (e.g. `openssl rand -base64 48`).
+   * Required when NODE_ENV=production.
+   * @default a random key per process (codes and tokens die with it; a warning says so)
+   */
+  secret?: string;
+  /** Where codes and limits live. @default new MemoryStore() (one process only) */
+  store?: OtpStore;
+  /**
+   * Who delivers (or makes and checks) codes: a sender or a code provider. Required when
+   * NODE_ENV=production.
+   * @default consoleSender()
+   */
+  sender?: Vendor;
+  /** What codes may be asked for: 1 to 32 names of lower-case letters, digits, `_` or `-`. @default ['login'] */
+  purposes?: string[];
+  /** How national numbers are read (ISO code, e.g. `'CN'`). @default none: only E.164 numbers are accepted */
+  defaultCountry?: string;
+  /** Only numbers of these countries (ISO codes, `'001'` for non-geographic) are accepted. @default all */
+  allowedCountries?: string[];
+  /** Numbers of these countries (ISO codes, `'001'` for non-geographic) get `COUNTRY_NOT_ALLOWED`. @default none */
+  blockedCountries?: string[];
+  /** Digits per code, 4–10. @default 6 */
+  codeLength?: number;
+  /** Seconds a code stays valid, 30–600 (up to 86 400 with `allowLongTtl`). @default 300 */
+  ttl?: number;
+  /** Allows `ttl` above 600 seconds. @default false */
+  allowLongTtl?: boolean;
+  /**
+   * Seconds before the same phone and purpose may be sent another code, 1–3600. A list (up to 20) makes it
+   * escalate with each send of the phone's hour (e.g. `[60, 120, 300, 900]`; the last one repeats).
+   * @default 60
+   */
+  resendCooldown?: number | number[];
+  /**
+   * Sends per country per day, 1–10^9 (`{ CN: 50000, '*': 1000 }`; `'*'` for the rest, `'001'` for
+   * non-geographic numbers).
+   * @default no cap
+   */
+  countryDailyLimits?: Record<string, number>;
+  /** Sends per day across all phones (the SMS bill's ceiling), 1–10^9. @default no budget */
+  dailyBudget?: number;
+  /**
+   * Conversion breaker against SMS pumping, per country and per number prefix: when verified ÷ sent over
+   * `window` falls below `threshold` with at least `minVolume` sends, sends there need a captcha (or are
+   * refused, `action: 'block'`) for `coolOff`. `false` turns it off.
+   * @default {} (on, with the defaults of `BreakerOptions`)
+   */
+  breaker?: false | BreakerOptions;
+  /** When a send needs a solved captcha. @default {} (policy `'never'`, built-in verifier) */
+  captcha?: CaptchaOptions;
+  /** Verify must present the `requestId` its send returned, so nobody else can guess at a pending code. @default false */
+  requireRequestId?: boolean;
+  /**
+   * Fixed codes (of `codeLength` digits) for test numbers (`{ '+8613800000000': '123456' }`): nothing is
+   * sent; limits still count.
+   * @default none
+   */
+  testNumbers?: Record<string, string>;
+  /** Test numbers work until then (a Date, or what `new Date()` reads). Required with `testNumbers` in production. */
+  testNumbersValidUntil?: Date | string | number;
+  /** Wrong guesses that kill a code, 1–10. @default 5 */
+  maxAttempts?: number;
+  /**
+   * Failed verifies per phone within `failureWindow`, across codes and purposes (a resend does not reset it),
+   * 1–100; then the phone is locked until the window passes.
+   * @default 20
+   */
+  maxFailuresPerPhone?: number;
+  /** Seconds the phone's failure count is kept, 60–604 800. @default 86400 */
+  failureWindow?: number;
+  /** Send windows per phone and per IP. @default {} (5 per phone-hour, 10 per phone-day, 20 per IP-hour) */
+  sendLimits?: SendLimitOptions;
+  /**
+   * Leading bits of an IPv6 address that the per-IP windows count together, 32–128 (one subscriber's usual
+   * allocation is a /56 or a /64; counting single addresses would give them 2^64 windows).
+   * @default 56
+   */
+  ipv6Subnet?: number;
+  /** Seconds a verification token is good for, 30–3600. @default 600 */
+  tokenTtl?: number;
+  /** Puts the code in send responses as `devCode`, for development and e2e tests. Refused when NODE_ENV=production. @default false */
+  exposeCode?: boolean;
+  /** Milliseconds a store call may take before `STORE_UNAVAILABLE`, 50–30 000. @default 2000 */
+  storeTimeout?: number;
+  /** Milliseconds a vendor may take before `SEND_FAILED`, 100–60 000. @default 10000 */
+  sendTimeout?: number;
+  /** Looks up the phone of a user id, for sends by `userId`; `null` for an unknown user (a stand-in answers). */
+  resolvePhone?: (userId: string) => Promise<string | null | undefined> | string | null | undefined;
+  /** Where the one-time set-up warnings go. @default console */
+  logger?: Logger;
+  /** Milliseconds since the epoch; for tests. @default Date.now */
+  clock?: () => number;
+}
