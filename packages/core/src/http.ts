@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { CheckTokenOptions, SendInput, SmsOtp } from './create-sms-otp.js';
-import { type ErrorCode, MESSAGES, SmsOtpConfigError, SmsOtpError } from './errors.js';
+import { type ErrorCode, isSmsOtpError, MESSAGES, SmsOtpConfigError, SmsOtpError } from './errors.js';
 import { type HttpOptions, httpOptionsSchema, parseWith, type ResponseContext } from './options.js';
 import type { VerifiedPhone } from './token.js';
 
@@ -221,7 +221,7 @@ export async function handleGuard(
 
 /** Turns an `SmsOtpError` into its response; rethrows anything else (a bug, for the framework's handler). */
 export function errorResponse(error: unknown, options: ResolvedHttpOptions): HttpResponse {
-  if (!(error instanceof SmsOtpError)) throw error;
+  if (!isSmsOtpError(error)) throw error;
   const details = publicDetails(error);
   const headers: Record<string, string> = {};
   if (error.status === 429) {

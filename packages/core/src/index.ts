@@ -64,7 +64,7 @@ export type {
 } from './options.js';
 export { maskPhone, type NormalizedPhone, type PhoneInput, PhoneParser } from './phone.js';
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory-store.js';
-export { RedisStore, type RedisStoreOptions } from './stores/redis-store.js';
+export { RedisStore, type RedisStoreClient, type RedisStoreOptions } from './stores/redis-store.js';
 export type * from './stores/types.js';
 export type { VerifiedPhone } from './token.js';
 export * from './vendors/index.js';

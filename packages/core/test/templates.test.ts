@@ -50,7 +50,10 @@ describe('isSmsOtpError', () => {
   it('knows errors by a brand shared across copies of the package, not by class', () => {
     expect(isSmsOtpError(new SmsOtpError('CODE_INVALID'))).toBe(true);
     // What an error of another copy of @sms-otp/core looks like: another class with the same brand.
-    const foreign = Object.assign(new Error('x'), { [Symbol.for('sms-otp.error')]: true, code: 'CODE_INVALID' });
+    const foreign = Object.assign(new Error('x'), {
+      [Symbol.for('sms-otp.error')]: true,
+      code: 'CODE_INVALID',
+    });
     expect(isSmsOtpError(foreign)).toBe(true);
     expect(isSmsOtpError(new Error('x'))).toBe(false);
     expect(isSmsOtpError({ code: 'CODE_INVALID' })).toBe(false);

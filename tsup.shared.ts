@@ -1,0 +1,19 @@
+import { defineConfig, type Options } from 'tsup';
+
+/**
+ * The build of every package: ESM (`.js`, `.d.ts`) and CommonJS (`.cjs`, `.d.cts`) side by side, for Node 20,
+ * with dependencies and peer dependencies left as imports. No source maps: the sources are not published.
+ */
+export const library = (entry: Record<string, string>, extra: Options = {}) =>
+  defineConfig({
+    entry,
+    format: ['esm', 'cjs'],
+    dts: true,
+    clean: true,
+    sourcemap: false,
+    splitting: false,
+    target: 'node20',
+    platform: 'node',
+    tsconfig: 'tsconfig.build.json',
+    ...extra,
+  });
