@@ -33,6 +33,8 @@ export {
 } from './errors.js';
 export type { SmsOtpEventName, SmsOtpEvents, SmsOtpListener } from './events.js';
 export {
+  checkGuardOptions,
+  checkRouteOptions,
   errorResponse,
   type GuardResult,
   guardRouteOptions,

@@ -1,4 +1,6 @@
 import {
+  checkGuardOptions,
+  checkRouteOptions,
   guardRouteOptions,
   type HttpOptions,
   type HttpRequest,
@@ -11,7 +13,6 @@ import {
   MAX_BODY_BYTES,
   type ResolvedHttpOptions,
   rememberRouteOptions,
-  resolveGuardOptions,
   resolveHttpOptions,
   type SmsOtp,
   type VerifiedPhone,
@@ -57,8 +58,8 @@ type Handler = (otp: SmsOtp, request: HttpRequest, options: ResolvedHttpOptions)
  * @example
  * app.use(smsOtp(otp, { prefix: '/sms' }));
  */
-export function smsOtp(otp: SmsOtp, options: SmsOtpRouterOptions = {}): Router {
-  const { prefix = '/sms', ...http } = options;
+export function smsOtp(engine: SmsOtp, options?: SmsOtpRouterOptions): Router {
+  const { otp, prefix, http } = checkRouteOptions(engine, options, "smsOtp(otp, { prefix: '/sms' })");
   const resolved = resolveHttpOptions(otp, http);
   rememberRouteOptions(otp, http);
   // Paths as Koa and Fastify match them: exact case, no trailing slash.
@@ -99,9 +100,9 @@ export function smsOtp(otp: SmsOtp, options: SmsOtpRouterOptions = {}): Router {
  *   res.json({ phone: req.smsVerified!.phone });
  * });
  */
-export function requireSmsVerified(otp: SmsOtp, options: RequireSmsVerifiedOptions): RequestHandler {
-  const { purpose, consume, ...http } = options;
-  const check = resolveGuardOptions(otp, { purpose, consume });
+export function requireSmsVerified(engine: SmsOtp, options: RequireSmsVerifiedOptions): RequestHandler {
+  const usage = 'requireSmsVerified(otp, { purpose: {purpose} })';
+  const { otp, check, http } = checkGuardOptions(engine, options, usage);
   const routeOptions = guardRouteOptions(otp, http);
   return function smsVerifiedGuard(req, res, next) {
     handleGuard(otp, toHttpRequest(req), check, routeOptions()).then((result) => {

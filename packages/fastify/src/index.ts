@@ -1,4 +1,6 @@
 import {
+  checkGuardOptions,
+  checkRouteOptions,
   guardRouteOptions,
   type HttpOptions,
   type HttpRequest,
@@ -11,7 +13,6 @@ import {
   MAX_BODY_BYTES,
   type ResolvedHttpOptions,
   rememberRouteOptions,
-  resolveGuardOptions,
   resolveHttpOptions,
   type SmsOtp,
   sendBodySchema,
@@ -50,22 +51,23 @@ declare module 'fastify' {
 type Handler = (otp: SmsOtp, request: HttpRequest, options: ResolvedHttpOptions) => Promise<HttpResponse>;
 
 const plugin: FastifyPluginAsync<SmsOtpPluginOptions> = async (app, options) => {
-  // Fastify's own register options travel in the same object; the rest must be route options.
+  // Fastify's own register options travel in the same object; the rest must be the engine and route options.
   const {
-    otp,
-    prefix = '/sms',
+    otp: engine,
     logLevel: _logLevel,
     logSerializers: _logSerializers,
-    ...http
-  } = options as SmsOtpPluginOptions & { logLevel?: unknown; logSerializers?: unknown };
+    ...routeOptions
+  } = (options ?? {}) as Partial<SmsOtpPluginOptions> & { logLevel?: unknown; logSerializers?: unknown };
+  const usage = "app.register(smsOtpPlugin, { otp, prefix: '/sms' })";
+  const { otp, prefix, http } = checkRouteOptions(engine, routeOptions, usage);
   const resolved = resolveHttpOptions(otp, http);
   rememberRouteOptions(otp, http);
 
   if (!app.hasRequestDecorator('smsVerified')) app.decorateRequest('smsVerified', undefined);
   if (!app.hasDecorator('requireSmsVerified')) {
     app.decorate('requireSmsVerified', (guard: RequireSmsVerifiedOptions) => {
-      const { purpose, consume, ...own } = guard;
-      const check = resolveGuardOptions(otp, { purpose, consume });
+      const usage = 'app.requireSmsVerified({ purpose: {purpose} })';
+      const { check, http: own } = checkGuardOptions(otp, guard, usage);
       const routeOptions = guardRouteOptions(otp, own);
       return async function smsVerifiedGuard(request: FastifyRequest, reply: FastifyReply) {
         const result = await handleGuard(otp, toHttpRequest(request), check, routeOptions());

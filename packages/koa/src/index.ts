@@ -1,4 +1,6 @@
 import {
+  checkGuardOptions,
+  checkRouteOptions,
   guardRouteOptions,
   type HttpOptions,
   type HttpRequest,
@@ -10,7 +12,6 @@ import {
   isPlainJsonType,
   MAX_BODY_BYTES,
   rememberRouteOptions,
-  resolveGuardOptions,
   resolveHttpOptions,
   type SmsOtp,
   type VerifiedPhone,
@@ -47,8 +48,8 @@ export interface RequireSmsVerifiedOptions extends HttpOptions {
  * @example
  * app.use(smsOtp(otp, { prefix: '/sms' }));
  */
-export function smsOtp(otp: SmsOtp, options: SmsOtpMiddlewareOptions = {}): Middleware {
-  const { prefix = '/sms', ...http } = options;
+export function smsOtp(engine: SmsOtp, options?: SmsOtpMiddlewareOptions): Middleware {
+  const { otp, prefix, http } = checkRouteOptions(engine, options, "smsOtp(otp, { prefix: '/sms' })");
   const resolved = resolveHttpOptions(otp, http);
   rememberRouteOptions(otp, http);
   const routes = new Map([
@@ -74,9 +75,9 @@ export function smsOtp(otp: SmsOtp, options: SmsOtpMiddlewareOptions = {}): Midd
  *   ctx.body = { phone: ctx.state.smsVerified!.phone };
  * });
  */
-export function requireSmsVerified(otp: SmsOtp, options: RequireSmsVerifiedOptions): Middleware {
-  const { purpose, consume, ...http } = options;
-  const check = resolveGuardOptions(otp, { purpose, consume });
+export function requireSmsVerified(engine: SmsOtp, options: RequireSmsVerifiedOptions): Middleware {
+  const usage = 'requireSmsVerified(otp, { purpose: {purpose} })';
+  const { otp, check, http } = checkGuardOptions(engine, options, usage);
   const routeOptions = guardRouteOptions(otp, http);
   return async function smsVerifiedGuard(ctx, next) {
     const result = await handleGuard(otp, await toHttpRequest(ctx, false), check, routeOptions());
