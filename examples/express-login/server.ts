@@ -59,7 +59,9 @@ const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
 export function createApp(options: AppOptions = {}): ExampleApp {
   const redisUrl = options.redisUrl ?? process.env.REDIS_URL;
   const redis = redisUrl ? new Redis(redisUrl, { maxRetriesPerRequest: 1 }) : undefined;
-  if (redis) watchRedis(redis);
+  // Without a listener ioredis prints "Unhandled error event" for every failed reconnect while Redis is down;
+  // the routes answer STORE_UNAVAILABLE meanwhile, so one line per outage is enough.
+  if (redis) watchRedis(redis, redisUrl!);
   // The sender the engine will use: one given in `options.otp` wins over the environment's.
   const sender = options.otp?.sender ?? vendorFromEnv(options.env ?? process.env);
   const otp = createSmsOtp({
@@ -97,11 +99,18 @@ export function createApp(options: AppOptions = {}): ExampleApp {
     res.json({ phone, purpose, verifiedAt });
   });
 
+  // The document says what this server accepts: its purposes, channels and code length, and (in development)
+  // that the send's devCode is the code, so a tool can walk send → verify → /api/me alone.
   const openApi = openApiDocument({
     prefix: '/sms',
     title: 'sms-otp example: phone login',
     guarded: [{ method: 'post', path: '/api/me', purpose: 'login', summary: 'The phone that signed in' }],
     ...(receipts ? { receipts } : {}),
+    purposes: otp.options.purposes,
+    channels: sender.channels ?? ['sms'],
+    // A code provider (Twilio Verify) makes codes of its own length.
+    ...(sender.kind === 'sender' ? { codeLength: otp.options.codeLength } : {}),
+    exposeCode: otp.options.exposeCode === true,
   });
   app.get('/openapi.json', (_req, res) => {
     res.json(openApi);
@@ -119,20 +128,19 @@ export function createApp(options: AppOptions = {}): ExampleApp {
   };
 }
 
-/**
- * Says once when Redis goes away and once when it is back. An ioredis client needs an `error` listener: without
- * one it prints "Unhandled error event" with a stack on every reconnect attempt while Redis is down. Meanwhile
- * sends and verifies answer STORE_UNAVAILABLE (503).
- */
-function watchRedis(redis: Redis): void {
+/** Logs a Redis outage once (and its end), instead of ioredis' unhandled error event per reconnect. */
+export function watchRedis(redis: Redis, url: string, log: (line: string) => void = console.warn): void {
   let down = false;
+  const where = url.replace(/\/\/[^@/]*@/, '//'); // no password in logs
   redis.on('error', (error: Error) => {
-    if (!down)
-      console.error(`[redis] ${error.message}; reconnecting (sends and verifies answer 503 meanwhile)`);
+    if (down) return;
     down = true;
+    log(
+      `Redis at ${where} is unavailable (${error.message}); the routes answer STORE_UNAVAILABLE until it is back.`,
+    );
   });
   redis.on('ready', () => {
-    if (down) console.error('[redis] connected again');
+    if (down) log(`Redis at ${where} is back.`);
     down = false;
   });
 }

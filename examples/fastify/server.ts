@@ -1,10 +1,11 @@
 /**
- * The sms-otp API on Fastify 5: `POST /sms/send`, `POST /sms/verify` and a guarded `POST /api/me`.
+ * The sms-otp API on Fastify 5: `POST /sms/send`, `POST /sms/verify`, `GET /sms/captcha`, a guarded
+ * `POST /api/me`, and the API as OpenAPI 3.1 at `GET /openapi.json`.
  *
  *   npx -y pnpm@10 example:fastify          # from the repository root, http://localhost:3000
  */
 import { pathToFileURL } from 'node:url';
-import { createSmsOtp, type SmsOtpOptions } from '@sms-otp/core';
+import { createSmsOtp, openApiDocument, type SmsOtpOptions } from '@sms-otp/core';
 import { smsOtpPlugin } from '@sms-otp/fastify';
 import Fastify from 'fastify';
 
@@ -26,6 +27,18 @@ export async function createApp(options: SmsOtpOptions = {}) {
   app.post('/api/me', { onRequest: app.requireSmsVerified({ purpose: 'login' }) }, async (request) => ({
     phone: request.smsVerified!.phone,
   }));
+  const openApi = openApiDocument({
+    prefix: '/sms',
+    title: 'sms-otp Fastify example',
+    guarded: [{ method: 'post', path: '/api/me', purpose: 'login', summary: 'The phone that signed in' }],
+    purposes: otp.options.purposes,
+    // The default sender (console) takes both channels, another one 'sms' unless it says so;
+    // a code provider makes codes of its own length.
+    ...(otp.options.sender ? { channels: otp.options.sender.channels ?? ['sms'] } : {}),
+    ...(otp.options.sender?.kind === 'provider' ? {} : { codeLength: otp.options.codeLength }),
+    exposeCode: otp.options.exposeCode === true,
+  });
+  app.get('/openapi.json', async () => openApi);
   return app;
 }
 

@@ -1,5 +1,6 @@
 /**
- * The sms-otp API on Koa 3: `POST /sms/send`, `POST /sms/verify` and a guarded `POST /api/me`.
+ * The sms-otp API on Koa 3: `POST /sms/send`, `POST /sms/verify`, `GET /sms/captcha`, a guarded
+ * `POST /api/me`, and the API as OpenAPI 3.1 at `GET /openapi.json`.
  *
  *   npx -y pnpm@10 example:koa              # from the repository root, http://localhost:3000
  */
@@ -7,7 +8,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import Router from '@koa/router';
-import { createSmsOtp, type SmsOtpOptions } from '@sms-otp/core';
+import { createSmsOtp, openApiDocument, type SmsOtpOptions } from '@sms-otp/core';
 import { requireSmsVerified, smsOtp } from '@sms-otp/koa';
 import Koa from 'koa';
 
@@ -24,6 +25,20 @@ export function createApp(options: SmsOtpOptions = {}) {
   const router = new Router();
   router.post('/api/me', requireSmsVerified(otp, { purpose: 'login' }), (ctx) => {
     ctx.body = { phone: ctx.state.smsVerified!.phone };
+  });
+  const openApi = openApiDocument({
+    prefix: '/sms',
+    title: 'sms-otp Koa example',
+    guarded: [{ method: 'post', path: '/api/me', purpose: 'login', summary: 'The phone that signed in' }],
+    purposes: otp.options.purposes,
+    // The default sender (console) takes both channels, another one 'sms' unless it says so;
+    // a code provider makes codes of its own length.
+    ...(otp.options.sender ? { channels: otp.options.sender.channels ?? ['sms'] } : {}),
+    ...(otp.options.sender?.kind === 'provider' ? {} : { codeLength: otp.options.codeLength }),
+    exposeCode: otp.options.exposeCode === true,
+  });
+  router.get('/openapi.json', (ctx) => {
+    ctx.body = openApi;
   });
   const app = new Koa().use(smsOtp(otp, { prefix: '/sms' })).use(router.routes());
   return { app, otp };

@@ -14,6 +14,24 @@ export interface OpenApiResponse {
     string,
     { schema: JsonSchema; examples?: Record<string, { summary?: string; value: unknown }> }
   >;
+  /** Operations that take values from this answer (OpenAPI Link Objects, runtime expressions). */
+  links?: Record<string, OpenApiLink>;
+}
+
+/** A link from an answer to the next operation: what a stateful tool fills in from this exchange. */
+export interface OpenApiLink {
+  operationId: string;
+  description: string;
+  /** By parameter name (`header.X-Sms-Token`): a runtime expression such as `$response.body#/token`. */
+  parameters?: Record<string, string>;
+  /** The next request's body, each field a runtime expression (`$request.body#/phone`). */
+  requestBody?: Record<string, string>;
+}
+
+/** An entry of the document's `servers`. */
+export interface OpenApiServer {
+  url: string;
+  description?: string;
 }
 
 /** One operation (`post`, `get` …) of a path. */
@@ -30,7 +48,13 @@ export interface OpenApiOperation {
     description: string;
     schema: JsonSchema;
   }>;
-  requestBody?: { required: boolean; content: Record<string, { schema: JsonSchema }> };
+  requestBody?: {
+    required: boolean;
+    content: Record<
+      string,
+      { schema: JsonSchema; examples?: Record<string, { summary?: string; value: unknown }> }
+    >;
+  };
   responses: Record<string, OpenApiResponse>;
 }
 
@@ -38,6 +62,7 @@ export interface OpenApiOperation {
 export interface OpenApiDocument {
   openapi: '3.1.0';
   info: { title: string; version: string; description: string };
+  servers: OpenApiServer[];
   tags: Array<{ name: string; description: string }>;
   paths: Record<string, Record<string, OpenApiOperation>>;
   components: {
@@ -80,6 +105,30 @@ export interface OpenApiOptions {
    * Listed only then; secret paths appear as a `{secretPath}` parameter, never their value. Default: none.
    */
   receipts?: ReceiptOptions | readonly ReceiptVendor[];
+  /**
+   * The document's `servers`: where the paths (which include `prefix`) are served. Default `[{ url: '/' }]`,
+   * the host that serves the document.
+   */
+  servers?: readonly OpenApiServer[];
+  /**
+   * Whether the engine resolves user ids to phones (`resolvePhone`): only then do the request bodies list
+   * `userId` (as an alternative to `phone`). Default `false`: `phone` is required.
+   */
+  userIds?: boolean;
+  /** The engine's `purposes`: `purpose` is then one of them. Default: any string (the server answers UNKNOWN_PURPOSE). */
+  purposes?: readonly string[];
+  /** The channels the sender supports (`sender.channels`): `channel` is then one of them. Default `['sms', 'voice']`. */
+  channels?: readonly ('sms' | 'voice')[];
+  /**
+   * Digits in a code: the engine's `codeLength`, or a range when a code provider makes codes of its own
+   * length. Default `{ min: 4, max: 10 }` (the range `codeLength` takes).
+   */
+  codeLength?: number | { min: number; max: number };
+  /**
+   * The engine runs with `exposeCode: true` (development only): the send→verify link then also carries the
+   * send's `devCode` as `code`, so a tool can walk send → verify → guarded route alone. Default `false`.
+   */
+  exposeCode?: boolean;
 }
 
 /**
@@ -208,27 +257,67 @@ function stripSafeIntegerBounds(value: unknown): unknown {
 const FIELD_DESCRIPTIONS: Record<string, string> = {
   phone:
     "E.164 (`+8613800138000`), or a national number read with `country` or the server's `defaultCountry`.",
-  userId: 'Instead of `phone`, when the server resolves user ids to phones (`resolvePhone`).',
+  userId: 'Instead of `phone`: the server resolves user ids to phones (`resolvePhone`).',
   country: 'How to read a national `phone`: an ISO code (`"KH"`) or a calling code (`"+855"`).',
   purpose: 'One of the purposes the server configured. Default: the first one (`"login"`).',
   channel: '`"sms"` (default) or `"voice"` where the vendor supports it.',
   captchaKey: 'Captcha challenge id, when the captcha policy asks for one.',
   captcha: 'Captcha answer, when the captcha policy asks for one.',
-  code: 'The code the user received: digits (spaces are ignored).',
-  requestId: 'The `requestId` of the send; required when the server runs with `requireRequestId`.',
+  code: 'The code the user received: its digits (blanks are ignored).',
+  requestId: 'The `requestId` the send answered: binds the check to that send.',
 };
 
-/** A request body schema: unknown fields are ignored, and `phone` or `userId` is required. */
-function requestSchema(schema: z.ZodType, description: string): JsonSchema {
+const IGNORED_USER_ID =
+  'Ignored: this server resolves no user ids (no `resolvePhone`), so `phone` is required. Still checked as a string.';
+
+/** What the request schemas are narrowed by (the server's configuration, as far as the document knows it). */
+interface RequestShape {
+  userIds: boolean;
+  purposes: readonly string[] | undefined;
+  channels: readonly string[] | undefined;
+  code: { min: number; max: number };
+}
+
+/**
+ * A request body schema, from the zod schema the route parses bodies with: unknown fields are ignored;
+ * `phone` is required, or `phone` or `userId` when the server resolves user ids (without, `userId` stays
+ * listed, as ignored: the server still refuses one that is not a string). `code` is what the engine
+ * accepts (digits, blanks ignored, as many as a code has) and `purpose` one of the configured ones, when known.
+ */
+function requestSchema(schema: z.ZodType, description: string, shape: RequestShape): JsonSchema {
   const base = jsonSchema(schema, 'input');
-  const properties = Object.fromEntries(
-    Object.entries((base.properties ?? {}) as Record<string, JsonSchema>).map(([name, property]) => [
-      name,
-      FIELD_DESCRIPTIONS[name] ? { description: FIELD_DESCRIPTIONS[name], ...property } : property,
-    ]),
-  );
-  if (properties.code) properties.code = { ...properties.code, pattern: '^[0-9\\s]+$' };
-  return { ...base, properties, description, anyOf: [{ required: ['phone'] }, { required: ['userId'] }] };
+  const properties: Record<string, JsonSchema> = {};
+  for (const [name, property] of Object.entries((base.properties ?? {}) as Record<string, JsonSchema>)) {
+    // Without `resolvePhone` the server ignores `userId` (after checking its type): listed as such, not as a recipient.
+    const text = name === 'userId' && !shape.userIds ? IGNORED_USER_ID : FIELD_DESCRIPTIONS[name];
+    properties[name] = text ? { description: text, ...property } : property;
+  }
+  if (properties.code) {
+    const { min, max } = shape.code;
+    properties.code = {
+      ...properties.code,
+      minLength: min,
+      // Blanks between digits are ignored, so a typed code may be longer than its digits (up to the body's bound).
+      pattern: `^\\s*(?:[0-9]\\s*){${min},${max}}$`,
+    };
+  }
+  if (properties.purpose && shape.purposes)
+    properties.purpose = { ...properties.purpose, enum: [...shape.purposes] };
+  if (properties.channel && shape.channels)
+    properties.channel = { ...properties.channel, enum: [...shape.channels] };
+  const required = [...((base.required as string[] | undefined) ?? [])];
+  const { required: _required, ...rest } = base;
+  return {
+    ...rest,
+    description,
+    properties,
+    ...(shape.userIds
+      ? {
+          ...(required.length > 0 ? { required } : {}),
+          anyOf: [{ required: ['phone'] }, { required: ['userId'] }],
+        }
+      : { required: ['phone', ...required.filter((name) => name !== 'phone')] }),
+  };
 }
 
 /** Every answer of the sms-otp routes carries it. */
@@ -264,7 +353,12 @@ function errorResponses(codes: readonly ErrorCode[]): Record<string, OpenApiResp
           schema: {
             allOf: [
               ref('SmsOtpError'),
-              { properties: { error: { properties: { code: { type: 'string', enum: list } } } } },
+              // Narrows `code` and nothing else (`additionalProperties: true` says so to strict validators).
+              {
+                properties: {
+                  error: { properties: { code: { type: 'string', enum: list } }, additionalProperties: true },
+                },
+              },
             ],
           },
           examples: Object.fromEntries(
@@ -317,29 +411,76 @@ export function openApiDocument(options: OpenApiOptions = {}): OpenApiDocument {
   const cookie = options.cookie
     ? { name: (typeof options.cookie === 'object' && options.cookie.name) || TOKEN_COOKIE }
     : undefined;
-  /** One of the sms-otp routes: its body, its 200 answer (every answer carries `Cache-Control`), its errors. */
+  const shape = requestShape(options);
+  const guarded = options.guarded ?? [];
+  const examples = requestExamples(shape);
+  /** One of the sms-otp routes: public (`security: []`), its body, its 200 answer (every answer carries `Cache-Control`), its errors. */
   const route = (
     operationId: string,
     summary: string,
     description: string,
-    request: string | undefined,
-    result: { description: string; schema: string; headers?: OpenApiResponse['headers'] },
+    request: { schema: string; examples: Record<string, { summary: string; value: unknown }> } | undefined,
+    result: {
+      description: string;
+      schema: string;
+      headers?: OpenApiResponse['headers'];
+      links?: Record<string, OpenApiLink>;
+    },
     errors: readonly ErrorCode[],
   ): OpenApiOperation => ({
     operationId,
     summary,
     description,
     tags: ['sms-otp'],
-    ...(request ? { requestBody: { required: true, content: json(ref(request)) } } : {}),
+    security: [],
+    ...(request
+      ? {
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: ref(request.schema), examples: request.examples } },
+          },
+        }
+      : {}),
     responses: {
       '200': {
         description: result.description,
         headers: { ...NO_STORE, ...result.headers },
         content: json(ref(result.schema)),
+        ...(result.links && Object.keys(result.links).length > 0 ? { links: result.links } : {}),
       },
       ...errorResponses(errors),
     },
   });
+
+  // send → verify: the same recipient and purpose, the send's requestId (and, in development, its devCode).
+  const fromSend = (field: string) => `$request.body#/${field}`;
+  const verifyLink: OpenApiLink = {
+    operationId: 'smsOtpVerify',
+    description:
+      'Check the code of this send: the same recipient and purpose, and its `requestId`' +
+      (options.exposeCode
+        ? '; `code` is the `devCode` (development servers only).'
+        : '; `code` is what the user received.'),
+    requestBody: {
+      phone: fromSend('phone'),
+      ...(shape.userIds ? { userId: fromSend('userId') } : {}),
+      country: fromSend('country'),
+      purpose: fromSend('purpose'),
+      requestId: '$response.body#/requestId',
+      ...(options.exposeCode ? { code: '$response.body#/devCode' } : {}),
+    },
+  };
+  // verify → each guarded route: the token as X-Sms-Token.
+  const guardLinks = Object.fromEntries(
+    guarded.map((route) => [
+      guardedOperationId(route),
+      {
+        operationId: guardedOperationId(route),
+        description: `Use the token on \`${route.method.toUpperCase()} ${route.path}\` (when the verify was for purpose \`${route.purpose}\`).`,
+        parameters: { 'header.X-Sms-Token': '$response.body#/token' },
+      },
+    ]),
+  );
 
   const paths: OpenApiDocument['paths'] = {
     [`${prefix}/send`]: {
@@ -348,8 +489,8 @@ export function openApiDocument(options: OpenApiOptions = {}): OpenApiDocument {
         'Send a one-time code',
         'Sends a code to `phone` (or to the phone of `userId`) for `purpose`. A newer send replaces the older code. ' +
           'Sends are limited by a resend cooldown and per-phone and per-IP windows.',
-        'SendRequest',
-        { description: 'The code was sent.', schema: 'SendResult' },
+        { schema: 'SendRequest', examples: examples.send },
+        { description: 'The code was sent.', schema: 'SendResult', links: { smsOtpVerify: verifyLink } },
         ROUTE_ERRORS.send,
       ),
     },
@@ -359,10 +500,11 @@ export function openApiDocument(options: OpenApiOptions = {}): OpenApiDocument {
         'Check a one-time code',
         'Checks `code` for `phone` and `purpose`. A code verifies at most once and dies after too many wrong ' +
           'guesses. The token it returns proves the verification to a guarded route (`X-Sms-Token`).',
-        'VerifyRequest',
+        { schema: 'VerifyRequest', examples: examples.verify },
         {
           description: 'The code was right.',
           schema: 'VerifyResult',
+          links: guardLinks,
           ...(cookie
             ? {
                 headers: {
@@ -392,7 +534,7 @@ export function openApiDocument(options: OpenApiOptions = {}): OpenApiDocument {
 
   Object.assign(paths, receiptPaths(prefix, options.receipts));
 
-  for (const route of options.guarded ?? []) {
+  for (const route of guarded) {
     paths[route.path] = { ...paths[route.path], [route.method]: guardedOperation(route, prefix, cookie) };
   }
 
@@ -405,10 +547,50 @@ export function openApiDocument(options: OpenApiOptions = {}): OpenApiDocument {
         'Send a one-time code by SMS and check it. Every error is `{ "error": { "code", "message", …details } }`; ' +
         '429 responses carry `Retry-After`.',
     },
+    servers: options.servers ? options.servers.map((server) => ({ ...server })) : [{ url: '/' }],
     tags: [{ name: 'sms-otp', description: 'One-time codes by SMS' }],
     paths,
-    components: components(cookie),
+    components: components(cookie, shape),
   };
+}
+
+function guardedOperationId(route: GuardedRoute): string {
+  return `${route.method}${route.path.replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ?? '').toUpperCase())}`;
+}
+
+/** The options that narrow the request schemas. */
+function requestShape(options: OpenApiOptions): RequestShape {
+  const length = options.codeLength ?? { min: 4, max: 10 };
+  const code =
+    typeof length === 'number' ? { min: length, max: length } : { min: length.min, max: length.max };
+  if (!Number.isInteger(code.min) || !Number.isInteger(code.max) || code.min < 1 || code.max < code.min)
+    throw new TypeError(
+      `openApiDocument: codeLength must be a positive integer or { min, max } with min ≤ max`,
+    );
+  return { userIds: options.userIds === true, purposes: options.purposes, channels: options.channels, code };
+}
+
+/** Request examples that the document's own schemas accept. */
+function requestExamples(shape: RequestShape) {
+  const purpose = shape.purposes?.[0] ?? 'login';
+  const digits = Math.min(Math.max(6, shape.code.min), shape.code.max);
+  const code = '1234567890'.repeat(2).slice(0, digits);
+  const send: Record<string, { summary: string; value: unknown }> = {
+    e164: { summary: 'An E.164 phone number', value: { phone: '+8613800138000', purpose } },
+    national: {
+      summary: 'A national number and its country',
+      value: { phone: '13800138000', country: 'CN', purpose },
+    },
+  };
+  if (shape.userIds)
+    send.userId = { summary: 'A user id the server resolves', value: { userId: 'user-42', purpose } };
+  const verify = {
+    code: {
+      summary: 'The code of a send',
+      value: { phone: '+8613800138000', purpose, requestId: 'q7bY2m0cSxW3lH8aT1vN9w', code },
+    },
+  };
+  return { send, verify };
 }
 
 /** The operation of a host route behind the guard: it needs a token of `route.purpose`. */
@@ -418,23 +600,34 @@ function guardedOperation(
   cookie: { name: string } | undefined,
 ): OpenApiOperation {
   return {
-    operationId: `${route.method}${route.path.replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ?? '').toUpperCase())}`,
+    operationId: guardedOperationId(route),
     summary: route.summary ?? `${route.method.toUpperCase()} ${route.path}`,
     description: `Needs a verification token for purpose \`${route.purpose}\` (from \`${prefix}/verify\`).`,
     security: cookie ? [{ smsToken: [] }, { smsTokenCookie: [] }] : [{ smsToken: [] }],
+    // The scheme's header again as a parameter, so that the verify → route link can fill it in.
+    parameters: [
+      {
+        name: 'X-Sms-Token',
+        in: 'header',
+        required: false,
+        description: `The \`token\` of a verify for purpose \`${route.purpose}\`${cookie ? ' (or the cookie)' : ''}.`,
+        schema: { type: 'string', minLength: 1 },
+      },
+    ],
     responses: { '200': { description: "The route's own answer." }, ...errorResponses(ROUTE_ERRORS.guard) },
   };
 }
 
 /** The document's schemas and security schemes (the cookie one in cookie mode). */
-function components(cookie: { name: string } | undefined): OpenApiDocument['components'] {
+function components(
+  cookie: { name: string } | undefined,
+  shape: RequestShape,
+): OpenApiDocument['components'] {
+  const recipient = shape.userIds ? '`phone` or `userId` is required' : '`phone` is required';
   return {
     schemas: {
-      SendRequest: requestSchema(sendBodySchema, 'Body of the send route: `phone` or `userId` is required.'),
-      VerifyRequest: requestSchema(
-        verifyBodySchema,
-        'Body of the verify route: `phone` or `userId` is required.',
-      ),
+      SendRequest: requestSchema(sendBodySchema, `Body of the send route: ${recipient}.`, shape),
+      VerifyRequest: requestSchema(verifyBodySchema, `Body of the verify route: ${recipient}.`, shape),
       SendResult: jsonSchema(sendResultSchema, 'output'),
       VerifyResult: jsonSchema(verifyResultSchema, 'output'),
       CaptchaResult: jsonSchema(captchaResultSchema, 'output'),
@@ -495,6 +688,8 @@ function receiptPaths(
           ? 'Twilio status callback, authenticated by `X-Twilio-Signature`. Emits `delivered` / `undelivered`.'
           : "The vendor's delivery report (JSON array), authenticated by the secret path. Emits `delivered` / `undelivered`.",
         tags: ['sms-otp'],
+        // Authenticated by the vendor's signature or the secret path, not by a scheme of the document.
+        security: [],
         parameters: [
           twilio
             ? {

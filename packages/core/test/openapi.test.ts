@@ -1,10 +1,18 @@
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createSmsOtp } from '../src/create-sms-otp.js';
 import { memorySender } from '../src/dev-senders.js';
 import { ERROR_STATUS, type ErrorCode, SmsOtpError } from '../src/errors.js';
 import { errorResponse, handleCaptcha, handleSend, handleVerify, resolveHttpOptions } from '../src/http.js';
-import { type JsonSchema, type OpenApiResponse, openApiDocument, ROUTE_ERRORS } from '../src/openapi.js';
+import {
+  type JsonSchema,
+  type OpenApiDocument,
+  type OpenApiResponse,
+  openApiDocument,
+  ROUTE_ERRORS,
+} from '../src/openapi.js';
 
 /** DESIGN.md's error table: code → status. */
 const DESIGN_TABLE: Record<ErrorCode, number> = {
@@ -53,6 +61,13 @@ function errorCodes(path: string, method = 'post'): Map<number, string[]> {
     if (Number(status) >= 400) out.set(Number(status), codesOf(response));
   }
   return out;
+}
+
+/** A JSON Schema 2020-12 validator of one of the document's component schemas (its `$ref`s resolved). */
+function validator(document: OpenApiDocument, name: string) {
+  const ajv = new Ajv2020({ strict: false, allErrors: true });
+  ajv.addSchema({ $id: 'https://openapi.test/doc', components: document.components });
+  return ajv.compile({ $ref: `https://openapi.test/doc#/components/schemas/${name}` });
 }
 
 /** Does `body` meet the `required`/`anyOf` rules of a request schema? (Enough of JSON Schema for these.) */
@@ -176,9 +191,22 @@ describe('openApiDocument', () => {
       expect(body.properties.error.properties).toHaveProperty(detail);
   });
 
-  it('request schemas come from the zod body schemas and require phone or userId', () => {
-    const send = schemas.SendRequest!;
-    const verify = schemas.VerifyRequest!;
+  it('request schemas come from the zod body schemas and require phone (or userId with userIds)', () => {
+    const plain = schemas.SendRequest!;
+    // Without resolvePhone, userId is no recipient: listed (the server still checks its type) as ignored.
+    expect((plain.properties as Record<string, JsonSchema>).userId).toMatchObject({
+      type: 'string',
+      description: expect.stringMatching(/^Ignored/),
+    });
+    expect(plain.required).toEqual(['phone']);
+    expect(plain).not.toHaveProperty('anyOf');
+    expect(meetsRequired(plain, { userId: 'u1' })).toBe(false);
+    expect(meetsRequired(schemas.VerifyRequest!, { phone: '+8613800138000', code: '123456' })).toBe(true);
+    expect(String(plain.description)).not.toContain('userId');
+
+    const withUserIds = openApiDocument({ userIds: true }).components.schemas;
+    const send = withUserIds.SendRequest!;
+    const verify = withUserIds.VerifyRequest!;
     expect(send).not.toHaveProperty('$schema');
     expect(send.type).toBe('object');
     expect(Object.keys(send.properties as object).sort()).toEqual(
@@ -279,6 +307,185 @@ describe('openApiDocument', () => {
       'TOKEN_EXPIRED',
       'TOKEN_USED',
     ]);
-    expect(operation('/sms/send').security).toBeUndefined();
+    expect(operation('/sms/send').security).toEqual([]);
+  });
+
+  it('has servers (default the serving host) and security: [] on every public route', () => {
+    expect(doc.servers).toEqual([{ url: '/' }]);
+    const servers = [{ url: 'https://api.example.org', description: 'Production' }];
+    expect(openApiDocument({ servers }).servers).toEqual(servers);
+    const full = openApiDocument({
+      receipts: ['twilio', 'aliyun'],
+      guarded: [{ method: 'post', path: '/api/me', purpose: 'login' }],
+    });
+    const publicRoutes = Object.entries(full.paths).filter(([path]) => path.startsWith('/sms/'));
+    expect(publicRoutes.map(([path]) => path).sort()).toEqual([
+      '/sms/captcha',
+      '/sms/receipts/aliyun/{secretPath}',
+      '/sms/receipts/twilio',
+      '/sms/send',
+      '/sms/verify',
+    ]);
+    for (const [path, item] of publicRoutes)
+      for (const operation of Object.values(item)) expect(operation.security, path).toEqual([]);
+    expect(full.paths['/api/me']!.post!.security).toEqual([{ smsToken: [] }]);
+  });
+
+  it('narrows code to what the engine accepts: digits (blanks ignored), as many as a code has', () => {
+    const accepts = (document: OpenApiDocument, code: unknown) =>
+      validator(document, 'VerifyRequest')({ phone: '+8613800138000', code });
+    for (const code of ['1234', '123456', ' 12 34 56 ', '1234567890', '12\t34'])
+      expect(accepts(doc, code), code).toBe(true);
+    // The issue's examples: 21 digits, blanks only; and digits the engine would never have made.
+    for (const code of ['1'.repeat(21), '   ', '', '123', '12345678901', '12a4', '١٢٣٤', 123456])
+      expect(accepts(doc, code), String(code)).toBe(false);
+    const six = openApiDocument({ codeLength: 6 });
+    expect(accepts(six, '123456')).toBe(true);
+    expect(accepts(six, '12345')).toBe(false);
+    expect(accepts(six, '1234567')).toBe(false);
+    expect(accepts(openApiDocument({ codeLength: { min: 4, max: 8 } }), '12345678')).toBe(true);
+    expect(() => openApiDocument({ codeLength: { min: 6, max: 4 } })).toThrow(/codeLength/);
+    const purposes = openApiDocument({ purposes: ['login', 'reset'], channels: ['sms'] }).components.schemas;
+    expect((purposes.SendRequest!.properties as Record<string, JsonSchema>).purpose).toMatchObject({
+      enum: ['login', 'reset'],
+    });
+    expect((purposes.SendRequest!.properties as Record<string, JsonSchema>).channel).toMatchObject({
+      enum: ['sms'],
+    });
+  });
+
+  it('a body the document accepts is never refused as INVALID_REQUEST (no looser than the server)', async () => {
+    const otp = createSmsOtp({
+      sender: memorySender(),
+      secret: 'x'.repeat(32),
+      purposes: ['login', 'reset'],
+    });
+    const options = resolveHttpOptions(otp);
+    const document = openApiDocument({ purposes: ['login', 'reset'], channels: ['sms'], codeLength: 6 });
+    const sendOk = validator(document, 'SendRequest');
+    const verifyOk = validator(document, 'VerifyRequest');
+    // Mostly plausible values (so that many bodies pass the document), sometimes anything.
+    const text = (...samples: string[]) =>
+      fc.oneof(
+        { weight: 40, arbitrary: fc.constantFrom(...samples) },
+        fc.string({ maxLength: 40 }),
+        fc.integer(),
+        fc.constant(null),
+      );
+    const fields = {
+      phone: text('+8613800138000', '13800138000', '+15555550100', ' ', '+86 138 0013 8000'),
+      userId: text('user-42', 'u'.repeat(129)),
+      country: text('CN', '+86', 'us', 'XX', '123456789'),
+      purpose: text('login', 'reset', 'nope'),
+      channel: text('sms', 'voice', 'fax'),
+      captchaKey: text('k'.repeat(129)),
+      captcha: text('abcd'),
+      requestId: text('q7bY2m0cSxW3lH8aT1vN9w', 'r'.repeat(65)),
+      code: fc.oneof(
+        { weight: 4, arbitrary: fc.stringMatching(/^\s?[0-9]{6}\s?$/) },
+        fc.stringMatching(/^[0-9 \t]{0,24}$/),
+        fc.stringMatching(/^\s?[0-9]{5,7}\s?$/),
+        fc.stringMatching(/^[0-9]{18,24}$/),
+        fc.string({ maxLength: 24 }),
+        fc.integer(),
+      ),
+    };
+    const body = fc.record(fields, { requiredKeys: ['phone', 'code'] });
+    let accepted = 0;
+    try {
+      await fc.assert(
+        fc.asyncProperty(body, async (input) => {
+          const send = sendOk(input);
+          const verify = verifyOk(input);
+          accepted += Number(send) + Number(verify);
+          if (send) {
+            const answer = await handleSend(otp, { body: input, ip: '192.0.2.1' }, options);
+            expect(answer.body, JSON.stringify(input)).not.toMatchObject({
+              error: { code: 'INVALID_REQUEST' },
+            });
+          }
+          if (verify) {
+            const answer = await handleVerify(otp, { body: input, ip: '192.0.2.1' }, options);
+            expect(answer.body, JSON.stringify(input)).not.toMatchObject({
+              error: { code: 'INVALID_REQUEST' },
+            });
+          }
+        }),
+        { numRuns: 400, seed: 18 },
+      );
+    } finally {
+      await otp.close();
+    }
+    expect(accepted).toBeGreaterThan(40); // the property was not vacuous
+  });
+
+  it('has request examples its own schemas accept', () => {
+    for (const options of [{}, { userIds: true }, { codeLength: 4 }, { purposes: ['reset'] }]) {
+      const document = openApiDocument(options);
+      for (const [path, name] of [
+        ['/sms/send', 'SendRequest'],
+        ['/sms/verify', 'VerifyRequest'],
+      ] as const) {
+        const content = document.paths[path]!.post!.requestBody!.content['application/json']!;
+        const examples = Object.values(content.examples ?? {});
+        expect(examples.length, path).toBeGreaterThan(0);
+        const valid = validator(document, name);
+        for (const example of examples)
+          expect(valid(example.value), JSON.stringify(example.value)).toBe(true);
+      }
+    }
+    expect(
+      Object.keys(
+        openApiDocument({ userIds: true }).paths['/sms/send']!.post!.requestBody!.content['application/json']!
+          .examples!,
+      ),
+    ).toContain('userId');
+  });
+
+  it('links send → verify (recipient, purpose, requestId) → guarded routes (token as X-Sms-Token)', () => {
+    const guarded = openApiDocument({
+      guarded: [
+        { method: 'post', path: '/api/me', purpose: 'login' },
+        { method: 'get', path: '/api/reset', purpose: 'reset' },
+      ],
+    });
+    const sent = guarded.paths['/sms/send']!.post!.responses['200']!;
+    expect(sent.links).toEqual({
+      smsOtpVerify: expect.objectContaining({
+        operationId: 'smsOtpVerify',
+        requestBody: {
+          phone: '$request.body#/phone',
+          country: '$request.body#/country',
+          purpose: '$request.body#/purpose',
+          requestId: '$response.body#/requestId',
+        },
+      }),
+    });
+    const verified = guarded.paths['/sms/verify']!.post!.responses['200']!;
+    expect(verified.links).toEqual({
+      postApiMe: expect.objectContaining({
+        operationId: 'postApiMe',
+        parameters: { 'header.X-Sms-Token': '$response.body#/token' },
+      }),
+      getApiReset: expect.objectContaining({ operationId: 'getApiReset' }),
+    });
+    // Every link names an operation of the document, and the guarded ones take the header it fills in.
+    const operations = new Map(
+      Object.values(guarded.paths).flatMap((item) => Object.values(item).map((op) => [op.operationId, op])),
+    );
+    for (const link of [...Object.values(sent.links!), ...Object.values(verified.links!)])
+      expect(operations.has(link.operationId), link.operationId).toBe(true);
+    expect(guarded.paths['/api/me']!.post!.parameters).toContainEqual(
+      expect.objectContaining({ name: 'X-Sms-Token', in: 'header', required: false }),
+    );
+    // No guarded routes: verify links nowhere. Development servers: the send's devCode is the code.
+    expect(operation('/sms/verify').responses['200']!).not.toHaveProperty('links');
+    const dev = openApiDocument({ exposeCode: true, userIds: true }).paths['/sms/send']!.post!.responses[
+      '200'
+    ]!;
+    expect(dev.links!.smsOtpVerify!.requestBody).toMatchObject({
+      code: '$response.body#/devCode',
+      userId: '$request.body#/userId',
+    });
   });
 });
