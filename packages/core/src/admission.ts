@@ -1,6 +1,6 @@
 import { isIPv4 } from 'node:net';
 import ipaddr from 'ipaddr.js';
-import type { ResolvedOptions } from './options.js';
+import { DEFAULT_COUNTRY_DAILY_LIMIT, type ResolvedOptions } from './options.js';
 import type { BreakerSpec, Bucket } from './stores/types.js';
 import { DAY_MS, HOUR_MS } from './time.js';
 
@@ -50,6 +50,7 @@ export function admissionPlanner(options: ResolvedOptions) {
   };
 
   const ipv6Subnet = options.ipv6Subnet;
+  const countryCap = countryCaps(options);
 
   return {
     /** Windows and breakers for a send to `phone` (undefined for an unknown user id) from `ip`. */
@@ -66,10 +67,15 @@ export function admissionPlanner(options: ResolvedOptions) {
         };
         if (adaptive) bucket.captchaAfter = options.captcha.afterSendsPerIp;
         buckets.push(bucket);
+        // One site's /48 holds 256 /56s, each with a window of its own: the /48 has one more, wider one.
+        if (ipv6Subnet > 48 && !isIPv4(ip)) {
+          const site = ipWindowKey(ip, 48);
+          if (site.endsWith('/48'))
+            buckets.push({ id: `ip:${site}`, limit: options.sendLimits.perIpv6_48Hour, windowMs: HOUR_MS });
+        }
       }
       const country = phone && regionOf(phone);
-      const caps: Record<string, number> | undefined = options.countryDailyLimits;
-      const countryLimit = country ? (caps?.[country] ?? caps?.['*']) : undefined;
+      const countryLimit = country ? countryCap(country) : undefined;
       if (country && countryLimit !== undefined)
         buckets.push({ id: `country:${country}`, limit: countryLimit, windowMs: DAY_MS });
       if (options.dailyBudget !== undefined)
@@ -104,6 +110,19 @@ export function admissionPlanner(options: ResolvedOptions) {
  */
 export function regionOf(phone: { country: string | undefined }): string {
   return phone.country ?? NON_GEOGRAPHIC;
+}
+
+/**
+ * The daily cap of each region's sends: its own in `countryDailyLimits`, else none for the home country
+ * (`defaultCountry`), else `'*'`, which is 100 unless given.
+ */
+export function countryCaps(
+  options: Pick<ResolvedOptions, 'countryDailyLimits' | 'defaultCountry'>,
+): (region: string) => number | undefined {
+  const caps: Record<string, number> = options.countryDailyLimits ?? {};
+  const rest = caps['*'] ?? DEFAULT_COUNTRY_DAILY_LIMIT;
+  const home = options.defaultCountry;
+  return (region) => caps[region] ?? (region === home ? undefined : rest);
 }
 
 /** libphonenumber's region code for numbers of no country. */

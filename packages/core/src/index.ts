@@ -67,6 +67,8 @@ export type {
   HttpOptions,
   Logger,
   Messages,
+  NumberType,
+  NumberTypeOptions,
   ResolvedOptions,
   ResponseContext,
   SendLimitOptions,
