@@ -1,7 +1,13 @@
 import { z } from 'zod';
 import type { CheckTokenOptions, SendInput, SmsOtp } from './create-sms-otp.js';
 import { type ErrorCode, MESSAGES, SmsOtpConfigError, SmsOtpError } from './errors.js';
-import { type HttpOptions, httpOptionsSchema, type Logger, parseWith, type ResponseContext } from './options.js';
+import {
+  type HttpOptions,
+  httpOptionsSchema,
+  type Logger,
+  parseWith,
+  type ResponseContext,
+} from './options.js';
 import type { VerifiedPhone } from './token.js';
 
 /** A request as a framework package hands it to the core. */
