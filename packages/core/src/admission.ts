@@ -1,5 +1,6 @@
 import { isIPv4 } from 'node:net';
 import ipaddr from 'ipaddr.js';
+import { getCountries } from 'libphonenumber-js';
 import { DEFAULT_COUNTRY_DAILY_LIMIT, type ResolvedOptions } from './options.js';
 import type { BreakerSpec, Bucket } from './stores/types.js';
 import { DAY_MS, HOUR_MS } from './time.js';
@@ -123,6 +124,45 @@ export function countryCaps(
   const rest = caps['*'] ?? DEFAULT_COUNTRY_DAILY_LIMIT;
   const home = options.defaultCountry;
   return (region) => caps[region] ?? (region === home ? undefined : rest);
+}
+
+/**
+ * The most SMS a day the options let through: `dailyBudget`, or the sum of the daily caps of every region
+ * numbers are accepted from (`Infinity` when one is uncapped, as the home country is by default). The
+ * per-IP windows bound no total: addresses are many.
+ */
+export function dailyCeiling(options: ResolvedOptions): { limit: number; by: string } {
+  const caps = countryCaps(options);
+  const blocked = new Set<string>(options.blockedCountries ?? []);
+  const regions = options.allowedCountries ?? [
+    ...getCountries(),
+    ...(options.allowNonGeographic ? [NON_GEOGRAPHIC] : []),
+  ];
+  let sum = 0;
+  let uncapped: string | undefined;
+  for (const region of new Set(regions)) {
+    if (blocked.has(region)) continue;
+    const cap = caps(region);
+    if (cap === undefined) uncapped ??= region;
+    else sum += cap;
+  }
+  const byCountries = uncapped
+    ? { limit: Number.POSITIVE_INFINITY, by: `${uncapped} has no daily cap` }
+    : { limit: sum, by: 'the sum of the daily country caps' };
+  if (options.dailyBudget !== undefined && options.dailyBudget <= byCountries.limit)
+    return { limit: options.dailyBudget, by: 'dailyBudget' };
+  return byCountries;
+}
+
+/** The start-up line that names the daily SMS ceiling (in production). */
+export function ceilingWarning(options: ResolvedOptions): string {
+  const { limit, by } = dailyCeiling(options);
+  const ceiling = Number.isFinite(limit) ? `${limit} SMS/day (${by})` : `unbounded (${by})`;
+  const hint =
+    by === 'dailyBudget'
+      ? 'change dailyBudget to move it'
+      : 'set dailyBudget (sends per day across all phones, e.g. dailyBudget: 5000) to bound the SMS bill';
+  return `sms-otp: daily SMS ceiling: ${ceiling}; ${hint}.`;
 }
 
 /** libphonenumber's region code for numbers of no country. */

@@ -6,7 +6,7 @@ import {
   type SmsOtp,
   type SmsOtpOptions,
 } from '@sms-otp/core';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { admissionPlanner, countryCaps } from '../src/admission.js';
 import { DeliveryTime, STAND_IN_FLOOR_MS } from '../src/engine/user-ids.js';
 import { parseOptions } from '../src/options.js';
@@ -74,6 +74,46 @@ describe('country caps and windows the planner builds', () => {
     expect(admissionPlanner(plan({ ipv6Subnet: 48 })).forSend(undefined, '2001:db8::1').buckets).toHaveLength(
       1,
     );
+  });
+});
+
+describe('the daily SMS ceiling, said at start-up in production', () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+  /** The warnings `createSmsOtp` logs with these options. */
+  function startUp(options: SmsOtpOptions): string[] {
+    const warnings: string[] = [];
+    createSmsOtp({
+      secret: SECRET,
+      sender: memorySender(),
+      ...options,
+      logger: { warn: (m) => warnings.push(m) },
+    });
+    return warnings;
+  }
+
+  it('names the ceiling the options imply, or "unbounded", and how to set dailyBudget, in one line', () => {
+    vi.stubEnv('NODE_ENV', 'production');
+    const home = startUp({ defaultCountry: 'CN' });
+    expect(home).toEqual([
+      'sms-otp: daily SMS ceiling: unbounded (CN has no daily cap); set dailyBudget (sends per day across all phones, e.g. dailyBudget: 5000) to bound the SMS bill.',
+    ]);
+    expect(startUp({ defaultCountry: 'CN', dailyBudget: 5000 })).toEqual([
+      'sms-otp: daily SMS ceiling: 5000 SMS/day (dailyBudget); change dailyBudget to move it.',
+    ]);
+    expect(startUp({ allowedCountries: ['CN', 'KH', 'US'], blockedCountries: ['US'] })[0]).toMatch(
+      /ceiling: 200 SMS\/day \(the sum of the daily country caps\); set dailyBudget/,
+    );
+    expect(startUp({ countryDailyLimits: { '*': 10 } })[0]).toMatch(/ceiling: \d{4} SMS\/day/);
+    expect(startUp({ defaultCountry: 'CN', countryDailyLimits: { CN: 1000, '*': 1 } })[0]).toMatch(
+      /ceiling: \d{4} SMS\/day/,
+    );
+  });
+
+  it('says nothing outside production', () => {
+    vi.stubEnv('NODE_ENV', 'test');
+    expect(startUp({ defaultCountry: 'CN' })).toEqual([]);
   });
 });
 
