@@ -249,9 +249,19 @@ export interface SmsOtpOptions extends HttpOptions {
   storeTimeout?: number;
   /** Milliseconds a vendor may take before `SEND_FAILED`, 100–60 000. @default 10000 */
   sendTimeout?: number;
-  /** Looks up the phone of a user id, for sends by `userId`; `null` for an unknown user (a stand-in answers). */
+  /**
+   * Looks up the phone of a user id, for sends by `userId`; `null` for an unknown user (a stand-in answers).
+   * A send by user id answers as a sent code also when the known user's number is refused (its kind, its
+   * country) or its own limits refuse the send: only the client's limits (IP windows, captcha policy,
+   * `dailyBudget`) show.
+   */
   resolvePhone?: (userId: string) => Promise<string | null | undefined> | string | null | undefined;
-  /** Where the one-time set-up warnings go. @default console */
+  /**
+   * Where the one-time set-up warnings go: no `secret`, `exposeCode` with a delivering sender, the daily SMS
+   * ceiling (in production), and the HTTP routes' client-IP warnings (no client IP; `X-Forwarded-For` not
+   * trusted), each once.
+   * @default console
+   */
   logger?: Logger;
   /** Milliseconds since the epoch; for tests. @default Date.now */
   clock?: () => number;
