@@ -97,6 +97,8 @@ export function benchEngineOptions(): SmsOtpOptions {
   return {
     secret: 'bench-secret-bench-secret-bench-secret-0123',
     sender: noopSender(),
+    // The benches send to Chinese numbers: the home country, uncapped (any other gets 100 a day by default).
+    defaultCountry: 'CN',
     exposeCode: true,
     maxAttempts: 10,
     maxFailuresPerPhone: 100,

@@ -31,6 +31,8 @@ export interface RouteOptions extends HttpOptions {
   bareGuards?: boolean;
   /** Mounts the receipts route with these options (the routes' option; never the guards'). */
   receipts?: ReceiptOptions;
+  /** Listens on this Unix socket instead of a TCP port (`request` and `port` are then of no use). */
+  socketPath?: string;
 }
 
 const DENIED = 'denied by the host';
@@ -71,18 +73,22 @@ async function expressAdapter(major: 4 | 5): Promise<typeof import('@sms-otp/exp
   }
 }
 
-async function listen(server: Server): Promise<ContractApp> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+async function listen(server: Server, socketPath?: string): Promise<ContractApp> {
+  if (socketPath) await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+  else await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     request: supertest(server),
-    port: (server.address() as AddressInfo).port,
+    port: (server.address() as AddressInfo | null)?.port ?? 0,
     close: () => new Promise<void>((resolve, reject) => server.close((e) => (e ? reject(e) : resolve()))),
   };
 }
 
 function expressApp(major: 4 | 5): AppFactory {
   const express = major === 5 ? express5 : express4;
-  return async (otp, { hostParser, trustProxy, hostGate, bareGuards, prefix, receipts, ...routes } = {}) => {
+  return async (
+    otp,
+    { hostParser, trustProxy, hostGate, bareGuards, prefix, receipts, socketPath, ...routes } = {},
+  ) => {
     const { smsOtp, requireSmsVerified } = await expressAdapter(major);
     const guardRoutes = bareGuards ? {} : routes;
     const app = express();
@@ -104,13 +110,16 @@ function expressApp(major: 4 | 5): AppFactory {
       answer,
     );
     app.post('/reset', requireSmsVerified(otp, { ...guardRoutes, purpose: 'reset-password' }), answer);
-    return listen(createServer(app));
+    return listen(createServer(app), socketPath);
   };
 }
 
 function koaApp(major: 2 | 3): AppFactory {
   const App = major === 3 ? Koa : Koa2;
-  return async (otp, { hostParser, trustProxy, hostGate, bareGuards, prefix, receipts, ...routes } = {}) => {
+  return async (
+    otp,
+    { hostParser, trustProxy, hostGate, bareGuards, prefix, receipts, socketPath, ...routes } = {},
+  ) => {
     const app = new App({ proxy: trustProxy ?? false });
     if (hostGate) {
       app.use(async (ctx, next) => {
@@ -146,13 +155,13 @@ function koaApp(major: 2 | 3): AppFactory {
     router.post('/login-peek', guard('login', false), answer);
     router.post('/reset', guard('reset-password'), answer);
     app.use(router.routes());
-    return listen(createServer(app.callback()));
+    return listen(createServer(app.callback()), socketPath);
   };
 }
 
 const fastifyApp: AppFactory = async (
   otp,
-  { hostParser: _, bareGuards: __, trustProxy, hostGate, ...routes } = {},
+  { hostParser: _, bareGuards: __, trustProxy, hostGate, socketPath, ...routes } = {},
 ) => {
   const app = Fastify({ trustProxy: trustProxy ?? false });
   if (hostGate) {
@@ -171,10 +180,10 @@ const fastifyApp: AppFactory = async (
     answer,
   );
   app.post('/reset', { preHandler: app.requireSmsVerified({ purpose: 'reset-password' }) }, answer);
-  await app.listen({ port: 0, host: '127.0.0.1' });
+  await app.listen(socketPath ? { path: socketPath } : { port: 0, host: '127.0.0.1' });
   return {
     request: supertest(app.server),
-    port: (app.server.address() as AddressInfo).port,
+    port: (app.server.address() as AddressInfo | null)?.port ?? 0,
     close: () => app.close(),
   };
 };

@@ -1,6 +1,7 @@
 import { isIPv4 } from 'node:net';
 import ipaddr from 'ipaddr.js';
-import type { ResolvedOptions } from './options.js';
+import { getCountries } from 'libphonenumber-js';
+import { DEFAULT_COUNTRY_DAILY_LIMIT, type ResolvedOptions } from './options.js';
 import type { BreakerSpec, Bucket } from './stores/types.js';
 import { DAY_MS, HOUR_MS } from './time.js';
 
@@ -50,6 +51,7 @@ export function admissionPlanner(options: ResolvedOptions) {
   };
 
   const ipv6Subnet = options.ipv6Subnet;
+  const countryCap = countryCaps(options);
 
   return {
     /** Windows and breakers for a send to `phone` (undefined for an unknown user id) from `ip`. */
@@ -66,10 +68,15 @@ export function admissionPlanner(options: ResolvedOptions) {
         };
         if (adaptive) bucket.captchaAfter = options.captcha.afterSendsPerIp;
         buckets.push(bucket);
+        // One site's /48 holds 256 /56s, each with a window of its own: the /48 has one more, wider one.
+        if (ipv6Subnet > 48 && !isIPv4(ip)) {
+          const site = ipWindowKey(ip, 48);
+          if (site.endsWith('/48'))
+            buckets.push({ id: `ip:${site}`, limit: options.sendLimits.perIpv6_48Hour, windowMs: HOUR_MS });
+        }
       }
       const country = phone && regionOf(phone);
-      const caps: Record<string, number> | undefined = options.countryDailyLimits;
-      const countryLimit = country ? (caps?.[country] ?? caps?.['*']) : undefined;
+      const countryLimit = country ? countryCap(country) : undefined;
       if (country && countryLimit !== undefined)
         buckets.push({ id: `country:${country}`, limit: countryLimit, windowMs: DAY_MS });
       if (options.dailyBudget !== undefined)
@@ -104,6 +111,58 @@ export function admissionPlanner(options: ResolvedOptions) {
  */
 export function regionOf(phone: { country: string | undefined }): string {
   return phone.country ?? NON_GEOGRAPHIC;
+}
+
+/**
+ * The daily cap of each region's sends: its own in `countryDailyLimits`, else none for the home country
+ * (`defaultCountry`), else `'*'`, which is 100 unless given.
+ */
+export function countryCaps(
+  options: Pick<ResolvedOptions, 'countryDailyLimits' | 'defaultCountry'>,
+): (region: string) => number | undefined {
+  const caps: Record<string, number> = options.countryDailyLimits ?? {};
+  const rest = caps['*'] ?? DEFAULT_COUNTRY_DAILY_LIMIT;
+  const home = options.defaultCountry;
+  return (region) => caps[region] ?? (region === home ? undefined : rest);
+}
+
+/**
+ * The most SMS a day the options let through: `dailyBudget`, or the sum of the daily caps of every region
+ * numbers are accepted from (`Infinity` when one is uncapped, as the home country is by default). The
+ * per-IP windows bound no total: addresses are many.
+ */
+export function dailyCeiling(options: ResolvedOptions): { limit: number; by: string } {
+  const caps = countryCaps(options);
+  const blocked = new Set<string>(options.blockedCountries ?? []);
+  const regions = options.allowedCountries ?? [
+    ...getCountries(),
+    ...(options.allowNonGeographic ? [NON_GEOGRAPHIC] : []),
+  ];
+  let sum = 0;
+  let uncapped: string | undefined;
+  for (const region of new Set(regions)) {
+    if (blocked.has(region)) continue;
+    const cap = caps(region);
+    if (cap === undefined) uncapped ??= region;
+    else sum += cap;
+  }
+  const byCountries = uncapped
+    ? { limit: Number.POSITIVE_INFINITY, by: `${uncapped} has no daily cap` }
+    : { limit: sum, by: 'the sum of the daily country caps' };
+  if (options.dailyBudget !== undefined && options.dailyBudget <= byCountries.limit)
+    return { limit: options.dailyBudget, by: 'dailyBudget' };
+  return byCountries;
+}
+
+/** The start-up line that names the daily SMS ceiling (in production). */
+export function ceilingWarning(options: ResolvedOptions): string {
+  const { limit, by } = dailyCeiling(options);
+  const ceiling = Number.isFinite(limit) ? `${limit} SMS/day (${by})` : `unbounded (${by})`;
+  const hint =
+    by === 'dailyBudget'
+      ? 'change dailyBudget to move it'
+      : 'set dailyBudget (sends per day across all phones, e.g. dailyBudget: 5000) to bound the SMS bill';
+  return `sms-otp: daily SMS ceiling: ${ceiling}; ${hint}.`;
 }
 
 /** libphonenumber's region code for numbers of no country. */

@@ -52,11 +52,13 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
   const addresseeOf = addresseeResolver(ctx);
   const captcha = captchas(ctx);
   const token = tokens(ctx);
+  const deliveryTime = new DeliveryTime();
   const send = sender(ctx, {
     addresseeOf,
     captchas: captcha,
     issue: issueStep(ctx, conversions),
-    dispatch: dispatcher(ctx, new DeliveryTime()),
+    dispatch: dispatcher(ctx, deliveryTime),
+    standIn: () => deliveryTime.standIn(),
   });
 
   return attachEvents(events, {

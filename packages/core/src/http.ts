@@ -1,7 +1,13 @@
 import { z } from 'zod';
 import type { CheckTokenOptions, SendInput, SmsOtp } from './create-sms-otp.js';
 import { type ErrorCode, isSmsOtpError, MESSAGES, SmsOtpConfigError, SmsOtpError } from './errors.js';
-import { type HttpOptions, httpOptionsSchema, parseWith, type ResponseContext } from './options.js';
+import {
+  type HttpOptions,
+  httpOptionsSchema,
+  type Logger,
+  parseWith,
+  type ResponseContext,
+} from './options.js';
 import type { ReceiptOptions } from './receipts.js';
 import type { VerifiedPhone } from './token.js';
 
@@ -17,6 +23,11 @@ export interface HttpRequest {
   headers?: Record<string, string | string[] | undefined>;
   /** Set when the framework's own body parser refused the body: answered as INVALID_REQUEST. */
   bodyError?: 'not-json' | 'too-large';
+  /**
+   * Whether the framework reads the client IP from `X-Forwarded-For` (Express `trust proxy`, Koa
+   * `app.proxy`, Fastify `trustProxy`); unset when the package cannot tell. Only for the set-up warnings.
+   */
+  trustProxy?: boolean;
 }
 
 /** What a framework package writes back. */
@@ -219,12 +230,40 @@ export function guardRouteOptions(otp: SmsOtp, own: HttpOptions = {}): () => Res
   };
 }
 
+/** Loggers already given each client-IP warning: each is said once per process (and logger). */
+const warned = { noIp: new WeakSet<Logger>(), untrustedProxy: new WeakSet<Logger>() };
+
+/**
+ * Warns, through the engine's `logger`, the first time a request comes without a client IP (a server on a
+ * Unix socket: the per-IP windows and the adaptive captcha cannot apply) and the first time one carries
+ * `X-Forwarded-For` while the framework does not trust proxies (every client behind the proxy then shares
+ * the proxy's per-IP window), as express-rate-limit's ERR_ERL_UNEXPECTED_X_FORWARDED_FOR does.
+ */
+export function checkClientIp(otp: SmsOtp, request: HttpRequest): void {
+  const forwarded = request.trustProxy === false && request.headers?.['x-forwarded-for'] !== undefined;
+  if (request.ip && !forwarded) return;
+  const logger = otp.options.logger ?? console;
+  if (!request.ip && !warned.noIp.has(logger)) {
+    warned.noIp.add(logger);
+    logger.warn(
+      "sms-otp: a request reached the routes without a client IP (a server on a Unix socket?): the per-IP send windows and the adaptive captcha do not apply to such requests. Listen on TCP, or behind a proxy set the framework's trust proxy to its hop count (see the package README).",
+    );
+  }
+  if (forwarded && !warned.untrustedProxy.has(logger)) {
+    warned.untrustedProxy.add(logger);
+    logger.warn(
+      "sms-otp: a request carries X-Forwarded-For but the framework does not trust proxies, so the client IP is the proxy's and every client behind it shares one per-IP window. Set trust proxy to the number of proxies in front (Express: app.set('trust proxy', 1); Koa: app.proxy = true, app.maxIpsCount = 1; Fastify: Fastify({ trustProxy: 1 })).",
+    );
+  }
+}
+
 /** `POST {prefix}/send`. */
 export async function handleSend(
   otp: SmsOtp,
   request: HttpRequest,
   options: ResolvedHttpOptions,
 ): Promise<HttpResponse> {
+  checkClientIp(otp, request);
   try {
     // The parsed body is a fresh object of our own: the IP is added to it rather than spread into a copy.
     const input: SendInput = parseBody(sendBodySchema, request);
@@ -242,6 +281,7 @@ export async function handleVerify(
   request: HttpRequest,
   options: ResolvedHttpOptions,
 ): Promise<HttpResponse> {
+  checkClientIp(otp, request);
   try {
     const body = parseBody(verifyBodySchema, request);
     const result = await otp.verify(body);
@@ -264,6 +304,7 @@ export async function handleCaptcha(
   request: HttpRequest,
   options: ResolvedHttpOptions,
 ): Promise<HttpResponse> {
+  checkClientIp(otp, request);
   try {
     return respond(options, 200, await otp.createCaptcha(request.ip ? { ip: request.ip } : {}));
   } catch (error) {

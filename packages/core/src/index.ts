@@ -69,6 +69,8 @@ export type {
   HttpOptions,
   Logger,
   Messages,
+  NumberType,
+  NumberTypeOptions,
   ResolvedOptions,
   ResponseContext,
   SendLimitOptions,

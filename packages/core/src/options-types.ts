@@ -94,8 +94,40 @@ export interface SendLimitOptions {
   perPhoneHour?: number;
   /** Sends per phone per day, across purposes, 1–10 000, at least `perPhoneHour`. @default 10 */
   perPhoneDay?: number;
-  /** Sends per client IP per hour, 1–1 000 000. @default 20 */
+  /** Sends per client IP per hour (an IPv4 address, or an IPv6 `/ipv6Subnet`), 1–1 000 000. @default 20 */
   perIpHour?: number;
+  /**
+   * Sends per IPv6 /48 per hour, 1–1 000 000: one site's allocation holds 256 /56s, each with its own
+   * `perIpHour`. Not applied when `ipv6Subnet` is 48 or less.
+   * @default 200
+   */
+  perIpv6_48Hour?: number;
+}
+
+/** A kind of number, as libphonenumber-js (full metadata) types it; see `SmsOtpOptions.numberTypes`. */
+export type NumberType =
+  | 'MOBILE'
+  | 'FIXED_LINE_OR_MOBILE'
+  | 'FIXED_LINE'
+  | 'VOIP'
+  | 'PREMIUM_RATE'
+  | 'TOLL_FREE'
+  | 'SHARED_COST'
+  | 'UAN'
+  | 'PAGER'
+  | 'PERSONAL_NUMBER'
+  | 'VOICEMAIL'
+  /** +870, +881 and Thuraya's +882 16 (libphonenumber calls them mobile or VoIP). */
+  | 'SATELLITE'
+  /** A number the full metadata gives no type. */
+  | 'UNKNOWN';
+
+/** The kinds of number each channel goes to (see `SmsOtpOptions.numberTypes`); a list replaces the default. */
+export interface NumberTypeOptions {
+  /** @default ['MOBILE', 'FIXED_LINE_OR_MOBILE', 'VOIP'] */
+  sms?: NumberType[];
+  /** @default ['MOBILE', 'FIXED_LINE_OR_MOBILE', 'FIXED_LINE', 'VOIP'] */
+  voice?: NumberType[];
 }
 
 /**
@@ -124,12 +156,32 @@ export interface SmsOtpOptions extends HttpOptions {
   purposes?: string[];
   /** How national numbers are read (ISO code, e.g. `'CN'`). @default none: only E.164 numbers are accepted */
   defaultCountry?: string;
-  /** Only numbers of these countries (ISO codes, `'001'` for non-geographic) are accepted. @default all */
+  /**
+   * Only numbers of these countries (ISO codes, `'001'` for non-geographic) are accepted. Numbers of no
+   * country (`'001'`: +800, +808, +870, +881, +882, +883, +888, +979) are accepted only when named here or with
+   * `allowNonGeographic`.
+   * @default all countries, without `'001'`
+   */
   allowedCountries?: string[];
+  /**
+   * Accepts numbers of no country (region `'001'`: international networks, satellite, UIFN) without listing
+   * every country in `allowedCountries`. `numberTypes` still applies.
+   * @default false
+   */
+  allowNonGeographic?: boolean;
+  /**
+   * The kinds of number each channel goes to; a number of another kind is `INVALID_PHONE` with
+   * `reason: 'number_type'` and nothing is sent. A list replaces that channel's default, e.g.
+   * `{ sms: ['MOBILE', 'FIXED_LINE_OR_MOBILE', 'VOIP', 'FIXED_LINE'] }` for landlines that take SMS.
+   * @default { sms: ['MOBILE', 'FIXED_LINE_OR_MOBILE', 'VOIP'], voice: ['MOBILE', 'FIXED_LINE_OR_MOBILE', 'FIXED_LINE', 'VOIP'] }
+   */
+  numberTypes?: NumberTypeOptions;
   /** Numbers of these countries (ISO codes, `'001'` for non-geographic) get `COUNTRY_NOT_ALLOWED`. @default none */
   blockedCountries?: string[];
-  /** Digits per code, 4–10. @default 6 */
+  /** Digits per code, 6–10 (4 or 5 only with `allowShortCodes`). @default 6 */
   codeLength?: number;
+  /** Allows `codeLength` 4 and 5, which are guessed 100 and 10 times more easily than 6 digits. @default false */
+  allowShortCodes?: boolean;
   /** Seconds a code stays valid, 30–600 (up to 86 400 with `allowLongTtl`). @default 300 */
   ttl?: number;
   /** Allows `ttl` above 600 seconds. @default false */
@@ -141,9 +193,10 @@ export interface SmsOtpOptions extends HttpOptions {
    */
   resendCooldown?: number | number[];
   /**
-   * Sends per country per day, 1–10^9 (`{ CN: 50000, '*': 1000 }`; `'*'` for the rest, `'001'` for
-   * non-geographic numbers).
-   * @default no cap
+   * Sends per country per day, 1–10^9 (`{ CN: 50000, '*': 1000 }`; `'*'` for every country not named,
+   * `'001'` for non-geographic numbers). The home country (`defaultCountry`) is uncapped unless named here.
+   * `{ '*': 1e9 }` is, in effect, no cap.
+   * @default { '*': 100 } (the home country, if `defaultCountry` is set, uncapped)
    */
   countryDailyLimits?: Record<string, number>;
   /** Sends per day across all phones (the SMS bill's ceiling), 1–10^9. @default no budget */
@@ -177,7 +230,10 @@ export interface SmsOtpOptions extends HttpOptions {
   maxFailuresPerPhone?: number;
   /** Seconds the phone's failure count is kept, 60–604 800. @default 86400 */
   failureWindow?: number;
-  /** Send windows per phone and per IP. @default {} (5 per phone-hour, 10 per phone-day, 20 per IP-hour) */
+  /**
+   * Send windows per phone and per IP.
+   * @default {} (5 per phone-hour, 10 per phone-day, 20 per IP-hour, 200 per IPv6 /48-hour)
+   */
   sendLimits?: SendLimitOptions;
   /**
    * Leading bits of an IPv6 address that the per-IP windows count together, 32–128 (one subscriber's usual
@@ -193,9 +249,19 @@ export interface SmsOtpOptions extends HttpOptions {
   storeTimeout?: number;
   /** Milliseconds a vendor may take before `SEND_FAILED`, 100–60 000. @default 10000 */
   sendTimeout?: number;
-  /** Looks up the phone of a user id, for sends by `userId`; `null` for an unknown user (a stand-in answers). */
+  /**
+   * Looks up the phone of a user id, for sends by `userId`; `null` for an unknown user (a stand-in answers).
+   * A send by user id answers as a sent code also when the known user's number is refused (its kind, its
+   * country) or its own limits refuse the send: only the client's limits (IP windows, captcha policy,
+   * `dailyBudget`) show.
+   */
   resolvePhone?: (userId: string) => Promise<string | null | undefined> | string | null | undefined;
-  /** Where the one-time set-up warnings go. @default console */
+  /**
+   * Where the one-time set-up warnings go: no `secret`, `exposeCode` with a delivering sender, the daily SMS
+   * ceiling (in production), and the HTTP routes' client-IP warnings (no client IP; `X-Forwarded-For` not
+   * trusted), each once.
+   * @default console
+   */
   logger?: Logger;
   /** Milliseconds since the epoch; for tests. @default Date.now */
   clock?: () => number;

@@ -24,6 +24,43 @@ const region = z
     error: 'must be an ISO 3166 country code such as "CN", or "001" for non-geographic numbers',
   });
 
+/**
+ * The kinds of number `numberTypes` names: libphonenumber's types, `SATELLITE` (+870, +881, Thuraya's +882 16:
+ * libphonenumber calls them mobile or VoIP) and `UNKNOWN` (a number its full metadata gives no type).
+ */
+export const NUMBER_TYPES = [
+  'MOBILE',
+  'FIXED_LINE_OR_MOBILE',
+  'FIXED_LINE',
+  'VOIP',
+  'PREMIUM_RATE',
+  'TOLL_FREE',
+  'SHARED_COST',
+  'UAN',
+  'PAGER',
+  'PERSONAL_NUMBER',
+  'VOICEMAIL',
+  'SATELLITE',
+  'UNKNOWN',
+] as const;
+
+/** What SMS and voice go to by default: mobiles (and VoIP); voice also calls fixed lines. */
+export const DEFAULT_NUMBER_TYPES = {
+  sms: ['MOBILE', 'FIXED_LINE_OR_MOBILE', 'VOIP'],
+  voice: ['MOBILE', 'FIXED_LINE_OR_MOBILE', 'FIXED_LINE', 'VOIP'],
+} as const satisfies Record<'sms' | 'voice', readonly (typeof NUMBER_TYPES)[number][]>;
+
+const numberTypeList = (fallback: readonly (typeof NUMBER_TYPES)[number][]) =>
+  z
+    .array(z.enum(NUMBER_TYPES, { error: `must be one of ${NUMBER_TYPES.join(', ')}` }), {
+      error: 'must be an array of number types such as "MOBILE"',
+    })
+    .min(1, { error: 'must name at least one number type' })
+    .default([...fallback]);
+
+/** Sends per day to each country not named in `countryDailyLimits` (and not the home country). */
+export const DEFAULT_COUNTRY_DAILY_LIMIT = 100;
+
 const fn = <T>(what: string) =>
   z.custom<T>((value) => typeof value === 'function', { error: `must be ${what}` });
 
@@ -124,7 +161,15 @@ export const optionsSchema = z
       .default(['login']),
     defaultCountry: country.optional(),
     allowedCountries: z.array(region, { error: 'must be an array of ISO country codes' }).min(1).optional(),
+    allowNonGeographic: z.boolean({ error: 'must be true or false' }).default(false),
+    numberTypes: z
+      .strictObject(
+        { sms: numberTypeList(DEFAULT_NUMBER_TYPES.sms), voice: numberTypeList(DEFAULT_NUMBER_TYPES.voice) },
+        { error: 'must be an object such as { sms: ["MOBILE", "FIXED_LINE_OR_MOBILE"] }' },
+      )
+      .prefault({}),
     codeLength: int(4, 10).default(6),
+    allowShortCodes: z.boolean({ error: 'must be true or false' }).default(false),
     ttl: int(30, 86_400).default(300),
     allowLongTtl: z.boolean({ error: 'must be true or false' }).default(false),
     resendCooldown: z
@@ -212,6 +257,7 @@ export const optionsSchema = z
           perPhoneHour: int(1, 1_000).default(5),
           perPhoneDay: int(1, 10_000).default(10),
           perIpHour: int(1, 1_000_000).default(20),
+          perIpv6_48Hour: int(1, 1_000_000).default(200),
         },
         { error: 'must be an object' },
       )
@@ -240,6 +286,13 @@ export const optionsSchema = z
         message: 'must be at most 600 seconds unless allowLongTtl: true',
       });
     }
+    if (options.codeLength < 6 && !options.allowShortCodes) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['codeLength'],
+        message: 'must be at least 6 unless allowShortCodes: true (4 or 5 digits are guessed too easily)',
+      });
+    }
     for (const [phone, code] of Object.entries(options.testNumbers ?? {})) {
       if (code.length !== options.codeLength) {
         ctx.addIssue({
@@ -264,6 +317,8 @@ export type {
   HttpOptions,
   Logger,
   Messages,
+  NumberType,
+  NumberTypeOptions,
   ResponseContext,
   SendLimitOptions,
   SmsOtpOptions,

@@ -8,7 +8,10 @@ import {
   type ParseNumberOptions,
   parseNumber,
 } from 'libphonenumber-js';
+import { PhoneNumber } from 'libphonenumber-js/core';
+import fullMetadata from 'libphonenumber-js/metadata.max.json';
 import { SmsOtpConfigError, SmsOtpError } from './errors.js';
+import type { NumberType } from './options-types.js';
 
 /** A phone number as a client sends it, before normalisation. */
 export interface PhoneInput {
@@ -22,6 +25,8 @@ export interface PhoneInput {
 export interface NormalizedPhone {
   e164: string;
   country: CountryCode | undefined;
+  /** The kind of number, filled in the first time `PhoneParser.typeOf` is asked (then kept with it). */
+  type?: NumberType;
 }
 
 const CALLING_CODE = /^\+?([1-9]\d{0,2})$/;
@@ -65,6 +70,12 @@ export class PhoneParser {
       this.#current = new Map();
     }
     return result;
+  }
+
+  /** The kind of number (`numberTypeOf`), worked out once per cached number. */
+  typeOf(phone: NormalizedPhone): NumberType {
+    if (phone.type === undefined) phone.type = numberTypeOf(phone.e164);
+    return phone.type;
   }
 
   #parse({ phone, country }: PhoneInput): NormalizedPhone {
@@ -158,6 +169,21 @@ function hasTypes(plan: string): boolean {
     planHasTypes.set(plan, typed);
   }
   return typed;
+}
+
+/** Satellite networks: GMSS (+881: Iridium, Globalstar …), Inmarsat (+870), Thuraya (+882 16). */
+const SATELLITE = ['+870', '+881', '+88216'];
+
+/**
+ * The kind of an E.164 number: `SATELLITE` for the satellite networks (which libphonenumber calls mobile or
+ * VoIP), else libphonenumber-js's type from its full ("max") metadata, or `UNKNOWN` for a number that metadata
+ * types as none. The default ("min") metadata that validates numbers cannot tell types apart: the full one
+ * is loaded for this alone (about 160 kB on disk, 1 MB of heap), and each number is typed once (about 10 µs).
+ * NANPA (+1) numbers are mostly `FIXED_LINE_OR_MOBILE`: their ranges do not tell.
+ */
+export function numberTypeOf(e164: string): NumberType {
+  for (const prefix of SATELLITE) if (e164.startsWith(prefix)) return 'SATELLITE';
+  return new PhoneNumber(e164 as `+${string}`, fullMetadata).getType() ?? 'UNKNOWN';
 }
 
 /**

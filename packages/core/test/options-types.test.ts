@@ -15,17 +15,18 @@ describe('the documented options interfaces are what the schemas accept', () => 
 
   it('name the same keys, nested objects too', () => {
     expectTypeOf<keyof SmsOtpOptions>().toEqualTypeOf<keyof SchemaInput>();
-    type Nested<K extends 'breaker' | 'captcha' | 'sendLimits'> = keyof Exclude<
+    type Nested<K extends 'breaker' | 'captcha' | 'sendLimits' | 'numberTypes'> = keyof Exclude<
       SchemaInput[K],
       false | undefined
     >;
-    type Mine<K extends 'breaker' | 'captcha' | 'sendLimits'> = keyof Exclude<
+    type Mine<K extends 'breaker' | 'captcha' | 'sendLimits' | 'numberTypes'> = keyof Exclude<
       SmsOtpOptions[K],
       false | undefined
     >;
     expectTypeOf<Mine<'breaker'>>().toEqualTypeOf<Nested<'breaker'>>();
     expectTypeOf<Mine<'captcha'>>().toEqualTypeOf<Nested<'captcha'>>();
     expectTypeOf<Mine<'sendLimits'>>().toEqualTypeOf<Nested<'sendLimits'>>();
+    expectTypeOf<Mine<'numberTypes'>>().toEqualTypeOf<Nested<'numberTypes'>>();
   });
 
   it('HttpOptions and the route schema input are assignable both ways', () => {

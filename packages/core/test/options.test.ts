@@ -36,7 +36,13 @@ describe('createSmsOtp options', () => {
       maxAttempts: 5,
       maxFailuresPerPhone: 20,
       failureWindow: 86_400,
-      sendLimits: { perPhoneHour: 5, perPhoneDay: 10, perIpHour: 20 },
+      allowShortCodes: false,
+      allowNonGeographic: false,
+      numberTypes: {
+        sms: ['MOBILE', 'FIXED_LINE_OR_MOBILE', 'VOIP'],
+        voice: ['MOBILE', 'FIXED_LINE_OR_MOBILE', 'FIXED_LINE', 'VOIP'],
+      },
+      sendLimits: { perPhoneHour: 5, perPhoneDay: 10, perIpHour: 20, perIpv6_48Hour: 200 },
       tokenTtl: 600,
       exposeCode: false,
       storeTimeout: 2000,
@@ -61,6 +67,25 @@ describe('createSmsOtp options', () => {
     ['codeLength too small', { codeLength: 3 }, 'codeLength', /integer from 4 to 10/],
     ['codeLength too large', { codeLength: 11 }, 'codeLength', /integer from 4 to 10/],
     ['codeLength not an integer', { codeLength: 6.5 }, 'codeLength', /integer from 4 to 10/],
+    [
+      'codeLength 4 without allowShortCodes',
+      { codeLength: 4 },
+      'codeLength',
+      /at least 6 unless allowShortCodes/,
+    ],
+    ['codeLength 5 without allowShortCodes', { codeLength: 5 }, 'codeLength', /allowShortCodes: true/],
+    ['allowShortCodes not boolean', { allowShortCodes: 1 }, 'allowShortCodes', /true or false/],
+    ['allowNonGeographic not boolean', { allowNonGeographic: 'yes' }, 'allowNonGeographic', /true or false/],
+    ['numberTypes not an object', { numberTypes: ['MOBILE'] }, 'numberTypes', /object/],
+    ['an unknown number type', { numberTypes: { sms: ['CELL'] } }, 'numberTypes.sms.0', /MOBILE/],
+    ['an empty list of number types', { numberTypes: { voice: [] } }, 'numberTypes.voice', /at least one/],
+    ['a number type channel that is none', { numberTypes: { fax: ['MOBILE'] } }, 'numberTypes.fax', /.+/],
+    [
+      'perIpv6_48Hour zero',
+      { sendLimits: { perIpv6_48Hour: 0 } },
+      'sendLimits.perIpv6_48Hour',
+      /integer from 1 to 1000000/,
+    ],
     ['ttl too small', { ttl: 10 }, 'ttl', /integer from 30 to 86400/],
     ['ttl above 600 without allowLongTtl', { ttl: 900 }, 'ttl', /at most 600 seconds unless allowLongTtl/],
     ['allowLongTtl not boolean', { allowLongTtl: 'yes' }, 'allowLongTtl', /true or false/],
@@ -278,6 +303,11 @@ describe('createSmsOtp options', () => {
     createSmsOtp({ secret, logger, exposeCode: true, sender: memorySender() });
     createSmsOtp({ secret, logger, exposeCode: false, sender: delivering });
     expect(warnings).toHaveLength(1);
+  });
+
+  it('accepts 4- and 5-digit codes with allowShortCodes', () => {
+    expect(createSmsOtp({ secret, codeLength: 4, allowShortCodes: true }).options.codeLength).toBe(4);
+    expect(createSmsOtp({ secret, codeLength: 5, allowShortCodes: true }).options.codeLength).toBe(5);
   });
 
   it('accepts a long ttl with allowLongTtl', () => {

@@ -162,7 +162,11 @@ function mountReceipts(router: Router, otp: SmsOtp, prefix: string, receipts: Re
 function toHttpRequest(req: Request): HttpRequest {
   // Only a JSON body counts: a form or text body a host parser read is not this API's input.
   const json = isPlainJsonType(req.headers['content-type']) || req.is('application/json');
-  const request: HttpRequest = { body: json ? req.body : undefined, headers: req.headers };
+  const request: HttpRequest = {
+    body: json ? req.body : undefined,
+    headers: req.headers,
+    trustProxy: Boolean(req.app.get('trust proxy')),
+  };
   if (req.ip) request.ip = req.ip;
   return request;
 }

@@ -111,7 +111,7 @@ export function requireSmsVerified(engine: SmsOtp, options: RequireSmsVerifiedOp
 }
 
 async function toHttpRequest(ctx: Context, withBody: boolean): Promise<HttpRequest> {
-  const request: HttpRequest = { headers: ctx.headers };
+  const request: HttpRequest = { headers: ctx.headers, trustProxy: ctx.app.proxy };
   if (ctx.ip) request.ip = ctx.ip;
   // Only a JSON body counts: a form or text body a host parser read is not this API's input.
   if (!withBody || !(isPlainJsonType(ctx.headers['content-type']) || ctx.is('application/json'))) {

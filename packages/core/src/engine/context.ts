@@ -3,7 +3,7 @@
  * and the two time limits (store calls, vendor calls). Built once per engine by `createContext`.
  */
 import { randomBytes } from 'node:crypto';
-import { admissionPlanner } from '../admission.js';
+import { admissionPlanner, ceilingWarning } from '../admission.js';
 import { deriveKeys, type Keys, mac96 } from '../code.js';
 import { Deadlines } from '../deadlines.js';
 import { consoleSender } from '../dev-senders.js';
@@ -57,6 +57,8 @@ export function createContext(options: ResolvedOptions): EngineContext {
   const store: OtpStore = options.store ?? new MemoryStore();
   const vendor: Vendor = options.sender ?? consoleSender();
   checkVendor(options, vendor, logger);
+  // In production, one line naming the most SMS a day the options allow: the bill's ceiling, made visible.
+  if (process.env.NODE_ENV === 'production') logger.warn(ceilingWarning(options));
   const keys = deriveKeys(secret);
   const purposes = new Set(options.purposes);
   const clock = options.clock ?? Date.now;

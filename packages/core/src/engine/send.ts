@@ -3,7 +3,7 @@
  * (`issue-step.ts`) and the vendor step (`dispatch.ts`).
  */
 import { generateCode, hashCode, randomId } from '../code.js';
-import { SmsOtpError } from '../errors.js';
+import { isSmsOtpError, SmsOtpError } from '../errors.js';
 import { maskPhone, type NormalizedPhone } from '../phone.js';
 import type { Channel } from '../vendors/types.js';
 import type { Captchas } from './captcha.js';
@@ -14,16 +14,42 @@ import { reportError } from './reports.js';
 import type { SendInput, SendResult } from './types.js';
 import type { addresseeResolver } from './user-ids.js';
 
+/**
+ * Refusals that concern the addressee alone (its cooldown, windows, failures and captcha; its country's cap
+ * or breaker), not the client (its IP, the captcha policy, the global budget): for a send by user id, these
+ * answer as a sent code.
+ */
+function answersAsSent(error: unknown): boolean {
+  if (!isSmsOtpError(error)) return false;
+  const scope = error.details.scope;
+  switch (error.code) {
+    case 'RESEND_TOO_SOON':
+    case 'TOO_MANY_ATTEMPTS':
+      return true;
+    case 'RATE_LIMITED':
+      return scope === 'phone' || scope === 'country' || scope === 'breaker';
+    case 'CAPTCHA_REQUIRED':
+      return scope === 'phone' || scope === 'breaker';
+    default:
+      return false;
+  }
+}
+
 export interface SendSteps {
   addresseeOf: ReturnType<typeof addresseeResolver>;
   captchas: Captchas;
   issue: ReturnType<typeof issueStep>;
   dispatch: ReturnType<typeof dispatcher>;
+  /** Waits as long as a delivery takes (`DeliveryTime.standIn`), for an answer that sends nothing. */
+  standIn: () => Promise<void>;
 }
 
 export function sender(ctx: EngineContext, steps: SendSteps): (input: SendInput) => Promise<SendResult> {
   const { options, vendor, keys, events, channels, now } = ctx;
-  const { addresseeOf, captchas, issue, dispatch } = steps;
+  const { addresseeOf, captchas, issue, dispatch, standIn } = steps;
+  const firstCooldown = Array.isArray(options.resendCooldown)
+    ? options.resendCooldown[0]!
+    : options.resendCooldown;
 
   async function send(input: SendInput): Promise<SendResult> {
     let phoneForEvents: string | undefined;
@@ -41,10 +67,27 @@ export function sender(ctx: EngineContext, steps: SendSteps): (input: SendInput)
           issues: [{ path: 'channel', message: `${channel} is not supported by ${vendor.name}` }],
         });
       }
-      const addressee = addresseeOf(input);
-      const { key, phone } = addressee instanceof Promise ? await addressee : addressee;
+      const addressee = addresseeOf(input, channel);
+      const { key, phone, refused } = addressee instanceof Promise ? await addressee : addressee;
+      // A known user's number the rules refused: reported to the host, answered as an unknown user's.
+      if (refused) reportError(events, 'send', refused, undefined, purpose);
       phoneForEvents = phone?.e164;
-      return await deliver(input, channel, purpose, key, phone);
+      const captchaSolved = input.captcha === undefined ? false : await captchas.solve(input);
+      if (options.captcha.policy === 'always' && !captchaSolved)
+        throw new SmsOtpError('CAPTCHA_REQUIRED', { scope: 'policy' });
+      const byUserId = input.phone === undefined && input.userId !== undefined && !!options.resolvePhone;
+      try {
+        return await deliver(input, channel, purpose, key, phone, captchaSolved);
+      } catch (error) {
+        if (!(byUserId && answersAsSent(error))) throw error;
+        // A limit of the addressee (a known user's number: its cooldown and windows, its country's cap, a
+        // breaker; an unknown one's stand-in: its cooldown and windows) refused the send: answered as a sent
+        // code, after as long as a delivery takes, so that neither the answer nor its timing tells a known
+        // user from an unknown one, or that the user was active (decision 8). The store counted nothing.
+        reportError(events, 'send', error, phone?.e164, purpose);
+        await standIn();
+        return { expiresIn: options.ttl, resendIn: firstCooldown, requestId: randomId() };
+      }
     } catch (error) {
       throw reportError(events, 'send', error, phoneForEvents, purpose);
     }
@@ -56,11 +99,9 @@ export function sender(ctx: EngineContext, steps: SendSteps): (input: SendInput)
     purpose: string,
     key: string,
     phone: NormalizedPhone | undefined,
+    captchaSolved: boolean,
   ): Promise<SendResult> {
     const requestId = randomId();
-    const captchaSolved = input.captcha === undefined ? false : await captchas.solve(input);
-    if (options.captcha.policy === 'always' && !captchaSolved)
-      throw new SmsOtpError('CAPTCHA_REQUIRED', { scope: 'policy' });
     const at = now();
 
     const fixed = ctx.testCode(phone?.e164);
