@@ -95,7 +95,7 @@ export function replay(
  */
 export function benchEngineOptions(): SmsOtpOptions {
   return {
-    secret: 'bench-secret-bench-secret-bench-secret-0123',
+    secret: 'bench-secret-bench-secret-bench-secret-0123-0123456789ABCDEF',
     sender: noopSender(),
     exposeCode: true,
     maxAttempts: 10,

@@ -63,7 +63,7 @@ describe.each(APPS)('%s', (_name, makeApp) => {
   async function setup(options: Partial<SmsOtpOptions> = {}, routes: RouteOptions = {}) {
     const sender = (options.sender as MemorySender | undefined) ?? memorySender();
     const otp = createSmsOtp({
-      secret: 'x'.repeat(32),
+      secret: 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx-0123456789ABCDEF',
       purposes: ['login', 'register', 'reset-password'],
       defaultCountry: 'CN',
       clock: () => now,

@@ -72,6 +72,7 @@ export type {
   SendLimitOptions,
   SmsOtpOptions,
 } from './options.js';
+export { isProduction } from './options.js';
 export { maskPhone, type NormalizedPhone, type PhoneInput, PhoneParser } from './phone.js';
 export {
   handleReceipt,

@@ -9,7 +9,7 @@ import {
 } from '@sms-otp/core';
 import { describe, expect, it } from 'vitest';
 
-const secret = 'h'.repeat(32);
+const secret = 'hhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhh-0123456789ABCDEF';
 
 // A fixed clock: with the real one, two sends a moment apart can straddle a second (engine time is whole
 // seconds) and the second sees 59 s of cooldown left instead of 60.
