@@ -40,6 +40,8 @@ export {
 } from './errors.js';
 export type { DeliveryEvent, SmsOtpEventName, SmsOtpEvents, SmsOtpListener } from './events.js';
 export {
+  BODY_TOO_LARGE_STATUS,
+  cookieIsSecure,
   errorResponse,
   type GuardResult,
   guardRouteOptions,

@@ -181,7 +181,12 @@ const JSON_TYPE = /^application\/json\s*(;|$)/i;
 function toHttpRequest(request: FastifyRequest): HttpRequest {
   const type = request.headers['content-type'];
   const json = isPlainJsonType(type) || (type !== undefined && JSON_TYPE.test(type));
-  const http: HttpRequest = { body: json ? request.body : undefined, headers: request.headers };
+  const http: HttpRequest = {
+    body: json ? request.body : undefined,
+    headers: request.headers,
+    protocol: request.protocol,
+    host: request.hostname,
+  };
   if (request.ip) http.ip = request.ip;
   return http;
 }
