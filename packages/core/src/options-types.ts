@@ -86,6 +86,15 @@ export interface CaptchaOptions {
   ttl?: number;
   /** Built-in captchas an IP may ask for per hour, 1–1 000 000. @default 60 */
   perIpHour?: number;
+  /**
+   * Built-in captchas this process may be making at once, 1–100 000. Renders run one per event-loop turn, so
+   * sends and verifies keep their turns under a flood; beyond the bound `GET {prefix}/captcha` is
+   * `RATE_LIMITED` (429, `scope: 'captcha'`, `Retry-After: 1`), which bounds the captcha route's memory and
+   * wait. A small bound is not better: a refusal is cheaper than a render, so a flood that retries at once
+   * only comes back faster (BENCHMARKS.md, "Overload").
+   * @default 64 × the CPUs (`os.availableParallelism()`)
+   */
+  maxPending?: number;
 }
 
 /** Send windows per phone and per IP (see `SmsOtpOptions.sendLimits`). */

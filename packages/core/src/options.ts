@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { type CountryCode, isSupportedCountry } from 'libphonenumber-js';
 import { z } from 'zod';
 import type { CaptchaVerifier } from './captcha/verifiers.js';
@@ -200,6 +201,7 @@ export const optionsSchema = z
             .default('builtin'),
           ttl: int(30, 600).default(120),
           perIpHour: int(1, 1_000_000).default(60),
+          maxPending: int(1, 100_000).default(() => 64 * availableParallelism()),
         },
         { error: 'must be an object' },
       )

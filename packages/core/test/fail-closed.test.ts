@@ -277,3 +277,24 @@ describe('failures that need a human', () => {
     expect(warn).not.toHaveBeenCalled();
   });
 });
+
+describe('overload: built-in captchas', () => {
+  it('beyond maxPending captchas in the making, GET /captcha is RATE_LIMITED (429, Retry-After, scope captcha)', async () => {
+    const { handleCaptcha, resolveHttpOptions } = await import('@sms-otp/core');
+    const otp = createSmsOtp({ secret: SECRET, logger: quiet, captcha: { maxPending: 3, perIpHour: 1000 } });
+    const http = resolveHttpOptions(otp);
+    const flood = Array.from({ length: 10 }, (_, i) => handleCaptcha(otp, { ip: `203.0.113.${i}` }, http));
+    const answers = await Promise.all(flood);
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 429, 429, 429, 429, 429, 429, 429]);
+    expect(answers[3]).toMatchObject({
+      headers: { 'retry-after': '1' },
+      body: { error: { code: 'RATE_LIMITED', retryAfter: 1, scope: 'captcha' } },
+    });
+    // The places are given back: the next ones are made.
+    const later = await Promise.all([1, 2, 3].map(() => otp.createCaptcha({ ip: '198.51.100.1' })));
+    expect(later.map((c) => c.image)).toEqual(
+      [1, 2, 3].map(() => expect.stringMatching(/^data:image\/png;base64,/)),
+    );
+    await otp.close();
+  });
+});
