@@ -89,7 +89,7 @@ const replaying = armedReplay(1);
 /** `/floor`'s calls, on database 2. */
 const flooring = armedReplay(2);
 
-const FLOOR_SECRET = 'bench-secret-bench-secret-bench-secret-0123';
+const FLOOR_SECRET = 'bench-secret-bench-secret-bench-secret-0123-0123456789ABCDEF';
 /**
  * `POST /floor`: a send with nothing of sms-otp's, as one would write it by hand (see the header). The Redis
  * call is the next armed one, replayed on database 2, so that its Redis work is the replay's.

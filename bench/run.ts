@@ -1,7 +1,7 @@
 /**
  * Runs every benchmark and prints ratios against the baselines (`npx -y pnpm@10 bench`).
  *
- *   pnpm build && tsx bench/run.ts [core] [commands] [memory] [http] [cluster]   (default: all but cluster)
+ *   pnpm build && tsx bench/run.ts [core] [commands] [memory] [http] [overload] [cluster]   (default: all but cluster)
  *
  * Starts its own redis-server processes on free 127.0.0.1 ports (test/support/redis.ts) and stops them at the
  * end. Every section is bounded in count and time; the whole run takes 3.5–4 minutes on 2 cores.
@@ -14,9 +14,10 @@ import { benchCluster } from './cluster.js';
 import { benchCommandCounts, benchCoreThroughput } from './core.js';
 import { benchHttp } from './http.js';
 import { benchMemoryStoreHeap, benchRedisMemory } from './memory.js';
+import { benchOverload } from './overload.js';
 import { ratioText } from './support.js';
 
-const SECTIONS = ['core', 'commands', 'memory', 'http'] as const;
+const SECTIONS = ['core', 'commands', 'memory', 'http', 'overload'] as const;
 /** Sections run only when asked for by name. */
 const EXTRA = ['cluster'] as const;
 type Section = (typeof SECTIONS)[number] | (typeof EXTRA)[number];
@@ -108,6 +109,13 @@ async function main() {
           )
           .join('; '),
     );
+  }
+  if (sections.includes('overload')) {
+    log(
+      "\n## overload: a real user's send + verify p99 under a flood of captcha requests (target p99 < 50 ms)",
+    );
+    const lines = await benchOverload(log);
+    summary.push(`overload (no assertion): ${lines[0] ?? 'not run'}`);
   }
   if (sections.includes('cluster')) {
     log('\n## Redis Cluster (3 masters): ops/s with RedisStore write coalescing on against off (no target)');

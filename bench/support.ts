@@ -95,7 +95,7 @@ export function replay(
  */
 export function benchEngineOptions(): SmsOtpOptions {
   return {
-    secret: 'bench-secret-bench-secret-bench-secret-0123',
+    secret: 'bench-secret-bench-secret-bench-secret-0123-0123456789ABCDEF',
     sender: noopSender(),
     // The benches send to Chinese numbers: the home country, uncapped (any other gets 100 a day by default).
     defaultCountry: 'CN',

@@ -9,7 +9,14 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { createSmsOtp, openApiDocument, RedisStore, type SmsOtp, type SmsOtpOptions } from '@sms-otp/core';
+import {
+  createSmsOtp,
+  isProduction,
+  openApiDocument,
+  RedisStore,
+  type SmsOtp,
+  type SmsOtpOptions,
+} from '@sms-otp/core';
 import { requireSmsVerified, smsOtp } from '@sms-otp/express';
 import express, { type Express } from 'express';
 import { Redis } from 'ioredis';
@@ -71,7 +78,9 @@ export function createApp(options: AppOptions = {}): ExampleApp {
     // The page shows codes only while they go nowhere (the console sender) and outside production.
     exposeCode:
       options.exposeCode ??
-      (sender.kind === 'sender' && sender.development === true && process.env.NODE_ENV !== 'production'),
+      (sender.kind === 'sender' &&
+        sender.development === true &&
+        !isProduction(options.otp?.mode, process.env.NODE_ENV)),
     ...(redis ? { store: new RedisStore({ client: redis }) } : {}),
     ...options.otp,
     sender,

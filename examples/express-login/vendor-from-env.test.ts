@@ -44,7 +44,7 @@ const env = () => ({
 it('SMS_VENDOR picks the vendors: the demo sends through Ronglian, then fails over to JPush', async () => {
   const server = await startServer(0, {
     env: env(),
-    otp: { secret: 'v'.repeat(32), captcha: { policy: 'never' } },
+    otp: { secret: 'vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv-0123456789ABCDEF', captcha: { policy: 'never' } },
   });
   try {
     const send = (phone: string) =>
@@ -78,7 +78,12 @@ it('a delivering sender given in options.otp (not the environment) never puts th
   });
   ronglian.misbehave = undefined;
   const server = await startServer(0, {
-    otp: { secret: 'v'.repeat(32), sender, captcha: { policy: 'never' }, logger: { warn() {} } },
+    otp: {
+      secret: 'vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv-0123456789ABCDEF',
+      sender,
+      captcha: { policy: 'never' },
+      logger: { warn() {} },
+    },
   });
   try {
     const sent = await fetch(`${server.url}/sms/send`, {
@@ -112,7 +117,7 @@ it('SMS_VENDOR=twilio sends through Twilio; with TWILIO_STATUS_CALLBACK the rece
       TWILIO_STATUS_CALLBACK: callback,
       TWILIO_BASE_URL: twilio.url,
     },
-    otp: { secret: 'v'.repeat(32), captcha: { policy: 'never' } },
+    otp: { secret: 'vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv-0123456789ABCDEF', captcha: { policy: 'never' } },
   });
   try {
     const delivered: unknown[] = [];
@@ -178,7 +183,7 @@ it('SMS_VENDOR=tencent,aliyun: the demo sends through Tencent, then fails over t
       ALIYUN_TEMPLATE_CODE: 'SMS_154950909',
       ALIYUN_BASE_URL: aliyun.url,
     },
-    otp: { secret: 'v'.repeat(32), captcha: { policy: 'never' } },
+    otp: { secret: 'vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv-0123456789ABCDEF', captcha: { policy: 'never' } },
   });
   try {
     const send = (phone: string) =>

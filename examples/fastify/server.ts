@@ -5,7 +5,7 @@
  *   npx -y pnpm@10 example:fastify          # from the repository root, http://localhost:3000
  */
 import { pathToFileURL } from 'node:url';
-import { createSmsOtp, openApiDocument, type SmsOtpOptions } from '@sms-otp/core';
+import { createSmsOtp, isProduction, openApiDocument, type SmsOtpOptions } from '@sms-otp/core';
 import { smsOtpPlugin } from '@sms-otp/fastify';
 import Fastify from 'fastify';
 
@@ -16,7 +16,7 @@ export async function createApp(options: SmsOtpOptions = {}) {
     purposes: ['login'],
     defaultCountry: 'CN',
     // Codes in responses only with the default console sender, and outside production.
-    exposeCode: options.sender === undefined && process.env.NODE_ENV !== 'production',
+    exposeCode: options.sender === undefined && !isProduction(options.mode, process.env.NODE_ENV),
     ...options,
   });
   const app = Fastify();

@@ -8,7 +8,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import Router from '@koa/router';
-import { createSmsOtp, openApiDocument, type SmsOtpOptions } from '@sms-otp/core';
+import { createSmsOtp, isProduction, openApiDocument, type SmsOtpOptions } from '@sms-otp/core';
 import { requireSmsVerified, smsOtp } from '@sms-otp/koa';
 import Koa from 'koa';
 
@@ -19,7 +19,7 @@ export function createApp(options: SmsOtpOptions = {}) {
     purposes: ['login'],
     defaultCountry: 'CN',
     // Codes in responses only with the default console sender, and outside production.
-    exposeCode: options.sender === undefined && process.env.NODE_ENV !== 'production',
+    exposeCode: options.sender === undefined && !isProduction(options.mode, process.env.NODE_ENV),
     ...options,
   });
   const router = new Router();

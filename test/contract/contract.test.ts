@@ -63,7 +63,7 @@ describe.each(APPS)('%s', (_name, makeApp) => {
   async function setup(options: Partial<SmsOtpOptions> = {}, routes: RouteOptions = {}) {
     const sender = (options.sender as MemorySender | undefined) ?? memorySender();
     const otp = createSmsOtp({
-      secret: 'x'.repeat(32),
+      secret: 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx-0123456789ABCDEF',
       purposes: ['login', 'register', 'reset-password'],
       defaultCountry: 'CN',
       clock: () => now,
@@ -160,7 +160,8 @@ describe.each(APPS)('%s', (_name, makeApp) => {
     ])('%s', async (_case, path, body, issuePath) => {
       const { app } = await setup();
       const res = await raw(app, path, body);
-      expectError(res, 400, 'INVALID_REQUEST', { issues: expect.any(Array) });
+      const status = _case === 'over-size body' ? 413 : 400;
+      expectError(res, status, 'INVALID_REQUEST', { issues: expect.any(Array) });
       expect(res.body.error.issues.map((issue: { path: string }) => issue.path)).toContain(issuePath);
     });
 
@@ -491,17 +492,50 @@ describe.each(APPS)('%s', (_name, makeApp) => {
   });
 
   describe('route options', () => {
-    it('cookie mode: verify sets sms_token (HttpOnly; SameSite=Strict; Path=/) and the guard accepts it', async () => {
+    it('cookie mode: verify sets sms_token (HttpOnly; SameSite=Strict; Path=/), the body has no token, and the guard accepts it', async () => {
       const { send, verify, sender, post } = await setup({}, { cookie: true });
       await send({ phone: PHONE });
       const res = await verify({ phone: PHONE, code: sender.outbox.last(PHONE)!.code });
-      expect(res.status).toBe(200);
+      expect({ status: res.status, body: res.body }).toEqual({
+        status: 200,
+        body: { verified: true, expiresIn: 600 },
+      });
       const cookie = ([] as string[]).concat(res.headers['set-cookie'] ?? []);
       expect(cookie).toHaveLength(1);
-      expect(cookie[0]).toBe(`sms_token=${res.body.token}; Path=/; Max-Age=600; HttpOnly; SameSite=Strict`);
-      const login = await post('/login').set('Cookie', `theme=dark; sms_token=${res.body.token}`);
+      // Plain HTTP to 127.0.0.1: no Secure (a developer's machine).
+      expect(cookie[0]).toMatch(/^sms_token=[\w.-]+; Path=\/; Max-Age=600; HttpOnly; SameSite=Strict$/);
+      const token = cookie[0]!.split(';')[0]!.slice('sms_token='.length);
+      const login = await post('/login').set('Cookie', `theme=dark; sms_token=${token}`);
       expect({ status: login.status, body: login.body }).toEqual({ status: 200, body: { phone: PHONE } });
-      expectError(await post('/login').set('Cookie', `sms_token=${res.body.token}`), 401, 'TOKEN_USED');
+      expectError(await post('/login').set('Cookie', `sms_token=${token}`), 401, 'TOKEN_USED');
+    });
+
+    it('cookie mode: Secure unless the request is plain HTTP to a loopback host', async () => {
+      const { send, sender, app } = await setup({}, { cookie: true, trustProxy: true });
+      const cookieFor = async (headers: Record<string, string>, phone: string) => {
+        expect((await send({ phone })).status).toBe(200);
+        let request = app.request.post('/sms/verify');
+        for (const [name, value] of Object.entries(headers)) request = request.set(name, value);
+        const res = await request.send({ phone, code: sender.outbox.last(phone)!.code });
+        expect(res.status).toBe(200);
+        expect(res.body.token).toBeUndefined();
+        return ([] as string[]).concat(res.headers['set-cookie'] ?? [])[0]!;
+      };
+      const phones = [
+        '+8613800138001',
+        '+8613800138002',
+        '+8613800138003',
+        '+8613800138004',
+        '+8613800138005',
+      ];
+      expect(await cookieFor({ Host: 'localhost:8080' }, phones[0]!)).not.toMatch(/Secure/);
+      expect(await cookieFor({ Host: '[::1]:8080' }, phones[1]!)).not.toMatch(/Secure/);
+      expect(await cookieFor({ Host: 'app.example.com' }, phones[2]!)).toMatch(/; Secure$/);
+      expect(await cookieFor({ Host: '192.168.1.20:3000' }, phones[3]!)).toMatch(/; Secure$/);
+      // HTTPS (at a proxy the app trusts) to a loopback name still gets Secure.
+      expect(await cookieFor({ Host: 'localhost', 'X-Forwarded-Proto': 'https' }, phones[4]!)).toMatch(
+        /; Secure$/,
+      );
     });
 
     it('without cookie mode the guard takes no token from a cookie', async () => {
@@ -526,8 +560,10 @@ describe.each(APPS)('%s', (_name, makeApp) => {
       );
       await send({ phone: PHONE });
       const res = await verify({ phone: PHONE, code: sender.outbox.last(PHONE)!.code });
-      const token = res.body.data.token as string;
-      expect(([] as string[]).concat(res.headers['set-cookie'] ?? [])[0]).toMatch(/^otp_tok=/);
+      expect(res.body).toEqual({ ok: true, data: { verified: true, expiresIn: 600 } });
+      const cookie = ([] as string[]).concat(res.headers['set-cookie'] ?? [])[0]!;
+      expect(cookie).toMatch(/^otp_tok=/);
+      const token = cookie.split(';')[0]!.slice('otp_tok='.length);
       const login = await post('/login').set('Cookie', `otp_tok=${token}`);
       expect({ status: login.status, body: login.body }).toEqual({ status: 200, body: { phone: PHONE } });
       const again = await post('/login').set('Cookie', `otp_tok=${token}`);
@@ -587,7 +623,7 @@ describe.each(APPS)('%s', (_name, makeApp) => {
         ],
       ] as const) {
         expect({ status: res.status, body: res.body }).toEqual({
-          status: 400,
+          status: message === 'body too large' ? 413 : 400,
           body: {
             code: 'INVALID_REQUEST',
             data: {
@@ -694,6 +730,50 @@ describe.each(APPS)('%s', (_name, makeApp) => {
     captchaAnswers.length = 0;
     expect((await app.request.get('/sms/captcha')).status).toBe(200);
     expect(captchaAnswers).toHaveLength(1);
+    expect((await send({ phone: PHONE })).status).toBe(200);
+  });
+
+  it('a 1 MiB body is 413 at once, the same body on every framework, before the client sent it whole', async () => {
+    const { app, send } = await setup();
+    /** Sends the head and the first 32 KiB of a 1 MiB body, then waits for the answer without sending more. */
+    const oversized = (path: string, head: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect(app.port, '127.0.0.1');
+        let answer = '';
+        socket.on('data', (chunk) => {
+          answer += chunk.toString('latin1');
+          if (/\r\n\r\n[\s\S]*\}\}/.test(answer)) {
+            socket.destroy();
+            resolve(answer);
+          }
+        });
+        socket.on('error', reject);
+        socket.on('close', () => resolve(answer));
+        socket.write(
+          `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n${head}\r\n`,
+        );
+        const start = `{"phone":"${PHONE}","pad":"`;
+        socket.write(
+          head.includes('chunked')
+            ? `${(32 * 1024).toString(16)}\r\n${start}${'x'.repeat(32 * 1024 - start.length)}\r\n`
+            : `${start}${'x'.repeat(32 * 1024)}`,
+        );
+      });
+    const body = {
+      error: {
+        code: 'INVALID_REQUEST',
+        message: MESSAGES_EN.INVALID_REQUEST,
+        issues: [{ path: '', message: 'body too large' }],
+      },
+    };
+    for (const path of ['/sms/send', '/sms/verify']) {
+      for (const head of [`Content-Length: ${1024 * 1024}\r\n`, 'Transfer-Encoding: chunked\r\n']) {
+        const answer = await oversized(path, head);
+        expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+        expect(JSON.parse(answer.slice(answer.indexOf('{')))).toEqual(body);
+      }
+    }
+    // The server is still well.
     expect((await send({ phone: PHONE })).status).toBe(200);
   });
 

@@ -6,7 +6,7 @@ import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
 
 const otp = createSmsOtp({
-  secret: 'g'.repeat(32),
+  secret: 'gggggggggggggggggggggggggggggggg-0123456789ABCDEF',
   sender: memorySender(),
   purposes: ['login', 'reset-password'],
 });

@@ -20,7 +20,7 @@ import {
 } from '../../packages/core/test/vendors/fakes/twilio.js';
 import { APPS, type ContractApp } from './apps.js';
 
-const SECRET = 'receipts-contract-secret-receipts-contract';
+const SECRET = 'receipts-contract-secret-receipts-contract-0123456789ABCDEF';
 const PURPOSES = ['login', 'reset-password'];
 const PUBLIC = 'https://api.example.com/sms/receipts/twilio';
 const ALIYUN_PATH = 'aliyun-0123456789abcdef';

@@ -10,7 +10,7 @@ import { type RunningApp, startServer } from '../../examples/express-login/serve
 import { type CaptchaVerifier, memorySender } from '../../packages/core/src/index.js';
 
 const SCREENSHOT_DIR = process.env.E2E_SCREENSHOT_DIR ?? tmpdir();
-const SECRET = 'e2e-test-secret-of-at-least-32-bytes!';
+const SECRET = 'e2e-test-secret-of-at-least-32-bytes!-0123456789ABCDEF';
 /** Playwright's own waits stay below vitest's test timeout, so a failure names the element. */
 const WAIT_MS = 10_000;
 

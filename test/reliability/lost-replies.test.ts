@@ -78,7 +78,7 @@ describe('lost replies: ioredis re-sends a command whose reply a dropped connect
     client.on('error', () => {});
     const sender = memorySender();
     const otp = createSmsOtp({
-      secret: 'lost-replies-secret-lost-replies-secret',
+      secret: 'lost-replies-secret-lost-replies-secret-0123456789ABCDEF',
       store: new RedisStore({ client, prefix: `lost${perIpHour}:` }),
       sender,
       breaker: false,

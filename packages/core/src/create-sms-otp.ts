@@ -10,6 +10,7 @@ import { addresseeResolver, DeliveryTime } from './engine/user-ids.js';
 import { verifier } from './engine/verify.js';
 import { attachEvents } from './events.js';
 import { parseOptions, type SmsOtpOptions } from './options.js';
+import { MemoryStore } from './stores/memory-store.js';
 
 export type {
   Captcha,
@@ -43,7 +44,7 @@ export type {
  * const { token } = await otp.verify({ phone: '13800138000', purpose: 'login', code: '123456' });
  */
 export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
-  const options = parseOptions(input);
+  const options = parseOptions(input, process.env.NODE_ENV, (store) => store instanceof MemoryStore);
   const ctx = createContext(options);
   const { store, events, now, withinStoreTimeout } = ctx;
   const conversions = new ConversionBuffer((list) =>

@@ -252,19 +252,20 @@ export function clip(text: string, max: number): string {
 /**
  * What of a foreign error (a store client's, a host sender's) an SmsOtpError keeps as its `cause`: its name,
  * its message (cut to 300 characters), a system error code such as `ECONNREFUSED` and its stack frames —
- * nothing else (an SmsOtpError, the library's own, is kept whole). A host
+ * nothing else (an SmsOtpError, the library's own, is kept whole). `redact` rewrites the message first (host
+ * senders' and captcha verifiers' errors go through `vendorText`, as vendors' messages do). A host
  * logs errors whole; ioredis errors carry the command's arguments (phone keys, client IPs, code hashes) and
  * HTTP-client errors the request's body and headers (the code, API keys), none of which may reach a log.
  *
  * @example
  * new SmsOtpError('STORE_UNAVAILABLE', { reason: 'error' }, undefined, { cause: causeOf(error) });
  */
-export function causeOf(error: unknown): Error {
+export function causeOf(error: unknown, redact?: (text: string) => string): Error {
   // The library's own errors carry only what it put there (vendor messages redacted: vendors/http.ts).
   if (isSmsOtpError(error)) return error;
   const source = error instanceof Error ? error : undefined;
   const message = source ? source.message : typeof error === 'string' ? error : typeof error;
-  const cause = new Error(clip(message, CAUSE_MESSAGE_MAX));
+  const cause = new Error(clip(redact ? redact(message) : message, CAUSE_MESSAGE_MAX));
   cause.name = source?.name ?? 'Error';
   const code = (source as { code?: unknown } | undefined)?.code;
   if (typeof code === 'string' && /^[A-Z][A-Z0-9_]{1,40}$/.test(code))

@@ -26,7 +26,15 @@ export interface SmsOtpEvents {
     phone?: string;
     purpose?: string;
     code: ErrorCode;
+    /**
+     * Why, in a word: the vendor's reason for a `SEND_FAILED` (`'auth'`, `'balance'`, `'timeout'` … see
+     * `FailureReason`; `'error'` when a host sender or captcha verifier threw an error of its own).
+     */
     reason?: string;
+    /** The vendor (adapter name) that failed, for vendor failures. */
+    vendor?: string;
+    /** The captcha service that failed, for a failed captcha check. */
+    captchaVerifier?: string;
   };
   /** A limit refused a send or verify (cooldown, windows, attempts, captcha, country, breaker). */
   blocked: {

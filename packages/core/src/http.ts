@@ -28,6 +28,13 @@ export interface HttpRequest {
    * `app.proxy`, Fastify `trustProxy`); unset when the package cannot tell. Only for the set-up warnings.
    */
   trustProxy?: boolean;
+  /**
+   * The request's protocol as the framework sees it (its trust-proxy rules: `X-Forwarded-Proto`), for the
+   * token cookie's `Secure`. Unknown counts as HTTPS.
+   */
+  protocol?: string;
+  /** The host the client addressed (the framework's hostname, else the `Host` header), for the same. */
+  host?: string;
 }
 
 /** What a framework package writes back. */
@@ -41,13 +48,20 @@ export interface HttpResponse {
 export interface ResolvedHttpOptions {
   messages: Record<ErrorCode, string>;
   formatResponse?: (body: unknown, context: ResponseContext) => unknown;
-  cookie?: { name: string; path: string; domain?: string; secure: boolean };
+  /** `secure` unset: `Secure` unless the request is plain HTTP to a loopback host (`cookieIsSecure`). */
+  cookie?: { name: string; path: string; domain?: string; secure?: boolean };
 }
 
 export const TOKEN_HEADER = 'x-sms-token';
 export const TOKEN_COOKIE = 'sms_token';
-/** Bodies larger than this are refused with INVALID_REQUEST before parsing. */
+/**
+ * Bodies larger than this are refused (413, INVALID_REQUEST "body too large") as soon as the limit is passed:
+ * the framework packages stop reading there, by the `Content-Length` or by counting what arrives.
+ */
 export const MAX_BODY_BYTES = 16 * 1024;
+
+/** The status of a body over `MAX_BODY_BYTES` (Payload Too Large), alike on every framework. */
+export const BODY_TOO_LARGE_STATUS = 413;
 
 /**
  * A `Content-Type` that is JSON in one of its two usual spellings, known without parsing the header. The
@@ -97,12 +111,7 @@ export function resolveHttpOptions(otp: SmsOtp, input: HttpOptions = {}): Resolv
   const cookie =
     cookieOption === false
       ? undefined
-      : {
-          name: TOKEN_COOKIE,
-          path: '/',
-          secure: process.env.NODE_ENV === 'production',
-          ...(cookieOption === true ? {} : cookieOption),
-        };
+      : { name: TOKEN_COOKIE, path: '/', ...(cookieOption === true ? {} : cookieOption) };
   const formatResponse = own.formatResponse ?? otp.options.formatResponse;
   return { messages, ...(formatResponse ? { formatResponse } : {}), ...(cookie ? { cookie } : {}) };
 }
@@ -285,14 +294,14 @@ export async function handleVerify(
   try {
     const body = parseBody(verifyBodySchema, request);
     const result = await otp.verify(body);
-    const response = respond(options, 200, {
-      verified: true,
-      token: result.token,
-      expiresIn: result.expiresIn,
-    });
-    if (options.cookie)
-      response.headers['set-cookie'] = tokenCookie(options.cookie, result.token, result.expiresIn);
-    return response;
+    // Cookie mode: the token travels only in the (HttpOnly) cookie, where page scripts cannot read it.
+    if (options.cookie) {
+      const response = respond(options, 200, { verified: true, expiresIn: result.expiresIn });
+      const secure = options.cookie.secure ?? cookieIsSecure(request);
+      response.headers['set-cookie'] = tokenCookie(options.cookie, result.token, result.expiresIn, secure);
+      return response;
+    }
+    return respond(options, 200, { verified: true, token: result.token, expiresIn: result.expiresIn });
   } catch (error) {
     return errorResponse(error, options);
   }
@@ -365,7 +374,19 @@ export function errorResponse(error: unknown, options: ResolvedHttpOptions): Htt
     }
   }
   const body = { error: { code: error.code, message: options.messages[error.code], ...details } };
-  return respond(options, error.status, body, error.code, headers);
+  const status = statusOf(error);
+  // The rest of an oversized body is not read: the connection ends with the answer.
+  if (status === BODY_TOO_LARGE_STATUS) headers.connection = 'close';
+  return respond(options, status, body, error.code, headers);
+}
+
+/** An error's status; a body over `MAX_BODY_BYTES` is 413 (an INVALID_REQUEST all the same). */
+function statusOf(error: SmsOtpError): number {
+  if (error.code !== 'INVALID_REQUEST') return error.status;
+  const issues = (error.details as { issues?: { message: string }[] }).issues;
+  return issues?.length === 1 && issues[0]?.message === BODY_ERRORS['too-large']
+    ? BODY_TOO_LARGE_STATUS
+    : error.status;
 }
 
 /** Details a client may see. Vendor codes and messages stay on the server (in the error's `details`). */
@@ -511,10 +532,34 @@ function tokenOf(request: HttpRequest, cookieName: string | undefined): string |
   return undefined;
 }
 
+/** A loopback host: `localhost` (and its subdomains), 127.0.0.0/8, `::1`; with or without a port. */
+function isLoopbackHost(host: string): boolean {
+  const name = host.startsWith('[')
+    ? host.slice(1, host.indexOf(']'))
+    : host.includes(':') && host.indexOf(':') === host.lastIndexOf(':')
+      ? host.slice(0, host.indexOf(':'))
+      : host;
+  const lower = name.toLowerCase().replace(/\.$/, '');
+  if (lower === 'localhost' || lower.endsWith('.localhost') || lower === '::1') return true;
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(lower);
+}
+
+/**
+ * Whether the token cookie gets `Secure` (decision 12): always, unless the request is plain HTTP to a loopback
+ * host (a developer's `http://localhost:3000`, where some browsers drop a Secure cookie and nothing crosses a
+ * network). An unknown protocol, or plain HTTP to any other host, gets `Secure`.
+ */
+export function cookieIsSecure(request: Pick<HttpRequest, 'protocol' | 'host' | 'headers'>): boolean {
+  if (request.protocol?.toLowerCase() !== 'http') return true;
+  const host = request.host ?? header(request as HttpRequest, 'host');
+  return host === undefined || !isLoopbackHost(host.trim());
+}
+
 function tokenCookie(
   cookie: NonNullable<ResolvedHttpOptions['cookie']>,
   token: string,
   maxAge: number,
+  secure: boolean,
 ): string {
   const parts = [
     `${cookie.name}=${token}`,
@@ -524,6 +569,6 @@ function tokenCookie(
     'SameSite=Strict',
   ];
   if (cookie.domain) parts.push(`Domain=${cookie.domain}`);
-  if (cookie.secure) parts.push('Secure');
+  if (secure) parts.push('Secure');
   return parts.join('; ');
 }

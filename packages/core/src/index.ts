@@ -40,8 +40,10 @@ export {
 } from './errors.js';
 export type { DeliveryEvent, SmsOtpEventName, SmsOtpEvents, SmsOtpListener } from './events.js';
 export {
+  BODY_TOO_LARGE_STATUS,
   checkGuardOptions,
   checkRouteOptions,
+  cookieIsSecure,
   errorResponse,
   type GuardResult,
   guardRouteOptions,
@@ -76,6 +78,7 @@ export type {
   SendLimitOptions,
   SmsOtpOptions,
 } from './options.js';
+export { isProduction } from './options.js';
 export { maskPhone, type NormalizedPhone, type PhoneInput, PhoneParser } from './phone.js';
 export {
   handleReceipt,

@@ -203,7 +203,12 @@ const captchaResultSchema = z
 const verifyResultSchema = z
   .object({
     verified: z.literal(true),
-    token: z.string().describe('Proof of the verification: send it as `X-Sms-Token` to a guarded route.'),
+    token: z
+      .string()
+      .describe(
+        'Proof of the verification: send it as `X-Sms-Token` to a guarded route. Absent in cookie mode, where it travels only in the cookie.',
+      )
+      .optional(),
     expiresIn: seconds('Seconds the token is good for.').meta({ example: 600 }),
   })
   .describe('The code was right.');
@@ -509,7 +514,7 @@ export function openApiDocument(options: OpenApiOptions = {}): OpenApiDocument {
             ? {
                 headers: {
                   'Set-Cookie': {
-                    description: `The token again as \`${cookie.name}\` (HttpOnly, SameSite=Strict): cookie mode.`,
+                    description: `The token as \`${cookie.name}\` (HttpOnly, SameSite=Strict, Secure unless plain HTTP to a loopback host): cookie mode, where the body carries no token.`,
                     schema: { type: 'string' },
                   },
                 },

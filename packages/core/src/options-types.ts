@@ -86,6 +86,15 @@ export interface CaptchaOptions {
   ttl?: number;
   /** Built-in captchas an IP may ask for per hour, 1–1 000 000. @default 60 */
   perIpHour?: number;
+  /**
+   * Built-in captchas this process may be making at once, 1–100 000. Renders run one per event-loop turn, so
+   * sends and verifies keep their turns under a flood; beyond the bound `GET {prefix}/captcha` is
+   * `RATE_LIMITED` (429, `scope: 'captcha'`, `Retry-After: 1`), which bounds the captcha route's memory and
+   * wait. A small bound is not better: a refusal is cheaper than a render, so a flood that retries at once
+   * only comes back faster (BENCHMARKS.md, "Overload").
+   * @default 64 × the CPUs (`os.availableParallelism()`)
+   */
+  maxPending?: number;
 }
 
 /** Send windows per phone and per IP (see `SmsOtpOptions.sendLimits`). */
@@ -139,16 +148,29 @@ export interface NumberTypeOptions {
  */
 export interface SmsOtpOptions extends HttpOptions {
   /**
-   * HMAC key for stored codes and signing tokens, at least 32 bytes (e.g. `openssl rand -base64 48`).
-   * Required when NODE_ENV=production.
+   * HMAC key for stored codes and signing tokens, at least 32 bytes with at least 16 distinct bytes (e.g.
+   * `openssl rand -base64 48`; one character repeated is refused). Required in production (see `mode`) and,
+   * in every mode, with a store other than a `MemoryStore` (`RedisStore`, a custom store).
    * @default a random key per process (codes and tokens die with it; a warning says so)
    */
   secret?: string;
-  /** Where codes and limits live. @default new MemoryStore() (one process only) */
+  /**
+   * Forces the production rules (`secret` and `sender` required, `exposeCode` refused) with `'production'`.
+   * Without it, production is `NODE_ENV` set to anything but `development` or `test`, in any case (`prod`,
+   * `Production`, `staging` …); an unset `NODE_ENV` is development, with a start-up warning unless `mode`
+   * is given. `'development'` says so (silencing that warning) but does not override a production `NODE_ENV`.
+   * @default from NODE_ENV
+   */
+  mode?: 'production' | 'development';
+  /**
+   * Where codes and limits live. A `MemoryStore` serves one process only: in production a start-up warning
+   * says so.
+   * @default new MemoryStore() (one process only)
+   */
   store?: OtpStore;
   /**
-   * Who delivers (or makes and checks) codes: a sender or a code provider. Required when
-   * NODE_ENV=production.
+   * Who delivers (or makes and checks) codes: a sender or a code provider. Required in production (see
+   * `mode`).
    * @default consoleSender()
    */
   sender?: Vendor;
@@ -243,7 +265,7 @@ export interface SmsOtpOptions extends HttpOptions {
   ipv6Subnet?: number;
   /** Seconds a verification token is good for, 30–3600. @default 600 */
   tokenTtl?: number;
-  /** Puts the code in send responses as `devCode`, for development and e2e tests. Refused when NODE_ENV=production. @default false */
+  /** Puts the code in send responses as `devCode`, for development and e2e tests. Refused in production (see `mode`). @default false */
   exposeCode?: boolean;
   /** Milliseconds a store call may take before `STORE_UNAVAILABLE`, 50–30 000. @default 2000 */
   storeTimeout?: number;

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { type CountryCode, isSupportedCountry } from 'libphonenumber-js';
 import { z } from 'zod';
 import type { CaptchaVerifier } from './captcha/verifiers.js';
@@ -95,6 +96,12 @@ const isVendor = (value: unknown): value is Vendor => {
   return false;
 };
 
+/**
+ * A secret with fewer distinct bytes than this is refused as guessable (one character repeated, a word
+ * repeated): a random 32-byte key in base64 has about 27.
+ */
+export const MIN_SECRET_DISTINCT_BYTES = 16;
+
 const PURPOSE = /^[a-z][a-z0-9_-]{0,31}$/;
 const errorCodes = Object.keys(ERROR_STATUS) as [ErrorCode, ...ErrorCode[]];
 
@@ -136,6 +143,12 @@ export const optionsSchema = z
       .refine((value) => Buffer.byteLength(value) >= 32, {
         error: 'must be at least 32 bytes (e.g. `openssl rand -base64 48`)',
       })
+      .refine((value) => new Set(Buffer.from(value)).size >= MIN_SECRET_DISTINCT_BYTES, {
+        error: `looks guessable: it has fewer than ${MIN_SECRET_DISTINCT_BYTES} distinct bytes (use a random one, e.g. \`openssl rand -base64 48\`)`,
+      })
+      .optional(),
+    mode: z
+      .enum(['production', 'development'], { error: 'must be "production" or "development"' })
       .optional(),
     store: z
       .custom<OtpStore>(isStore, {
@@ -233,6 +246,7 @@ export const optionsSchema = z
             .default('builtin'),
           ttl: int(30, 600).default(120),
           perIpHour: int(1, 1_000_000).default(60),
+          maxPending: int(1, 100_000).default(() => 64 * availableParallelism()),
         },
         { error: 'must be an object' },
       )
@@ -355,28 +369,61 @@ function deepest(issue: z.core.$ZodIssue): z.core.$ZodIssue {
   return best;
 }
 
-/** Parses `createSmsOtp` options and applies the production rules. */
+/**
+ * Whether an engine runs in production (decision 11): `mode: 'production'`, or `NODE_ENV` set to anything but
+ * `development` or `test`, in any case (`production`, `prod`, `Production`, `staging` …). An unset (or empty)
+ * `NODE_ENV` is not production by itself: `createSmsOtp` warns then, unless `mode` says which it is.
+ * `mode: 'development'` does not turn a production `NODE_ENV` off (fail closed).
+ *
+ * @example
+ * isProduction(undefined, 'Production'); // true
+ * isProduction(undefined, undefined); // false (and createSmsOtp warns)
+ */
+export function isProduction(
+  mode: 'production' | 'development' | undefined,
+  env: string | undefined,
+): boolean {
+  if (mode === 'production') return true;
+  const name = env?.trim().toLowerCase() ?? '';
+  return name !== '' && name !== 'development' && name !== 'test';
+}
+
+/** What made an engine a production one, for refusals' messages. */
+function productionWhy(mode: string | undefined, env: string | undefined): string {
+  return mode === 'production' ? "with mode: 'production'" : `in production (NODE_ENV=${env})`;
+}
+
+/**
+ * Parses `createSmsOtp` options and applies the fail-closed rules: in production (`isProduction`) a `secret`
+ * and a `sender` are required and `exposeCode` is refused; in every mode a store other than a `MemoryStore`
+ * (one shared by instances: `RedisStore`, a custom store) needs a `secret`.
+ */
 export function parseOptions(
   input: SmsOtpOptions,
   env: string | undefined = process.env.NODE_ENV,
+  isLocalStore: (store: OtpStore) => boolean = () => false,
 ): ResolvedOptions {
   const options = parseWith(optionsSchema, input);
-  if (env === 'production') {
-    if (!options.secret)
-      throw new SmsOtpConfigError('secret', 'is required when NODE_ENV=production (at least 32 bytes)');
+  if (!options.secret && options.store && !isLocalStore(options.store)) {
+    // Each instance would make its own random secret: one instance's codes are CODE_INVALID on another,
+    // counted as failures, and its tokens TOKEN_INVALID.
+    throw new SmsOtpConfigError(
+      'secret',
+      'is required with a shared store (RedisStore or a custom store), in every mode: instances need the same secret (at least 32 bytes, e.g. `openssl rand -base64 48`)',
+    );
+  }
+  if (isProduction(options.mode, env)) {
+    const why = productionWhy(options.mode, env);
+    if (!options.secret) throw new SmsOtpConfigError('secret', `is required ${why} (at least 32 bytes)`);
     if (!options.sender) {
       throw new SmsOtpConfigError(
         'sender',
-        'is required when NODE_ENV=production: the default consoleSender() delivers nothing (pass it explicitly to keep it)',
+        `is required ${why}: the default consoleSender() delivers nothing (pass it explicitly to keep it)`,
       );
     }
-    if (options.exposeCode)
-      throw new SmsOtpConfigError('exposeCode', 'must not be true when NODE_ENV=production');
+    if (options.exposeCode) throw new SmsOtpConfigError('exposeCode', `must not be true ${why}`);
     if (options.testNumbers && !options.testNumbersValidUntil) {
-      throw new SmsOtpConfigError(
-        'testNumbersValidUntil',
-        'is required with testNumbers when NODE_ENV=production',
-      );
+      throw new SmsOtpConfigError('testNumbersValidUntil', `is required with testNumbers ${why}`);
     }
   }
   return options;

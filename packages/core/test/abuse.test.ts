@@ -24,7 +24,7 @@ vi.mock('../src/captcha/image.js', async (importOriginal) => {
   };
 });
 
-const SECRET = 'abuse-secret-abuse-secret-abuse-secret';
+const SECRET = 'abuse-secret-abuse-secret-abuse-secret-0123456789ABCDEF';
 let seq = 0;
 /** Fresh numbers per test; `block` picks a prefix of their own (all but the last 4 digits). */
 const nextBlock = () => `+86139${String(1000 + (process.pid % 1000) * 10 + ++seq).padStart(4, '0')}`;

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codeOf, errorOf } from './support/outcomes.js';
 import { ALL_KITS } from './support/store-kits.js';
 
-const SECRET = 'test-secret-test-secret-test-secret!';
+const SECRET = 'test-secret-test-secret-test-secret!-0123456789ABCDEF';
 let phoneSeq = 0;
 /** A fresh valid Chinese mobile number for each test, so tests never share state. */
 const nextPhone = () => `+86138${String(10_000_000 + process.pid * 1000 + ++phoneSeq).slice(-8)}`;
@@ -366,7 +366,7 @@ describe.each(ALL_KITS.map((make) => [make().name, make] as const))('engine on %
     expect(await codeOf(b.otp.checkToken(token, { purpose: 'login', consume: false }))).toBe('TOKEN_USED');
     expect(await codeOf(a.otp.checkToken(undefined))).toBe('NOT_VERIFIED');
     expect(await codeOf(a.otp.checkToken(`${token.slice(0, -2)}xx`))).toBe('TOKEN_INVALID');
-    const stranger = engine({ secret: 'another-secret-another-secret-another' });
+    const stranger = engine({ secret: 'another-secret-another-secret-another-0123456789ABCDEF' });
     expect(await codeOf(stranger.otp.checkToken(token))).toBe('TOKEN_INVALID');
 
     advance(61);

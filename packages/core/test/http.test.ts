@@ -1,16 +1,18 @@
 import {
+  cookieIsSecure,
   createSmsOtp,
   errorResponse,
   handleGuard,
   handleSend,
   handleVerify,
+  MESSAGES_EN,
   maskPhone,
   memorySender,
   resolveHttpOptions,
 } from '@sms-otp/core';
 import { describe, expect, it } from 'vitest';
 
-const secret = 'h'.repeat(32);
+const secret = 'hhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhh-0123456789ABCDEF';
 
 // A fixed clock: with the real one, two sends a moment apart can straddle a second (engine time is whole
 // seconds) and the second sees 59 s of cooldown left instead of 60.
@@ -55,7 +57,6 @@ describe('neutral HTTP handlers', () => {
     ['a JSON array', { body: [1, 2] }],
     ['a string body', { body: 'phone' }],
     ['invalid JSON', { rawBody: '{"phone":' }],
-    ['an oversized body', { rawBody: JSON.stringify({ phone: 'x'.repeat(20_000) }) }],
     ['a number as phone', { body: { phone: 13800138000 } }],
     ['a nested object', { body: { phone: { $gt: '' } } }],
     ['no phone or userId', { body: { purpose: 'login' } }],
@@ -90,13 +91,42 @@ describe('neutral HTTP handlers', () => {
     expect(response.body).toEqual({ code: 400, message: '手机号码无效。', data: null });
   });
 
-  it('sets an HttpOnly SameSite=Strict cookie in cookie mode, and the guard reads it', async () => {
+  it('answers 413 INVALID_REQUEST for an oversized body, and closes the connection', async () => {
+    const { otp, http, sender } = setup();
+    const response = await handleSend(otp, { rawBody: JSON.stringify({ phone: 'x'.repeat(20_000) }) }, http);
+    expect(response.status).toBe(413);
+    expect(response.headers.connection).toBe('close');
+    expect(response.body).toEqual({
+      error: {
+        code: 'INVALID_REQUEST',
+        message: MESSAGES_EN.INVALID_REQUEST,
+        issues: [{ path: '', message: 'body too large' }],
+      },
+    });
+    expect(sender.outbox.size).toBe(0);
+  });
+
+  it('sets an HttpOnly SameSite=Strict cookie in cookie mode (Secure but on plain HTTP to a loopback host), no token in the body, and the guard reads it', async () => {
     const { otp, sender, http } = setup({ cookie: true });
     await handleSend(otp, { body: { phone: '13800138002' } }, http);
     const code = sender.outbox.last('+8613800138002')!.code;
-    const verified = await handleVerify(otp, { body: { phone: '13800138002', code } }, http);
+    const local = { protocol: 'http', host: '127.0.0.1' };
+    const verified = await handleVerify(otp, { body: { phone: '13800138002', code }, ...local }, http);
+    expect(verified.body).toEqual({ verified: true, expiresIn: 600 });
     const cookie = verified.headers['set-cookie']!;
     expect(cookie).toMatch(/^sms_token=[\w.-]+; Path=\/; Max-Age=600; HttpOnly; SameSite=Strict$/);
+    for (const [request, secure] of [
+      [{}, true],
+      [{ protocol: 'https', host: 'localhost' }, true],
+      [{ protocol: 'http', host: 'example.com' }, true],
+      [{ protocol: 'http', host: '10.0.0.1' }, true],
+      [{ protocol: 'http', host: '127.8.9.10' }, false],
+      [{ protocol: 'http', headers: { host: 'localhost:8080' } }, false],
+      [{ protocol: 'http', host: '[::1]' }, false],
+      [{ protocol: 'http', host: 'dev.localhost' }, false],
+    ] as const) {
+      expect(cookieIsSecure(request)).toBe(secure);
+    }
     const guard = await handleGuard(
       otp,
       { headers: { cookie: `a=b; ${cookie.split(';')[0]}` } },

@@ -19,7 +19,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisServer, startRedis } from '../../../test/support/redis.js';
 import { vendorText } from '../src/vendors/http.js';
 
-const SECRET = 'test-secret-test-secret-test-secret!';
+const SECRET = 'test-secret-test-secret-test-secret!-0123456789ABCDEF';
 const PHONE = '+8613800138000';
 const quiet = { warn() {} };
 const printed = (error: unknown) => inspect(error, { depth: 20 });

@@ -8,7 +8,7 @@ import {
 } from '@sms-otp/core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
-const secret = 's'.repeat(32);
+const secret = 'ssssssssssssssssssssssssssssssss-0123456789ABCDEF';
 
 function configError(options: unknown): SmsOtpConfigError {
   try {

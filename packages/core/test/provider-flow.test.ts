@@ -33,7 +33,7 @@ describe.each(ALL_KITS.map((make) => [make().name, make] as const))(
 
     const engine = (overrides: Partial<SmsOtpOptions> = {}) =>
       createSmsOtp({
-        secret: 'provider-flow-secret-provider-flow-secret',
+        secret: 'provider-flow-secret-provider-flow-secret-0123456789ABCDEF',
         store: kit.instance(),
         sender: jpushCodes({ ...JPUSH, templateId: 1, baseUrl: jpush.url }),
         breaker: false,

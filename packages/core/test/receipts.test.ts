@@ -60,7 +60,7 @@ describe('Twilio request signature (published vectors, VENDOR-APIS.md 3.4)', () 
   });
 });
 
-const SECRET = 'receipts-test-secret-receipts-test-secret';
+const SECRET = 'receipts-test-secret-receipts-test-secret-0123456789ABCDEF';
 const ALIYUN_PATH = 'aliyun-path-0123456789abcdef';
 const TENCENT_PATH = 'tencent-path-0123456789abcdef';
 const CALLBACK = 'https://api.example.com/sms/receipts/twilio';

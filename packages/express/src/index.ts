@@ -94,8 +94,39 @@ export function smsOtp(engine: SmsOtp, options?: SmsOtpRouterOptions): Router {
       if (typeof error?.status !== 'number' || error.status >= 500) return next(error);
       answer(handler, { bodyError: error.type === 'entity.too.large' ? 'too-large' : 'not-json' }, res, next);
     };
-  router.post(`${prefix}/send`, json, route(handleSend), refused(handleSend));
-  router.post(`${prefix}/verify`, json, route(handleVerify), refused(handleVerify));
+  // A body over the limit is answered 413 at once: by its Content-Length before anything is read, or as soon
+  // as a chunked one passes the limit (the body parser would read it to the end before saying so).
+  const bounded =
+    (handler: Handler): RequestHandler =>
+    (req, res, next) => {
+      const tooLarge = () => {
+        if (!res.headersSent) answer(handler, { bodyError: 'too-large' }, res, next);
+      };
+      if (Number(req.headers['content-length']) > MAX_BODY_BYTES) return tooLarge();
+      if (req.headers['transfer-encoding'] !== undefined && !req.readableEnded) {
+        let size = 0;
+        const count = (chunk: Buffer) => {
+          size += chunk.length;
+          if (size <= MAX_BODY_BYTES) return;
+          req.off('data', count);
+          tooLarge();
+        };
+        req.on('data', count);
+      }
+      next();
+    };
+  // A body the parser refused after `bounded` answered (the connection it closed): nothing more to say.
+  const answered: ErrorRequestHandler = (error, _req, res, next) =>
+    res.headersSent ? undefined : next(error);
+  router.post(`${prefix}/send`, bounded(handleSend), json, route(handleSend), answered, refused(handleSend));
+  router.post(
+    `${prefix}/verify`,
+    bounded(handleVerify),
+    json,
+    route(handleVerify),
+    answered,
+    refused(handleVerify),
+  );
   // GET only: Express would answer HEAD with the GET handler, minting a captcha nobody sees.
   const captcha = route(handleCaptcha);
   router.get(`${prefix}/captcha`, (req, res, next) =>
@@ -166,6 +197,8 @@ function toHttpRequest(req: Request): HttpRequest {
     body: json ? req.body : undefined,
     headers: req.headers,
     trustProxy: Boolean(req.app.get('trust proxy')),
+    protocol: req.protocol,
+    host: req.hostname,
   };
   if (req.ip) request.ip = req.ip;
   return request;

@@ -187,6 +187,8 @@ function toHttpRequest(request: FastifyRequest): HttpRequest {
     body: json ? request.body : undefined,
     headers: request.headers,
     trustProxy: request.ips !== undefined,
+    protocol: request.protocol,
+    host: request.hostname,
   };
   if (request.ip) http.ip = request.ip;
   return http;

@@ -111,7 +111,12 @@ export function requireSmsVerified(engine: SmsOtp, options: RequireSmsVerifiedOp
 }
 
 async function toHttpRequest(ctx: Context, withBody: boolean): Promise<HttpRequest> {
-  const request: HttpRequest = { headers: ctx.headers, trustProxy: ctx.app.proxy };
+  const request: HttpRequest = {
+    headers: ctx.headers,
+    trustProxy: ctx.app.proxy,
+    protocol: ctx.protocol,
+    host: ctx.hostname,
+  };
   if (ctx.ip) request.ip = ctx.ip;
   // Only a JSON body counts: a form or text body a host parser read is not this API's input.
   if (!withBody || !(isPlainJsonType(ctx.headers['content-type']) || ctx.is('application/json'))) {
@@ -147,23 +152,28 @@ async function toReceiptRequest(
 }
 
 /**
- * Reads the body as UTF-8: `too-large` when it is over the limit (the rest is drained, not kept), `not-json`
- * when the client broke off the upload (answered like any bad body: a 400 nobody reads, not an error for the
- * app's `error` handler to log).
+ * Reads the body as UTF-8: `too-large` as soon as it is over the limit (by its Content-Length before anything
+ * is read, or when the bytes read pass it: the rest is never read, and the answer closes the connection),
+ * `not-json` when the client broke off the upload (answered like any bad body: a 400 nobody reads, not an
+ * error for the app's `error` handler to log).
  */
 function readBody(ctx: Context): Promise<string | { error: 'too-large' | 'not-json' }> {
+  const { req } = ctx;
+  if (Number(req.headers['content-length']) > MAX_BODY_BYTES) return Promise.resolve({ error: 'too-large' });
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    ctx.req.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
-    });
-    ctx.req.on('end', () =>
-      resolve(size > MAX_BODY_BYTES ? { error: 'too-large' } : Buffer.concat(chunks).toString('utf8')),
-    );
-    ctx.req.on('error', () => resolve({ error: 'not-json' }));
-    ctx.req.on('close', () => ctx.req.complete || resolve({ error: 'not-json' }));
+      if (size <= MAX_BODY_BYTES) return void chunks.push(chunk);
+      req.off('data', onData);
+      req.pause();
+      resolve({ error: 'too-large' });
+    };
+    req.on('data', onData);
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', () => resolve({ error: 'not-json' }));
+    req.on('close', () => req.complete || resolve({ error: 'not-json' }));
   });
 }
 

@@ -4,7 +4,7 @@
  */
 import { captchaPngDataUri, captchaText, renderCaptchaPng } from '../captcha/image.js';
 import { randomId } from '../code.js';
-import { SmsOtpError } from '../errors.js';
+import { SmsOtpError, tooMany } from '../errors.js';
 import { hmacSha256 } from '../hmac.js';
 import { constantTimeEqual } from '../stores/memory-store.js';
 import type { EngineContext } from './context.js';
@@ -17,6 +17,59 @@ export interface Captchas {
   /** Makes a built-in image captcha, counted in the per-IP captcha window. */
   create(input?: { ip?: string }): Promise<Captcha>;
 }
+
+/** What a captcha refused for overload tells the client to wait. */
+const RENDER_RETRY_MS = 1000;
+
+/**
+ * The process's built-in captcha renders. Rendering is synchronous CPU work (~2 ms, tens under load), so
+ * renders run one per turn of the event loop (`setImmediate`), letting every other request's I/O in between,
+ * and at most `maxPending` may wait (in-flight captcha requests, counted from their start): a flood of
+ * captcha requests beyond that is `RATE_LIMITED` at once instead of queueing up CPU work that would delay
+ * real users' sends and verifies by seconds. Shared by every engine of the process.
+ */
+class RenderQueue {
+  private pending = 0;
+  private readonly jobs: (() => void)[] = [];
+  private scheduled = false;
+
+  /** Takes a place, unless `max` are taken. */
+  reserve(max: number): boolean {
+    if (this.pending >= max) return false;
+    this.pending += 1;
+    return true;
+  }
+
+  release(): void {
+    this.pending -= 1;
+  }
+
+  /** Renders `text` on a later turn of the event loop, after those queued before it. */
+  render(text: string): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      this.jobs.push(() => {
+        try {
+          resolve(renderCaptchaPng(text));
+        } catch (error) {
+          reject(error);
+        }
+      });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.jobs.shift()?.();
+      if (this.jobs.length > 0) this.schedule();
+    });
+  }
+}
+
+const renders = new RenderQueue();
 
 export function captchas(ctx: EngineContext): Captchas {
   const { store, keys, planner, now, withinStoreTimeout } = ctx;
@@ -50,20 +103,28 @@ export function captchas(ctx: EngineContext): Captchas {
   }
 
   async function create(input: { ip?: string } = {}): Promise<Captcha> {
-    const admission = planner.forCaptcha(input.ip);
-    if (admission.buckets.length > 0) {
-      const admitted = await withinStoreTimeout(() =>
-        store.admit({ now: now(), ...admission, captchaSolved: false }),
-      );
-      if (!admitted.ok) throw admitRefused(admitted, admission);
+    // Overload: past `maxPending` renders waiting in this process, refused before any store call.
+    if (!renders.reserve(policy.maxPending)) {
+      throw tooMany('RATE_LIMITED', RENDER_RETRY_MS, { scope: 'captcha', limit: policy.maxPending });
     }
-    const captchaKey = randomId();
-    const text = captchaText();
-    // The deadline travels with the hash, so expiry follows the engine's clock on every store.
-    const ttlMs = policy.ttl * 1000;
-    const answer = `${answerHash(captchaKey, text)}.${now() + ttlMs}`;
-    await withinStoreTimeout(() => store.putCaptcha({ key: captchaKey, answer, ttlMs, now: now() }));
-    return { captchaKey, image: captchaPngDataUri(renderCaptchaPng(text)), expiresIn: policy.ttl };
+    try {
+      const admission = planner.forCaptcha(input.ip);
+      if (admission.buckets.length > 0) {
+        const admitted = await withinStoreTimeout(() =>
+          store.admit({ now: now(), ...admission, captchaSolved: false }),
+        );
+        if (!admitted.ok) throw admitRefused(admitted, admission);
+      }
+      const captchaKey = randomId();
+      const text = captchaText();
+      // The deadline travels with the hash, so expiry follows the engine's clock on every store.
+      const ttlMs = policy.ttl * 1000;
+      const answer = `${answerHash(captchaKey, text)}.${now() + ttlMs}`;
+      await withinStoreTimeout(() => store.putCaptcha({ key: captchaKey, answer, ttlMs, now: now() }));
+      return { captchaKey, image: captchaPngDataUri(await renders.render(text)), expiresIn: policy.ttl };
+    } finally {
+      renders.release();
+    }
   }
 
   return { solve, create };

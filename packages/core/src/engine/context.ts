@@ -9,7 +9,7 @@ import { Deadlines } from '../deadlines.js';
 import { consoleSender } from '../dev-senders.js';
 import { SmsOtpConfigError, SmsOtpError } from '../errors.js';
 import { Events } from '../events.js';
-import type { Logger, ResolvedOptions } from '../options.js';
+import { isProduction, type Logger, type ResolvedOptions } from '../options.js';
 import { MemoryStore } from '../stores/memory-store.js';
 import type { OtpStore } from '../stores/types.js';
 import { checkVendorPurposes } from '../vendors/templates.js';
@@ -18,6 +18,10 @@ import { storeError, vendorError } from './refusals.js';
 
 export interface EngineContext {
   readonly options: ResolvedOptions;
+  /** Production rules apply (`mode: 'production'`, or NODE_ENV other than development or test). */
+  readonly production: boolean;
+  /** Where set-up warnings and failures that need a human go (`options.logger`, else `console`). */
+  readonly logger: Logger;
   readonly store: OtpStore;
   /** The engine made `store` itself (the default MemoryStore) and closes it. */
   readonly ownStore: boolean;
@@ -49,12 +53,20 @@ export interface EngineContext {
 }
 
 let warnedRandomSecret = false;
+let warnedNoNodeEnv = false;
 
 /** The context of one engine; checks what options alone could not (vendor against captcha and purposes). */
 export function createContext(options: ResolvedOptions): EngineContext {
   const logger: Logger = options.logger ?? console;
+  const production = isProduction(options.mode, process.env.NODE_ENV);
+  warnMode(options, production, logger);
   const secret = options.secret ?? randomSecret(logger);
   const store: OtpStore = options.store ?? new MemoryStore();
+  if (production && store instanceof MemoryStore) {
+    logger.warn(
+      'sms-otp: MemoryStore in production: codes, limits and tokens live in this process only. Behind a load balancer a code sent through one instance is CODE_EXPIRED on another, and a restart forgets every limit. Use RedisStore when more than one process serves the routes.',
+    );
+  }
   const vendor: Vendor = options.sender ?? consoleSender();
   checkVendor(options, vendor, logger);
   // In production, one line naming the most SMS a day the options allow: the bill's ceiling, made visible.
@@ -68,9 +80,12 @@ export function createContext(options: ResolvedOptions): EngineContext {
   const sendDeadlines = new Deadlines(options.sendTimeout);
   const failLimit = options.maxFailuresPerPhone;
   const failWindowMs = options.failureWindow * 1000;
+  const alerts = new HumanAlerts(logger);
 
   return {
     options,
+    production,
+    logger,
     store,
     ownStore: !options.store,
     vendor,
@@ -104,7 +119,7 @@ export function createContext(options: ResolvedOptions): EngineContext {
       return sendDeadlines.race(
         Promise.resolve().then(call),
         () => new SmsOtpError('SEND_FAILED', { ...who, reason: 'timeout' }),
-        (error) => vendorError(error, who),
+        (error) => alerts.check(vendorError(error, who)),
       );
     },
     purposeOf(purpose) {
@@ -123,6 +138,54 @@ export function createContext(options: ResolvedOptions): EngineContext {
   };
 }
 
+/** `SEND_FAILED` reasons that no retry mends: a person must fix credentials, settings, balance or templates. */
+export const NEEDS_A_HUMAN = new Set(['auth', 'config', 'balance', 'template', 'signature']);
+
+/** At most one warning per vendor and reason in this many milliseconds. */
+const ALERT_INTERVAL_MS = 60_000;
+
+/**
+ * Says through `logger` when a vendor (or captcha service) refused for a reason only a person can fix
+ * (`NEEDS_A_HUMAN`): a wrong credential would otherwise show only as 502s. Rate-limited per vendor and
+ * reason; names the vendor, the reason and the vendor's code, never its message or anything of the request.
+ */
+class HumanAlerts {
+  private readonly last = new Map<string, number>();
+
+  constructor(private readonly logger: Logger) {}
+
+  check(error: SmsOtpError): SmsOtpError {
+    if (error.code !== 'SEND_FAILED') return error;
+    const { details } = error;
+    const failures = Array.isArray(details.failures) ? (details.failures as Record<string, unknown>[]) : [];
+    for (const facts of [details as Record<string, unknown>, ...failures]) {
+      const reason = facts.reason;
+      if (typeof reason !== 'string' || !NEEDS_A_HUMAN.has(reason)) continue;
+      const who = String(facts.vendor ?? facts.captchaVerifier ?? details.vendor ?? 'vendor');
+      const key = `${who}\u0000${reason}`;
+      const now = Date.now();
+      if (now - (this.last.get(key) ?? -Infinity) < ALERT_INTERVAL_MS) continue;
+      if (this.last.size > 1000) this.last.clear();
+      this.last.set(key, now);
+      const code = typeof facts.vendorCode === 'string' ? `, vendor code ${facts.vendorCode}` : '';
+      this.logger.warn(
+        `sms-otp: ${who} refused a send (SEND_FAILED, reason ${reason}${code}): sends fail until someone fixes its ${reason === 'balance' ? 'account balance' : reason === 'auth' ? 'credentials' : reason} (see VENDORS.md). At most one such warning a minute.`,
+      );
+    }
+    return error;
+  }
+}
+
+/** An unset NODE_ENV is development (decision 11), said out loud once unless `mode` says which it is. */
+function warnMode(options: ResolvedOptions, production: boolean, logger: Logger): void {
+  if (production || options.mode !== undefined || warnedNoNodeEnv) return;
+  if ((process.env.NODE_ENV?.trim() ?? '') !== '') return;
+  warnedNoNodeEnv = true;
+  logger.warn(
+    "sms-otp: NODE_ENV is not set, so the production rules are off (a secret and a sender are not required, exposeCode is allowed). Set NODE_ENV=production (or mode: 'production') in production, or mode: 'development' to silence this.",
+  );
+}
+
 /** A random secret for this process, said out loud once: codes and tokens die with the process. */
 function randomSecret(logger: Logger): string {
   if (!warnedRandomSecret) {
@@ -137,8 +200,8 @@ function randomSecret(logger: Logger): string {
 /** What the options schema cannot see: the vendor against `exposeCode`, the captcha verifier and purposes. */
 function checkVendor(options: ResolvedOptions, vendor: Vendor, logger: Logger): void {
   if (options.exposeCode && !(vendor.kind === 'sender' && vendor.development === true)) {
-    // Refused only under NODE_ENV=production (the contract); anywhere else it is said out loud, since a
-    // deployment without NODE_ENV would hand every code out.
+    // Refused in production (options.ts); anywhere else it is said out loud, since a deployment without
+    // NODE_ENV would hand every code out.
     logger.warn(
       `sms-otp: exposeCode is on with ${vendor.name}, a sender that delivers: every send response carries the code it sends. Use it with consoleSender or memorySender only.`,
     );

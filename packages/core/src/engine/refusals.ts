@@ -5,6 +5,7 @@
 import type { Admission } from '../admission.js';
 import { causeOf, isSmsOtpError, SmsOtpError, tooMany } from '../errors.js';
 import type { AdmitResult, IssueResult } from '../stores/types.js';
+import { vendorText } from '../vendors/http.js';
 
 /** A store's answer to a verify (or a provider check's reservation) that is not a success. */
 export type VerifyRefusal =
@@ -88,8 +89,18 @@ const VENDOR_CODES = new Set([
   'CAPTCHA_REQUIRED',
 ]);
 
-/** A vendor call's failure as a client sees it: one of `VENDOR_CODES`, or `SEND_FAILED` naming the vendor. */
+/**
+ * A vendor call's failure as a client sees it: one of `VENDOR_CODES`, or `SEND_FAILED` naming the vendor with
+ * `reason: 'error'` (a host sender or captcha verifier that threw an error of its own; one of the library's
+ * that is no vendor answer keeps its reason). A foreign error's text is redacted as vendors' messages are
+ * (`vendorText`: digit runs and long tokens removed, 200 characters at most) before it is kept as `cause`: a
+ * host's HTTP client may put the URL (phone, code, API key) in its message.
+ */
 export function vendorError(error: unknown, who: Record<string, string>): SmsOtpError {
   if (isSmsOtpError(error) && VENDOR_CODES.has(error.code)) return error;
-  return new SmsOtpError('SEND_FAILED', { ...who }, undefined, { cause: causeOf(error) });
+  const reason =
+    isSmsOtpError(error) && typeof error.details.reason === 'string' ? error.details.reason : 'error';
+  return new SmsOtpError('SEND_FAILED', { ...who, reason }, undefined, {
+    cause: causeOf(error, vendorText),
+  });
 }

@@ -25,8 +25,16 @@ export function reportError(
     const scope = error.details.scope;
     events.emit('blocked', { ...base, ...(typeof scope === 'string' ? { scope } : {}) });
   } else {
-    const reason = error.details.reason;
-    events.emit('failed', { ...base, ...(typeof reason === 'string' ? { reason } : {}) });
+    // Who failed and why, so that a wrong credential shows: a SEND_FAILED without a reason of its own (a
+    // host's error) is `'error'`.
+    const { reason, vendor, captchaVerifier } = error.details as Record<string, unknown>;
+    const why = typeof reason === 'string' ? reason : error.code === 'SEND_FAILED' ? 'error' : undefined;
+    events.emit('failed', {
+      ...base,
+      ...(why ? { reason: why } : {}),
+      ...(typeof vendor === 'string' ? { vendor } : {}),
+      ...(typeof captchaVerifier === 'string' ? { captchaVerifier } : {}),
+    });
   }
   return error;
 }

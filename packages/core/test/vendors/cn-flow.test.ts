@@ -20,7 +20,7 @@ import { JPUSH, type JpushFake, startJpushFake } from './fakes/jpush.js';
 import { RONGLIAN, type RonglianFake, startRonglianFake } from './fakes/ronglian.js';
 import { startTencentFake, TENCENT, type TencentFake } from './fakes/tencent.js';
 
-const SECRET = 'cn-flow-secret-cn-flow-secret-cn-flow!';
+const SECRET = 'cn-flow-secret-cn-flow-secret-cn-flow!-0123456789ABCDEF';
 const PURPOSES = ['login', 'reset-password'];
 let seq = 0;
 const nextPhone = () => `+86139${String(30_000_000 + (process.pid % 1000) * 1000 + ++seq).slice(-8)}`;

@@ -24,7 +24,7 @@ describe.each([memoryKit, redisKit].map((make) => [make().name, make] as const))
 
     const engine = (overrides: Partial<SmsOtpOptions> = {}) =>
       createSmsOtp({
-        secret: 'twilio-flow-secret-twilio-flow-secret-!!',
+        secret: 'twilio-flow-secret-twilio-flow-secret-!!-0123456789ABCDEF',
         store: kit.instance(),
         breaker: false,
         ...overrides,

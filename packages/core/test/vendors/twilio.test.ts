@@ -84,7 +84,7 @@ describe('twilioSender', () => {
     expect(fake.messages.map((m) => m.Body)).toEqual(['Login code 482913 (2 min)', 'Reset: 482913/5']);
     expect(() =>
       createSmsOtp({
-        secret: 'twilio-test-secret-twilio-test-secret-!!',
+        secret: 'twilio-test-secret-twilio-test-secret-!!-0123456789ABCDEF',
         sender: sender({ body: { login: 'Code {code}' } }),
         purposes: ['login', 'reset-password'],
       }),

@@ -1,0 +1,23 @@
+/**
+ * Child process of bench/overload.ts: floods `GET /sms/captcha` with autocannon (so that the flood's own CPU
+ * does not stall the parent, which times the real user), then prints its result as one JSON line.
+ *
+ *   node --import tsx bench/overload-flood.ts <port> <connections> <seconds>
+ */
+import autocannon from 'autocannon';
+
+const [port, connections, seconds] = process.argv.slice(2).map(Number);
+const result = await autocannon({
+  url: `http://127.0.0.1:${port}/sms/captcha`,
+  connections: connections!,
+  duration: seconds!,
+  timeout: 10,
+});
+console.log(
+  JSON.stringify({
+    made: result.statusCodeStats?.['200']?.count ?? 0,
+    refused: result.statusCodeStats?.['429']?.count ?? 0,
+    errors: result.errors,
+    timeouts: result.timeouts,
+  }),
+);
