@@ -3,13 +3,15 @@ import { fileURLToPath } from 'node:url';
 import { MemoryStore, SmsOtpError } from '@sms-otp/core';
 import { describe, expect, it } from 'vitest';
 
-const limits = { hourLimit: 5, dayLimit: 10, failLimit: 20, failWindowMs: 86_400_000 };
+const limits = { hourLimit: 5, dayLimit: 10, failLimit: 20, hardFailLimit: 100, failWindowMs: 86_400_000 };
 const issue = (store: MemoryStore, phone: string, now: number) =>
   store.issue({
     phone,
     purpose: 'login',
     now,
     secret: 'h:x',
+    binding: '',
+    captchaPastLimits: true,
     ttlMs: 1000,
     cooldownsMs: [1000],
     captchaSolved: false,
@@ -31,18 +33,18 @@ describe('MemoryStore', () => {
     await store.close();
   });
 
-  it('times used tokens and captchas from the time of the call, not from the last send', async () => {
+  it('times token records and captchas from the time of the call, not from the last send', async () => {
     const store = new MemoryStore();
     const t0 = Date.UTC(2026, 0, 1);
     await issue(store, '+1', t0);
-    // Nothing ran for an hour; the token is consumed with 100 s of life left, a captcha made for 120 s.
+    // Nothing ran for an hour; a token is released with 100 s of life left, a captcha made for 120 s.
     const t1 = t0 + 3_600_000;
-    expect(await store.useToken({ jti: 'j', ttlMs: 100_000, consume: true, now: t1 })).toBe(true);
+    await store.releaseToken({ phone: '+1', jti: 'j', ttlMs: 100_000, now: t1 });
     await store.putCaptcha({ key: 'k', answer: 'h.1', ttlMs: 120_000, now: t1 });
     await issue(store, '+2', t1 + 60_000);
-    expect(await store.useToken({ jti: 'j', ttlMs: 100_000, consume: false, now: t1 + 60_000 })).toBe(false);
+    expect(await store.useToken({ phone: '+1', jti: 'j', consume: false, now: t1 + 60_000 })).toBe(true);
     expect(await store.takeCaptcha({ key: 'k', now: t1 + 60_000 })).toBe('h.1');
-    expect(await store.useToken({ jti: 'j', ttlMs: 100_000, consume: false, now: t1 + 100_001 })).toBe(true);
+    expect(await store.useToken({ phone: '+1', jti: 'j', consume: false, now: t1 + 100_000 })).toBe(false);
     await store.close();
   });
 

@@ -46,7 +46,10 @@ const issueInput = (phone: string): IssueInput => ({
   hourLimit: 5,
   dayLimit: 10,
   failLimit: 10,
+  hardFailLimit: 10,
   failWindowMs: 3_600_000,
+  binding: '',
+  captchaPastLimits: false,
   captchaSolved: false,
 });
 
@@ -129,11 +132,15 @@ describe('RedisStore scripts run twice (ioredis re-sends a command whose reply a
     const store = new RedisStore({ client, prefix: 'twice4:' });
     const phone = '+8613800138806';
     await store.issue({ ...issueInput(phone), secret: 'r:msg-1' });
-    const call = ['twice4:{+8613800138806}', 'login', 1_000, 'r:msg-1', '1', 'call-1'];
+    const keys = [2, 'twice4:{+8613800138806}', 'twice4:{+8613800138806}:t:j'];
+    const call = [...keys, 'login', 1_000, 'r:msg-1', '1', 'call-1', 600_000];
     expect(await client.smsOtpSettle(...call)).toBe('ok');
     expect(await client.smsOtpSettle(...call)).toBe('ok');
-    expect(await client.smsOtpSettle(...call.slice(0, -1), 'call-2')).toBe('expired');
-    expect(await store.settle({ phone, purpose: 'login', now: 1_000, ref: 'r:msg-1', ok: true })).toEqual({
+    expect(await client.smsOtpSettle(...[...keys, 'login', 1_000, 'r:msg-1', '1', 'call-2', 600_000])).toBe(
+      'expired',
+    );
+    const token = { jti: 'j2', ttlMs: 600_000 };
+    expect(await store.settle({ phone, purpose: 'login', now: 1_000, ref: 'r:msg-1', ok: true, token })).toEqual({
       status: 'expired',
     });
     client.disconnect();
@@ -144,11 +151,13 @@ describe('RedisStore scripts run twice (ioredis re-sends a command whose reply a
     const store = new RedisStore({ client, prefix: 'twice3:' });
     const phone = '+8613800138805';
     await store.issue({ ...issueInput(phone), secret: 'right' });
-    const call = ['twice3:{+8613800138805}', 'login', 1_000, 'right', 5, 10, 3_600_000, 'v', 'call-1'];
-    expect(await client.smsOtpVerify(...call)).toEqual(['ok']);
-    expect(await client.smsOtpVerify(...call)).toEqual(['ok']);
+    const keys = [2, 'twice3:{+8613800138805}', 'twice3:{+8613800138805}:t:j'];
+    const args = ['login', 1_000, 'right', 5, 10, 3_600_000, 'v', 'call-1', '', 10, '0', 600_000];
+    expect(await client.smsOtpVerify(...keys, ...args)).toEqual(['ok']);
+    expect(await client.smsOtpVerify(...keys, ...args)).toEqual(['ok']);
     const verify = { phone, purpose: 'login', now: 1_000, candidate: 'right', maxAttempts: 5, failLimit: 10 };
-    expect(await store.verify({ ...verify, failWindowMs: 3_600_000 })).toEqual({ status: 'expired' });
+    const rest = { hardFailLimit: 10, binding: '', captchaSolved: false, token: { jti: 'j2', ttlMs: 1000 } };
+    expect(await store.verify({ ...verify, ...rest, failWindowMs: 3_600_000 })).toEqual({ status: 'expired' });
     client.disconnect();
   });
 });

@@ -12,17 +12,21 @@ import type {
   OtpStore,
   ReleaseInput,
   ReserveInput,
+  ReleaseTokenInput,
   ReserveResult,
   RollbackInput,
   SettleInput,
   SettleResult,
   StoreVerifyInput,
   StoreVerifyResult,
+  UseTokenInput,
+  Bucket,
 } from './types.js';
 
-/** One purpose's code: secret (`''` once used or rolled back), expiry, wrong attempts, cooldown end. */
+/** One purpose's code: secret (`''` once used), its send's binding, expiry, wrong attempts, cooldown end. */
 interface CodeRecord {
   secret: string;
+  binding: string;
   expiresAt: number;
   attempts: number;
   cooldownUntil: number;
@@ -114,15 +118,19 @@ export class MemoryStore implements OtpStore {
         input.cooldownsMs[Math.min(Math.max(record.hourCount, 1), input.cooldownsMs.length) - 1]!;
       return { ok: false, reason: 'cooldown', retryAfterMs: code.cooldownUntil - now, cooldownMs };
     }
-    const locked = lockedFor(record, now, input.failLimit, input.failWindowMs);
-    if (locked > 0) return { ok: false, reason: 'locked', retryAfterMs: locked };
+    const failures = failuresOf(record, input);
+    if (failures > 0) return { ok: false, reason: 'locked', retryAfterMs: failures };
+    if (failures < 0) return { ok: false, reason: 'captcha', retryAfterMs: 0 };
     if (now >= record.hourStart + HOUR_MS) Object.assign(record, { hourStart: now, hourCount: 0 });
     if (now >= record.dayStart + DAY_MS) Object.assign(record, { dayStart: now, dayCount: 0 });
-    if (record.hourCount >= input.hourLimit) {
+    const hour = windowFull(record.hourCount, input.hourLimit, input);
+    if (hour === 'refuse') {
       return { ok: false, reason: 'phone_hour', retryAfterMs: record.hourStart + HOUR_MS - now };
     }
-    if (record.dayCount >= input.dayLimit)
-      return { ok: false, reason: 'phone_day', retryAfterMs: record.dayStart + DAY_MS - now };
+    if (hour === 'captcha') return { ok: false, reason: 'captcha', retryAfterMs: 0 };
+    const day = windowFull(record.dayCount, input.dayLimit, input);
+    if (day === 'refuse') return { ok: false, reason: 'phone_day', retryAfterMs: record.dayStart + DAY_MS - now };
+    if (day === 'captcha') return { ok: false, reason: 'captcha', retryAfterMs: 0 };
     if (input.captchaAfter !== undefined && record.hourCount >= input.captchaAfter && !input.captchaSolved) {
       return { ok: false, reason: 'captcha', retryAfterMs: 0 };
     }
@@ -136,6 +144,7 @@ export class MemoryStore implements OtpStore {
     });
     record.codes.set(input.purpose, {
       secret: input.secret,
+      binding: input.binding,
       expiresAt: now + input.ttlMs,
       attempts: 0,
       cooldownUntil: now + cooldownMs,
@@ -163,21 +172,29 @@ export class MemoryStore implements OtpStore {
 
   async verify(input: StoreVerifyInput): Promise<StoreVerifyResult> {
     const checked = this.#check(input);
-    if ('status' in checked) return checked;
+    if ('status' in checked) {
+      this.#countClientFailure(input, checked.status);
+      return checked;
+    }
     const { record, code, now } = checked;
     if (constantTimeEqual(code.secret, input.candidate)) {
       consume(code);
       this.#touch(input.phone, record, input.failWindowMs);
+      this.#store(this.#tokens, tokenKey(input.phone, input.token.jti), now + input.token.ttlMs);
       return { status: 'ok' };
     }
     const attemptsLeft = countFailure(record, code, now, input);
     this.#touch(input.phone, record, input.failWindowMs);
+    this.#countClientFailure(input, 'invalid');
     return { status: 'invalid', attemptsLeft };
   }
 
   async reserve(input: ReserveInput): Promise<ReserveResult> {
     const checked = this.#check(input);
-    if ('status' in checked) return checked;
+    if ('status' in checked) {
+      this.#countClientFailure(input, checked.status);
+      return checked;
+    }
     const { record, code, now } = checked;
     const attemptsLeft = countFailure(record, code, now, input);
     this.#touch(input.phone, record, input.failWindowMs);
@@ -198,6 +215,9 @@ export class MemoryStore implements OtpStore {
       consume(code);
       // The reservation counted this attempt as a failure; the vendor found the code right.
       if (record.failCount > 0) record.failCount -= 1;
+      this.#store(this.#tokens, tokenKey(input.phone, input.token.jti), now + input.token.ttlMs);
+    } else if (input.failWindow) {
+      this.#bucket(input.failWindow, now).count += 1;
     }
     return { status: 'ok' };
   }
@@ -210,12 +230,7 @@ export class MemoryStore implements OtpStore {
     const { now } = this.#tick(input.now);
     if (input.conversions?.length) this.#convert({ now, conversions: input.conversions });
     const transitions: BreakerTransition[] = [];
-    const buckets = input.buckets.map((spec) => {
-      let bucket = this.#buckets.get(spec.id);
-      if (!bucket || now >= bucket.start + bucket.windowMs)
-        bucket = { start: now, count: 0, windowMs: spec.windowMs };
-      return { spec, bucket };
-    });
+    const buckets = input.buckets.map((spec) => ({ spec, bucket: this.#peekBucket(spec, now) }));
     for (const { spec, bucket } of buckets) {
       if (bucket.count >= spec.limit) {
         return {
@@ -254,7 +269,13 @@ export class MemoryStore implements OtpStore {
       bucket.count += 1;
       this.#store(this.#buckets, spec.id, bucket);
     }
-    for (const { state } of breakers) state.sends += 1;
+    for (const { spec, state } of breakers) {
+      state.sends += 1;
+      const { subnet } = input;
+      if (subnet !== undefined && !state.subnets.includes(subnet) && state.subnets.length < spec.minSubnets) {
+        state.subnets.push(subnet);
+      }
+    }
     return { ok: true, transitions };
   }
 
@@ -309,19 +330,36 @@ export class MemoryStore implements OtpStore {
     return entry && entry.expiresAt > now ? entry.answer : undefined;
   }
 
-  async useToken(input: { jti: string; ttlMs: number; consume: boolean; now: number }): Promise<boolean> {
+  async useToken(input: UseTokenInput): Promise<boolean> {
     const { now } = this.#tick(input.now);
-    const expiresAt = this.#tokens.get(input.jti);
-    if (expiresAt !== undefined && expiresAt > now) return false;
-    if (input.consume) {
-      this.#reserveRoom();
-      this.#tokens.set(input.jti, now + input.ttlMs);
-    }
+    const until = this.#tokens.get(tokenKey(input.phone, input.jti));
+    if (until === undefined || now >= until) return false;
+    if (input.consume) this.#tokens.delete(tokenKey(input.phone, input.jti));
     return true;
   }
 
-  async releaseToken(input: { jti: string; now: number }): Promise<void> {
-    this.#tokens.delete(input.jti);
+  async releaseToken(input: ReleaseTokenInput): Promise<void> {
+    const { now } = this.#tick(input.now);
+    this.#store(this.#tokens, tokenKey(input.phone, input.jti), now + input.ttlMs);
+  }
+
+  /** Every answer but a success and the window's own refusal counts in the client's failed-verify window. */
+  #countClientFailure(input: ReserveInput, status: string): void {
+    if (!input.failWindow || status === 'ok' || status === 'ip_limit') return;
+    this.#bucket(input.failWindow, input.now).count += 1;
+  }
+
+  /** A bucket's window at `now` (a new one when the last has ended), kept. */
+  #bucket(spec: Bucket, now: number): { start: number; count: number; windowMs: number } {
+    const bucket = this.#peekBucket(spec, now);
+    this.#store(this.#buckets, spec.id, bucket);
+    return bucket;
+  }
+
+  /** A bucket's window at `now`, not kept if new. */
+  #peekBucket(spec: Bucket, now: number): { start: number; count: number; windowMs: number } {
+    const held = this.#buckets.get(spec.id);
+    return held && now < held.start + held.windowMs ? held : { start: now, count: 0, windowMs: spec.windowMs };
   }
 
   async close(): Promise<void> {
@@ -346,12 +384,21 @@ export class MemoryStore implements OtpStore {
     | { record: PhoneRecord; code: CodeRecord; now: number }
     | Exclude<StoreVerifyResult, { status: 'ok' } | { status: 'invalid' }> {
     const { now } = this.#tick(input.now);
+    if (input.failWindow) {
+      const window = this.#peekBucket(input.failWindow, now);
+      if (window.count >= input.failWindow.limit) {
+        return { status: 'ip_limit', retryAfterMs: window.start + window.windowMs - now };
+      }
+    }
     const record = this.#phone(input.phone, now, false);
     if (record) {
-      const locked = lockedFor(record, now, input.failLimit, input.failWindowMs);
-      if (locked > 0) return { status: 'locked', retryAfterMs: locked };
+      const failures = failuresOf(record, input);
+      if (failures > 0) return { status: 'locked', retryAfterMs: failures };
+      if (failures < 0) return { status: 'captcha' };
     }
     const code = record?.codes.get(input.purpose);
+    // A binding that is not the live code's (none pending counts as '') costs nothing and tells nothing.
+    if (!constantTimeEqual(code?.binding ?? '', input.binding)) return { status: 'mismatch' };
     if (!record || !code || code.secret === '' || now >= code.expiresAt) return { status: 'expired' };
     if (code.attempts >= input.maxAttempts)
       return { status: 'dead', retryAfterMs: Math.max(0, code.cooldownUntil - now) };
@@ -411,6 +458,9 @@ interface BreakerState {
   verifies: number;
   prevSends: number;
   prevVerifies: number;
+  /** Distinct client subnets of the half's sends (at most `minSubnets`). */
+  subnets: string[];
+  prevSubnets: string[];
   openUntil: number;
   open: boolean;
   expiresAt: number;
@@ -431,19 +481,31 @@ export function rollBreaker(state: BreakerState | undefined, spec: BreakerSpec, 
           verifies: 0,
           prevSends: 0,
           prevVerifies: 0,
+          subnets: [],
+          prevSubnets: [],
           openUntil: 0,
           open: false,
           expiresAt: 0,
         };
   if (now >= s.start + 2 * half)
-    Object.assign(s, { start: now, sends: 0, verifies: 0, prevSends: 0, prevVerifies: 0 });
+    Object.assign(s, {
+      start: now,
+      sends: 0,
+      verifies: 0,
+      prevSends: 0,
+      prevVerifies: 0,
+      subnets: [],
+      prevSubnets: [],
+    });
   else if (now >= s.start + half)
     Object.assign(s, {
       start: s.start + half,
       prevSends: s.sends,
       prevVerifies: s.verifies,
+      prevSubnets: s.subnets,
       sends: 0,
       verifies: 0,
+      subnets: [],
     });
   keepBreaker(s, spec.windowMs);
   return s;
@@ -465,7 +527,8 @@ function evaluateBreaker(
   const sent = s.prevSends + s.sends;
   const verified = s.prevVerifies + s.verifies;
   if (now < s.openUntil) return undefined;
-  if (sent >= spec.minVolume && verified < spec.threshold * sent) {
+  const subnets = new Set([...s.prevSubnets, ...s.subnets]).size;
+  if (sent >= spec.minVolume && subnets >= spec.minSubnets && verified < spec.threshold * sent) {
     s.openUntil = now + spec.coolOffMs;
     const wasOpen = s.open;
     s.open = true;
@@ -488,9 +551,29 @@ function isRerun(code: CodeRecord | undefined, input: IssueInput): boolean {
   );
 }
 
-function lockedFor(record: PhoneRecord, now: number, failLimit: number, failWindowMs: number): number {
-  const end = record.failStart + failWindowMs;
-  return record.failCount >= failLimit && now < end ? end - now : 0;
+/**
+ * Where the phone stands against its failure ceilings: the ms until the window ends when `hardFailLimit` is
+ * reached (refused), -1 when `failLimit` is reached and no captcha was solved, else 0.
+ */
+function failuresOf(
+  record: PhoneRecord,
+  input: { now: number; failLimit: number; hardFailLimit: number; failWindowMs: number; captchaSolved: boolean },
+): number {
+  const end = record.failStart + input.failWindowMs;
+  if (input.now >= end) return 0;
+  if (record.failCount >= input.hardFailLimit) return end - input.now;
+  return record.failCount >= input.failLimit && !input.captchaSolved ? -1 : 0;
+}
+
+/** A send window holding `count` sends of `limit`: room, a captcha first, or a refusal. */
+function windowFull(
+  count: number,
+  limit: number,
+  input: { captchaPastLimits: boolean; captchaSolved: boolean },
+): 'room' | 'captcha' | 'refuse' {
+  if (count < limit) return 'room';
+  if (!input.captchaPastLimits || count >= 2 * limit) return 'refuse';
+  return input.captchaSolved ? 'room' : 'captcha';
 }
 
 /** Counts one wrong guess on the code and one failure for the phone; returns the guesses left. */
@@ -503,7 +586,7 @@ function countFailure(record: PhoneRecord, code: CodeRecord, now: number, limits
     record.failCount = 0;
   }
   record.failCount += 1;
-  return Math.max(0, Math.min(limits.maxAttempts - code.attempts, limits.failLimit - record.failCount));
+  return Math.max(0, Math.min(limits.maxAttempts - code.attempts, limits.hardFailLimit - record.failCount));
 }
 
 function consume(code: CodeRecord): void {
@@ -518,3 +601,6 @@ export function constantTimeEqual(a: string, b: string): boolean {
   for (let i = 0; i < a.length; i += 1) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
   return diff === 0;
 }
+
+/** A token's record is the phone's: RedisStore keeps it under the phone's hash tag. */
+const tokenKey = (phone: string, jti: string) => `${phone}\u0000${jti}`;
