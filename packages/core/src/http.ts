@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { CheckTokenOptions, SendInput, SmsOtp } from './create-sms-otp.js';
+import type { CheckTokenOptions, SendInput, SmsOtp, VerifyInput } from './create-sms-otp.js';
 import { type ErrorCode, MESSAGES, SmsOtpConfigError, SmsOtpError } from './errors.js';
 import { type HttpOptions, httpOptionsSchema, parseWith, type ResponseContext } from './options.js';
 import type { VerifiedPhone } from './token.js';
@@ -69,7 +69,14 @@ export const sendBodySchema = z
 
 /** JSON body of `POST {prefix}/verify`. Unknown fields are ignored. */
 export const verifyBodySchema = z
-  .object({ ...recipient, code: text(32), requestId: text(64).optional() })
+  .object({
+    ...recipient,
+    code: text(32),
+    requestId: text(64).optional(),
+    // Past the phone's failure ceiling a verify needs a solved captcha, as a send does.
+    captchaKey: text(128).optional(),
+    captcha: text(4096).optional(),
+  })
   .refine(needsRecipient, { message: 'phone or userId is required', path: ['phone'] });
 
 /**
@@ -153,7 +160,8 @@ export async function handleVerify(
   options: ResolvedHttpOptions,
 ): Promise<HttpResponse> {
   try {
-    const body = parseBody(verifyBodySchema, request);
+    const body: VerifyInput = parseBody(verifyBodySchema, request);
+    if (request.ip) body.ip = request.ip;
     const result = await otp.verify(body);
     const response = respond(options, 200, {
       verified: true,

@@ -71,6 +71,7 @@ export type {
   ResponseContext,
   SendLimitOptions,
   SmsOtpOptions,
+  VerifyLimitOptions,
 } from './options.js';
 export { maskPhone, type NormalizedPhone, type PhoneInput, PhoneParser } from './phone.js';
 export {

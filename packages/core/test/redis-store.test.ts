@@ -140,7 +140,9 @@ describe('RedisStore scripts run twice (ioredis re-sends a command whose reply a
       'expired',
     );
     const token = { jti: 'j2', ttlMs: 600_000 };
-    expect(await store.settle({ phone, purpose: 'login', now: 1_000, ref: 'r:msg-1', ok: true, token })).toEqual({
+    expect(
+      await store.settle({ phone, purpose: 'login', now: 1_000, ref: 'r:msg-1', ok: true, token }),
+    ).toEqual({
       status: 'expired',
     });
     client.disconnect();
@@ -157,7 +159,9 @@ describe('RedisStore scripts run twice (ioredis re-sends a command whose reply a
     expect(await client.smsOtpVerify(...keys, ...args)).toEqual(['ok']);
     const verify = { phone, purpose: 'login', now: 1_000, candidate: 'right', maxAttempts: 5, failLimit: 10 };
     const rest = { hardFailLimit: 10, binding: '', captchaSolved: false, token: { jti: 'j2', ttlMs: 1000 } };
-    expect(await store.verify({ ...verify, ...rest, failWindowMs: 3_600_000 })).toEqual({ status: 'expired' });
+    expect(await store.verify({ ...verify, ...rest, failWindowMs: 3_600_000 })).toEqual({
+      status: 'expired',
+    });
     client.disconnect();
   });
 });

@@ -6,13 +6,14 @@ import type {
   AdmitResult,
   BreakerSpec,
   BreakerTransition,
+  Bucket,
   Conversion,
   IssueInput,
   IssueResult,
   OtpStore,
   ReleaseInput,
-  ReserveInput,
   ReleaseTokenInput,
+  ReserveInput,
   ReserveResult,
   RollbackInput,
   SettleInput,
@@ -20,7 +21,6 @@ import type {
   StoreVerifyInput,
   StoreVerifyResult,
   UseTokenInput,
-  Bucket,
 } from './types.js';
 
 /** One purpose's code: secret (`''` once used), its send's binding, expiry, wrong attempts, cooldown end. */
@@ -129,7 +129,8 @@ export class MemoryStore implements OtpStore {
     }
     if (hour === 'captcha') return { ok: false, reason: 'captcha', retryAfterMs: 0 };
     const day = windowFull(record.dayCount, input.dayLimit, input);
-    if (day === 'refuse') return { ok: false, reason: 'phone_day', retryAfterMs: record.dayStart + DAY_MS - now };
+    if (day === 'refuse')
+      return { ok: false, reason: 'phone_day', retryAfterMs: record.dayStart + DAY_MS - now };
     if (day === 'captcha') return { ok: false, reason: 'captcha', retryAfterMs: 0 };
     if (input.captchaAfter !== undefined && record.hourCount >= input.captchaAfter && !input.captchaSolved) {
       return { ok: false, reason: 'captcha', retryAfterMs: 0 };
@@ -359,7 +360,9 @@ export class MemoryStore implements OtpStore {
   /** A bucket's window at `now`, not kept if new. */
   #peekBucket(spec: Bucket, now: number): { start: number; count: number; windowMs: number } {
     const held = this.#buckets.get(spec.id);
-    return held && now < held.start + held.windowMs ? held : { start: now, count: 0, windowMs: spec.windowMs };
+    return held && now < held.start + held.windowMs
+      ? held
+      : { start: now, count: 0, windowMs: spec.windowMs };
   }
 
   async close(): Promise<void> {
@@ -557,7 +560,13 @@ function isRerun(code: CodeRecord | undefined, input: IssueInput): boolean {
  */
 function failuresOf(
   record: PhoneRecord,
-  input: { now: number; failLimit: number; hardFailLimit: number; failWindowMs: number; captchaSolved: boolean },
+  input: {
+    now: number;
+    failLimit: number;
+    hardFailLimit: number;
+    failWindowMs: number;
+    captchaSolved: boolean;
+  },
 ): number {
   const end = record.failStart + input.failWindowMs;
   if (input.now >= end) return 0;

@@ -24,7 +24,9 @@ const TOKEN = { jti: 'token-1', ttlMs: 10 * MINUTE_MS };
 
 /** A lone `failLimit` override is also the hard limit (the phone is refused there, no captcha between). */
 function ceilings(over: { failLimit?: number; hardFailLimit?: number }) {
-  return over.failLimit !== undefined && over.hardFailLimit === undefined ? { hardFailLimit: over.failLimit } : {};
+  return over.failLimit !== undefined && over.hardFailLimit === undefined
+    ? { hardFailLimit: over.failLimit }
+    : {};
 }
 
 /** An issue with the suite's limits: 5 min codes, 60 s then 120 s cooldowns. */
@@ -47,7 +49,16 @@ export function issueInput(now: number, over: Partial<IssueInput> = {}): IssueIn
 }
 
 function verifyInput(now: number, candidate: string, over: Partial<StoreVerifyInput> = {}): StoreVerifyInput {
-  return { phone: PHONE, purpose: 'login', now, candidate, token: TOKEN, ...CHECK, ...over, ...ceilings(over) };
+  return {
+    phone: PHONE,
+    purpose: 'login',
+    now,
+    candidate,
+    token: TOKEN,
+    ...CHECK,
+    ...over,
+    ...ceilings(over),
+  };
 }
 
 const ipBucket = (limit: number, over: Partial<Bucket> = {}): Bucket => ({
@@ -304,17 +315,38 @@ export function describeStoreConformance(subject: StoreSubject): void {
           attemptsLeft: 2,
         });
         expect(
-          await store.settle({ phone: PHONE, purpose: 'login', now: T0, ref: 'r:wrong', ok: true, token: TOKEN }),
+          await store.settle({
+            phone: PHONE,
+            purpose: 'login',
+            now: T0,
+            ref: 'r:wrong',
+            ok: true,
+            token: TOKEN,
+          }),
         ).toEqual({
           status: 'expired',
         });
         expect(
-          await store.settle({ phone: PHONE, purpose: 'login', now: T0, ref: 'r:ref', ok: true, token: TOKEN }),
+          await store.settle({
+            phone: PHONE,
+            purpose: 'login',
+            now: T0,
+            ref: 'r:ref',
+            ok: true,
+            token: TOKEN,
+          }),
         ).toEqual({
           status: 'ok',
         });
         expect(
-          await store.settle({ phone: PHONE, purpose: 'login', now: T0, ref: 'r:ref', ok: true, token: TOKEN }),
+          await store.settle({
+            phone: PHONE,
+            purpose: 'login',
+            now: T0,
+            ref: 'r:ref',
+            ok: true,
+            token: TOKEN,
+          }),
         ).toEqual({
           status: 'expired',
         });
@@ -327,7 +359,14 @@ export function describeStoreConformance(subject: StoreSubject): void {
         const limits = { ...CHECK, failLimit: 2, hardFailLimit: 2 };
         await store.issue(issueInput(T0, { secret: 'r:ref', failLimit: 2 }));
         await store.reserve({ phone: PHONE, purpose: 'login', now: T0, ...limits });
-        await store.settle({ phone: PHONE, purpose: 'login', now: T0, ref: 'r:ref', ok: false, token: TOKEN });
+        await store.settle({
+          phone: PHONE,
+          purpose: 'login',
+          now: T0,
+          ref: 'r:ref',
+          ok: false,
+          token: TOKEN,
+        });
         await store.reserve({ phone: PHONE, purpose: 'login', now: T0, ...limits });
         await store.settle({ phone: PHONE, purpose: 'login', now: T0, ref: 'r:ref', ok: true, token: TOKEN });
         // One failure counted (the wrong one): one more fits under the ceiling of two.
@@ -530,10 +569,14 @@ export function describeStoreConformance(subject: StoreSubject): void {
         expect(await store.verify(verifyInput(T0, 'h:s', { binding: 'B2' }))).toEqual({ status: 'mismatch' });
         await store.issue(issueInput(T0, { secret: 'h:s', binding: 'B1' }));
         for (let i = 0; i < 5; i += 1) {
-          expect(await store.verify(verifyInput(T0, 'h:s', { binding: 'B2' }))).toEqual({ status: 'mismatch' });
+          expect(await store.verify(verifyInput(T0, 'h:s', { binding: 'B2' }))).toEqual({
+            status: 'mismatch',
+          });
         }
         expect(await store.verify(verifyInput(T0, 'h:s', { binding: '' }))).toEqual({ status: 'mismatch' });
-        expect(await store.reserve({ phone: PHONE, purpose: 'login', now: T0, ...CHECK, binding: 'B2' })).toEqual({
+        expect(
+          await store.reserve({ phone: PHONE, purpose: 'login', now: T0, ...CHECK, binding: 'B2' }),
+        ).toEqual({
           status: 'mismatch',
         });
         // Nothing was counted: the bound client still has every attempt.
@@ -559,29 +602,44 @@ export function describeStoreConformance(subject: StoreSubject): void {
         const limits = { failLimit: 2, hardFailLimit: 4 };
         await store.issue(issueInput(T0, { secret: 'h:1', ...limits }));
         await store.verify(verifyInput(T0, 'a', limits));
-        expect(await store.verify(verifyInput(T0, 'b', limits))).toEqual({ status: 'invalid', attemptsLeft: 1 });
-        expect(await store.verify(verifyInput(T0, 'h:1', limits))).toEqual({ status: 'captcha' });
-        expect(await store.reserve({ phone: PHONE, purpose: 'login', now: T0, ...CHECK, ...limits })).toEqual({
-          status: 'captcha',
+        expect(await store.verify(verifyInput(T0, 'b', limits))).toEqual({
+          status: 'invalid',
+          attemptsLeft: 1,
         });
+        expect(await store.verify(verifyInput(T0, 'h:1', limits))).toEqual({ status: 'captcha' });
+        expect(await store.reserve({ phone: PHONE, purpose: 'login', now: T0, ...CHECK, ...limits })).toEqual(
+          {
+            status: 'captcha',
+          },
+        );
         const t = await clock.pass(MINUTE_MS);
         expect(await store.issue(issueInput(t, { secret: 'h:2', ...limits }))).toEqual({
           ok: false,
           reason: 'captcha',
           retryAfterMs: 0,
         });
-        expect(await store.issue(issueInput(t, { secret: 'h:2', ...limits, captchaSolved: true }))).toMatchObject({
+        expect(
+          await store.issue(issueInput(t, { secret: 'h:2', ...limits, captchaSolved: true })),
+        ).toMatchObject({
           ok: true,
         });
         const solved = { ...limits, captchaSolved: true };
-        expect(await store.verify(verifyInput(t, 'c', solved))).toEqual({ status: 'invalid', attemptsLeft: 1 });
-        expect(await store.verify(verifyInput(t, 'd', solved))).toEqual({ status: 'invalid', attemptsLeft: 0 });
+        expect(await store.verify(verifyInput(t, 'c', solved))).toEqual({
+          status: 'invalid',
+          attemptsLeft: 1,
+        });
+        expect(await store.verify(verifyInput(t, 'd', solved))).toEqual({
+          status: 'invalid',
+          attemptsLeft: 0,
+        });
         expect(await store.verify(verifyInput(t, 'h:2', solved))).toEqual({
           status: 'locked',
           retryAfterMs: DAY_MS - MINUTE_MS,
         });
         const t2 = await clock.pass(2 * MINUTE_MS);
-        expect(await store.issue(issueInput(t2, { secret: 'h:3', ...solved }))).toMatchObject({ reason: 'locked' });
+        expect(await store.issue(issueInput(t2, { secret: 'h:3', ...solved }))).toMatchObject({
+          reason: 'locked',
+        });
       });
 
       it('with captchaPastLimits a full send window asks for a captcha until it holds twice its limit', async () => {
@@ -592,10 +650,16 @@ export function describeStoreConformance(subject: StoreSubject): void {
           expect(await store.issue(issueInput(t, past))).toMatchObject({ ok: true });
         }
         t = await clock.pass(1000);
-        expect(await store.issue(issueInput(t, past))).toEqual({ ok: false, reason: 'captcha', retryAfterMs: 0 });
+        expect(await store.issue(issueInput(t, past))).toEqual({
+          ok: false,
+          reason: 'captcha',
+          retryAfterMs: 0,
+        });
         for (let i = 0; i < 2; i += 1) {
           t = await clock.pass(1000);
-          expect(await store.issue(issueInput(t, { ...past, captchaSolved: true }))).toMatchObject({ ok: true });
+          expect(await store.issue(issueInput(t, { ...past, captchaSolved: true }))).toMatchObject({
+            ok: true,
+          });
         }
         t = await clock.pass(1000);
         expect(await store.issue(issueInput(t, { ...past, captchaSolved: true }))).toMatchObject({
@@ -616,7 +680,9 @@ export function describeStoreConformance(subject: StoreSubject): void {
         expect(await store.verify(verifyInput(T0, 'x', { binding: 'B1', failWindow }))).toMatchObject({
           status: 'invalid',
         });
-        expect(await store.verify(verifyInput(T0, 'h:s', { binding: 'B1', failWindow }))).toEqual({ status: 'ok' });
+        expect(await store.verify(verifyInput(T0, 'h:s', { binding: 'B1', failWindow }))).toEqual({
+          status: 'ok',
+        });
         expect(await store.verify(verifyInput(T0, 'h:s', { binding: 'B1', failWindow }))).toEqual({
           status: 'expired',
         });
@@ -639,9 +705,18 @@ export function describeStoreConformance(subject: StoreSubject): void {
       it('a reservation is not counted; a settle of a wrong code is', async () => {
         const window = { ...failWindow, limit: 1 };
         await store.issue(issueInput(T0, { secret: 'r:ref' }));
-        const reserve = () => store.reserve({ phone: PHONE, purpose: 'login', now: T0, ...CHECK, failWindow: window });
+        const reserve = () =>
+          store.reserve({ phone: PHONE, purpose: 'login', now: T0, ...CHECK, failWindow: window });
         expect(await reserve()).toMatchObject({ status: 'reserved' });
-        await store.settle({ phone: PHONE, purpose: 'login', now: T0, ref: 'r:ref', ok: false, token: TOKEN, failWindow: window });
+        await store.settle({
+          phone: PHONE,
+          purpose: 'login',
+          now: T0,
+          ref: 'r:ref',
+          ok: false,
+          token: TOKEN,
+          failWindow: window,
+        });
         expect(await reserve()).toMatchObject({ status: 'ip_limit' });
       });
     });
@@ -656,7 +731,10 @@ export function describeStoreConformance(subject: StoreSubject): void {
           });
         }
         await store.admit(admitInput(T0, { breakers: [spec], subnet: '198.51.100' }));
-        expect(await store.admit(admitInput(T0, { breakers: [spec] }))).toEqual({ ok: true, transitions: [] });
+        expect(await store.admit(admitInput(T0, { breakers: [spec] }))).toEqual({
+          ok: true,
+          transitions: [],
+        });
         await store.admit(admitInput(T0, { breakers: [spec], subnet: '192.0.2' }));
         expect(await store.admit(admitInput(T0, { breakers: [spec] }))).toMatchObject({
           ok: false,

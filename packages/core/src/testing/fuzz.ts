@@ -17,7 +17,15 @@ export type FuzzOp =
   | { op: 'send'; phone: number; purpose: string; ip: number; solved: boolean; fixed: boolean }
   | { op: 'issue'; phone: number; purpose: string; solved: boolean }
   | { op: 'rollback'; keepCounts: boolean }
-  | { op: 'verify'; phone: number; purpose: string; right: boolean; bound: boolean; solved: boolean; ip: number }
+  | {
+      op: 'verify';
+      phone: number;
+      purpose: string;
+      right: boolean;
+      bound: boolean;
+      solved: boolean;
+      ip: number;
+    }
   | { op: 'reserve'; phone: number; purpose: string; bound: boolean; solved: boolean; ip: number }
   | { op: 'rekey'; phone: number; purpose: string }
   | { op: 'settle'; phone: number; purpose: string; ok: boolean; ip: number }
@@ -245,7 +253,15 @@ export async function runFuzzSequence(subject: StoreSubject, ops: readonly FuzzO
           const token = { jti: `j${serial % 8}`, ttlMs: 15 * MINUTE_MS };
           tokenPhones.set(token.jti, phone);
           answers.push(
-            await store.settle({ phone, purpose: op.purpose, now, ref, ok: op.ok, token, ...failWindow(op.ip) }),
+            await store.settle({
+              phone,
+              purpose: op.purpose,
+              now,
+              ref,
+              ok: op.ok,
+              token,
+              ...failWindow(op.ip),
+            }),
           );
           break;
         }
@@ -277,14 +293,17 @@ export async function runFuzzSequence(subject: StoreSubject, ops: readonly FuzzO
           answers.push((await store.takeCaptcha({ key: `k${op.key}`, now })) ?? null);
           break;
         case 'useToken':
-          answers.push(await store.useToken({ phone: phoneOf(0), jti: `j${op.jti}`, consume: op.consume, now }));
+          answers.push(
+            await store.useToken({ phone: phoneOf(0), jti: `j${op.jti}`, consume: op.consume, now }),
+          );
           break;
-        case 'releaseToken':
+        case 'releaseToken': {
           const jti = `j${op.jti}`;
           const phone = tokenPhones.get(jti) ?? phoneOf(0);
           await store.releaseToken?.({ phone, jti, ttlMs: 15 * MINUTE_MS, now });
           answers.push(store.releaseToken ? 'released' : 'nothing');
           break;
+        }
       }
     }
   } finally {

@@ -10,12 +10,12 @@ import type {
   IssueResult,
   OtpStore,
   ReleaseInput,
+  ReleaseTokenInput,
   ReserveInput,
   ReserveResult,
   RollbackInput,
   SettleInput,
   SettleResult,
-  ReleaseTokenInput,
   StoreVerifyInput,
   StoreVerifyResult,
   UseTokenInput,
@@ -64,12 +64,18 @@ export class ReferenceStore implements OtpStore {
     if (now >= phone.hourStart + HOUR_MS) Object.assign(phone, { hourStart: now, hourCount: 0 });
     if (now >= phone.dayStart + DAY_MS) Object.assign(phone, { dayStart: now, dayCount: 0 });
     const windows = [
-      { count: phone.hourCount, limit: input.hourLimit, reason: 'phone_hour', end: phone.hourStart + HOUR_MS },
+      {
+        count: phone.hourCount,
+        limit: input.hourLimit,
+        reason: 'phone_hour',
+        end: phone.hourStart + HOUR_MS,
+      },
       { count: phone.dayCount, limit: input.dayLimit, reason: 'phone_day', end: phone.dayStart + DAY_MS },
     ] as const;
     for (const { count, limit, reason, end } of windows) {
       if (count < limit) continue;
-      if (!input.captchaPastLimits || count >= 2 * limit) return { ok: false, reason, retryAfterMs: end - now };
+      if (!input.captchaPastLimits || count >= 2 * limit)
+        return { ok: false, reason, retryAfterMs: end - now };
       if (!input.captchaSolved) return { ok: false, reason: 'captcha', retryAfterMs: 0 };
     }
     if (input.captchaAfter !== undefined && phone.hourCount >= input.captchaAfter && !input.captchaSolved) {
@@ -278,7 +284,8 @@ export class ReferenceStore implements OtpStore {
     }
     const phone = this.#phone(input.phone, now);
     const failures = failuresOf(phone, input);
-    if (failures === 'locked') return { status: 'locked', retryAfterMs: phone.failStart + input.failWindowMs - now };
+    if (failures === 'locked')
+      return { status: 'locked', retryAfterMs: phone.failStart + input.failWindowMs - now };
     if (failures === 'captcha') return { status: 'captcha' };
     const code = phone.codes.get(input.purpose);
     if ((code?.binding ?? '') !== input.binding) return { status: 'mismatch' };
@@ -312,7 +319,9 @@ export class ReferenceStore implements OtpStore {
   /** A bucket's window at `now`, not kept if new. */
   #peekBucket(spec: Bucket, now: number): { start: number; count: number; windowMs: number } {
     const held = this.#buckets.get(spec.id);
-    return held && now < held.start + held.windowMs ? held : { start: now, count: 0, windowMs: spec.windowMs };
+    return held && now < held.start + held.windowMs
+      ? held
+      : { start: now, count: 0, windowMs: spec.windowMs };
   }
 
   /** The phone's record at `now`: forgotten whole (codes, windows, failures) once nothing in it counts. */
@@ -388,7 +397,13 @@ export function breakerExpiry(state: { start: number; openUntil: number; open: b
 /** Where the phone stands against its failure ceilings. */
 function failuresOf(
   phone: RefPhone,
-  input: { now: number; failLimit: number; hardFailLimit: number; failWindowMs: number; captchaSolved: boolean },
+  input: {
+    now: number;
+    failLimit: number;
+    hardFailLimit: number;
+    failWindowMs: number;
+    captchaSolved: boolean;
+  },
 ): 'locked' | 'captcha' | undefined {
   if (input.now >= phone.failStart + input.failWindowMs) return undefined;
   if (phone.failCount >= input.hardFailLimit) return 'locked';
