@@ -1,6 +1,8 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { type CaptchaVerifier, memorySender } from '@sms-otp/core';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { DEMO_CAPTCHA, startServer } from './server.js';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
+import { createApp, DEMO_CAPTCHA, startServer } from './server.js';
 
 const SECRET = 'example-test-secret-of-at-least-32-bytes';
 let running: Awaited<ReturnType<typeof startServer>>;
@@ -89,5 +91,28 @@ it('asks for a captcha from the 4th send per IP; GET /sms/captcha serves the ima
     });
   } finally {
     await demo.close();
+  }
+});
+
+it('with Redis down it logs one line of its own, not ioredis\'s "Unhandled error event"', async () => {
+  // A port nothing listens on: a server that opened it and closed again.
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  const logged: string[] = [];
+  const spy = vi.spyOn(console, 'error').mockImplementation((...args: unknown[]) => {
+    logged.push(args.map(String).join(' '));
+  });
+  const example = createApp({ redisUrl: `redis://127.0.0.1:${port}`, otp: { secret: SECRET } });
+  try {
+    // ioredis retries: wait for a few attempts to have failed.
+    await expect.poll(() => logged.length, { timeout: 10_000 }).toBeGreaterThan(0);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(logged.filter((line) => line.includes('Unhandled error event'))).toEqual([]);
+    expect(logged).toEqual([expect.stringMatching(/^\[redis\] .*ECONNREFUSED/)]);
+  } finally {
+    spy.mockRestore();
+    await example.close();
   }
 });

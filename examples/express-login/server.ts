@@ -59,6 +59,7 @@ const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
 export function createApp(options: AppOptions = {}): ExampleApp {
   const redisUrl = options.redisUrl ?? process.env.REDIS_URL;
   const redis = redisUrl ? new Redis(redisUrl, { maxRetriesPerRequest: 1 }) : undefined;
+  if (redis) watchRedis(redis);
   // The sender the engine will use: one given in `options.otp` wins over the environment's.
   const sender = options.otp?.sender ?? vendorFromEnv(options.env ?? process.env);
   const otp = createSmsOtp({
@@ -116,6 +117,24 @@ export function createApp(options: AppOptions = {}): ExampleApp {
       await redis?.quit().catch(() => redis.disconnect());
     },
   };
+}
+
+/**
+ * Says once when Redis goes away and once when it is back. An ioredis client needs an `error` listener: without
+ * one it prints "Unhandled error event" with a stack on every reconnect attempt while Redis is down. Meanwhile
+ * sends and verifies answer STORE_UNAVAILABLE (503).
+ */
+function watchRedis(redis: Redis): void {
+  let down = false;
+  redis.on('error', (error: Error) => {
+    if (!down)
+      console.error(`[redis] ${error.message}; reconnecting (sends and verifies answer 503 meanwhile)`);
+    down = true;
+  });
+  redis.on('ready', () => {
+    if (down) console.error('[redis] connected again');
+    down = false;
+  });
 }
 
 export interface RunningApp extends ExampleApp {

@@ -2,7 +2,13 @@ import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import Router from '@koa/router';
-import type { HttpOptions, ReceiptOptions, SmsOtp } from '@sms-otp/core';
+import {
+  createSmsOtp,
+  type HttpOptions,
+  memorySender,
+  type ReceiptOptions,
+  type SmsOtp,
+} from '@sms-otp/core';
 import { smsOtpPlugin } from '@sms-otp/fastify';
 import * as koaAdapter from '@sms-otp/koa';
 import express5, { type RequestHandler } from 'express';
@@ -53,7 +59,9 @@ async function expressAdapter(major: 4 | 5): Promise<typeof import('@sms-otp/exp
     const specifier = '../../packages/express/src/index.ts?express4';
     const adapter = (await import(/* @vite-ignore */ specifier)) as typeof import('@sms-otp/express');
     // Proves the mock took: the router the adapter builds is an Express 4 router.
-    const router = adapter.smsOtp({ options: {} } as unknown as SmsOtp);
+    const probe = createSmsOtp({ secret: 'p'.repeat(32), sender: memorySender() });
+    const router = adapter.smsOtp(probe);
+    await probe.close();
     if (Object.getPrototypeOf(router) !== Object.getPrototypeOf(express4.Router())) {
       throw new Error('the Express adapter was not loaded against Express 4');
     }

@@ -165,6 +165,8 @@ it('asks for the image captcha after the adaptive threshold; a wrong answer brin
     await captcha.waitFor({ state: 'visible' });
     const message = page.locator('#message');
     expect(await message.textContent()).toBe('Please solve the captcha first.');
+    // A prompt, not the error colour nor the success colour of "Code sent".
+    expect(await message.getAttribute('class')).toBe('message prompt');
     const image = page.locator('#captcha-image');
     await expect.poll(() => image.getAttribute('src')).toMatch(/^data:image\/png;base64,/);
     await expect

@@ -172,7 +172,8 @@ sendButton.addEventListener('click', async () => {
     code.focus();
     return;
   }
-  show(describe(error), error.code === 'CAPTCHA_REQUIRED' ? 'info' : 'error');
+  // A captcha to solve is a step to take, not an error and not a success: a prompt.
+  show(describe(error), error.code === 'CAPTCHA_REQUIRED' ? 'prompt' : 'error');
   if (captchaAgain) {
     sendButton.disabled = false;
     sendButton.textContent = 'Send code';

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import type { CheckTokenOptions, SendInput, SmsOtp, VerifyInput } from './create-sms-otp.js';
-import { type ErrorCode, MESSAGES, SmsOtpConfigError, SmsOtpError } from './errors.js';
+import { type ErrorCode, isSmsOtpError, MESSAGES, SmsOtpConfigError, SmsOtpError } from './errors.js';
 import { type HttpOptions, httpOptionsSchema, parseWith, type ResponseContext } from './options.js';
+import type { ReceiptOptions } from './receipts.js';
 import type { VerifiedPhone } from './token.js';
 
 /** A request as a framework package hands it to the core. */
@@ -100,6 +101,95 @@ export function resolveHttpOptions(otp: SmsOtp, input: HttpOptions = {}): Resolv
         };
   const formatResponse = own.formatResponse ?? otp.options.formatResponse;
   return { messages, ...(formatResponse ? { formatResponse } : {}), ...(cookie ? { cookie } : {}) };
+}
+
+/** Whether `value` is an engine `createSmsOtp()` made (of any copy of the package). */
+function isEngine(value: unknown): value is SmsOtp {
+  const engine = value as Partial<Record<keyof SmsOtp, unknown>> | null;
+  return (
+    typeof engine === 'object' &&
+    engine !== null &&
+    typeof engine.send === 'function' &&
+    typeof engine.verify === 'function' &&
+    typeof engine.checkToken === 'function' &&
+    typeof engine.options === 'object'
+  );
+}
+
+/** Refuses anything but an engine, with the call as it should be written. */
+function checkEngine(otp: unknown, usage: string): asserts otp is SmsOtp {
+  if (isEngine(otp)) return;
+  const holder = typeof otp === 'object' && otp !== null && isEngine((otp as { otp?: unknown }).otp);
+  const what = holder ? ', not an object holding it' : '';
+  throw new SmsOtpConfigError('otp', `must be the engine createSmsOtp() returns${what}: ${usage}`);
+}
+
+const PREFIX_RULE =
+  'must start with "/" and not end with one, e.g. "/sms" ("" mounts the routes at the root)';
+/** A framework package's route options: the core's and `prefix`. */
+const routeOptionsSchema = httpOptionsSchema.extend({
+  prefix: z
+    .string({ error: PREFIX_RULE })
+    .refine((prefix) => prefix === '' || (prefix.startsWith('/') && !prefix.endsWith('/')), PREFIX_RULE)
+    .optional(),
+  // Checked by resolveReceipts, with the receipts' own "did you mean".
+  receipts: z.unknown().optional(),
+});
+/** A guard's options: the core's route options, `purpose` and `consume` (both checked by resolveGuardOptions). */
+const guardOptionsSchema = httpOptionsSchema.extend({
+  purpose: z.unknown().optional(),
+  consume: z.unknown().optional(),
+});
+
+/**
+ * Checks what a framework package's routes were given, when it builds them: the engine, then options with a
+ * well-formed `prefix` (default `'/sms'`) and known route options ("did you mean" for a mistyped one). `usage`
+ * is the call as it should be written, for the errors (e.g. `smsOtp(otp, { prefix: '/sms' })`). Returns the
+ * prefix and the route options for `resolveHttpOptions`.
+ *
+ * @example
+ * const { prefix, http } = checkRouteOptions(otp, options, "smsOtp(otp, { prefix: '/sms' })");
+ */
+export function checkRouteOptions(
+  otp: unknown,
+  options: unknown,
+  usage: string,
+): { otp: SmsOtp; prefix: string; receipts: ReceiptOptions | undefined; http: HttpOptions } {
+  checkEngine(otp, usage);
+  if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
+    throw new SmsOtpConfigError('(options)', `must be an object: ${usage}`);
+  }
+  parseWith(routeOptionsSchema, options);
+  const {
+    prefix = '/sms',
+    receipts,
+    ...http
+  } = (options ?? {}) as HttpOptions & { prefix?: string; receipts?: ReceiptOptions };
+  return { otp, prefix, receipts, http };
+}
+
+/**
+ * Checks what a framework package's guard was given, when it builds the guard: the engine, options with a
+ * `purpose` (see `resolveGuardOptions`), known route options ("did you mean" for a mistyped one). `usage` is
+ * the call as it should be written, with the engine's first purpose filled in for `{purpose}`.
+ *
+ * @example
+ * const { check, http } = checkGuardOptions(otp, options, 'requireSmsVerified(otp, { purpose: {purpose} })');
+ */
+export function checkGuardOptions(
+  otp: unknown,
+  options: unknown,
+  usage: string,
+): { otp: SmsOtp; check: { purpose: string; consume: boolean }; http: HttpOptions } {
+  const example = (engine: SmsOtp | undefined) =>
+    usage.replace('{purpose}', `'${engine?.options.purposes?.[0] ?? 'login'}'`);
+  checkEngine(otp, example(isEngine(otp) ? otp : undefined));
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new SmsOtpConfigError('purpose', `is required, in the options: ${example(otp)}`);
+  }
+  parseWith(guardOptionsSchema, options);
+  const { purpose, consume, ...http } = options as HttpOptions & { purpose?: unknown; consume?: unknown };
+  return { otp, check: resolveGuardOptions(otp, { purpose, consume }), http };
 }
 
 /** The route options each engine's routes were mounted with, for its guards. */
@@ -229,7 +319,7 @@ export async function handleGuard(
 
 /** Turns an `SmsOtpError` into its response; rethrows anything else (a bug, for the framework's handler). */
 export function errorResponse(error: unknown, options: ResolvedHttpOptions): HttpResponse {
-  if (!(error instanceof SmsOtpError)) throw error;
+  if (!isSmsOtpError(error)) throw error;
   const details = publicDetails(error);
   const headers: Record<string, string> = {};
   if (error.status === 429) {

@@ -40,6 +40,8 @@ export {
 } from './errors.js';
 export type { DeliveryEvent, SmsOtpEventName, SmsOtpEvents, SmsOtpListener } from './events.js';
 export {
+  checkGuardOptions,
+  checkRouteOptions,
   errorResponse,
   type GuardResult,
   guardRouteOptions,
@@ -87,7 +89,7 @@ export {
   validTwilioSignature,
 } from './receipts.js';
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory-store.js';
-export { RedisStore, type RedisStoreOptions } from './stores/redis-store.js';
+export { RedisStore, type RedisStoreClient, type RedisStoreOptions } from './stores/redis-store.js';
 export type * from './stores/types.js';
 export type { VerifiedPhone } from './token.js';
 export * from './vendors/index.js';

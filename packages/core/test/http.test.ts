@@ -1,5 +1,6 @@
 import {
   createSmsOtp,
+  errorResponse,
   handleGuard,
   handleSend,
   handleVerify,
@@ -115,5 +116,24 @@ describe('neutral HTTP handlers', () => {
 
   it('masks phones for logs', () => {
     expect(maskPhone('+8613800138000')).toBe('+86*******8000');
+  });
+});
+
+describe('errors of another copy of the package', () => {
+  it('answers them as its own (a framework package next to a second copy of core)', () => {
+    const { http } = setup();
+    // What an SmsOtpError of another copy is to this one: not an instance of this class, but branded.
+    const foreign = Object.assign(new Error('The code is wrong or expired.'), {
+      [Symbol.for('sms-otp.error')]: true,
+      code: 'CODE_INVALID',
+      status: 400,
+      details: { attemptsLeft: 2 },
+    });
+    const response = errorResponse(foreign, http);
+    expect(response.status).toBe(400);
+    expect(response.body).toEqual({
+      error: { code: 'CODE_INVALID', message: http.messages.CODE_INVALID, attemptsLeft: 2 },
+    });
+    expect(() => errorResponse(new Error('a bug'), http)).toThrow('a bug');
   });
 });

@@ -1,4 +1,6 @@
 import {
+  checkGuardOptions,
+  checkRouteOptions,
   guardRouteOptions,
   type HttpOptions,
   type HttpRequest,
@@ -15,7 +17,6 @@ import {
   type ResolvedHttpOptions,
   type ResolvedReceipts,
   rememberRouteOptions,
-  resolveGuardOptions,
   resolveHttpOptions,
   resolveReceipts,
   type SmsOtp,
@@ -67,8 +68,12 @@ type Handler = (otp: SmsOtp, request: HttpRequest, options: ResolvedHttpOptions)
  * @example
  * app.use(smsOtp(otp, { prefix: '/sms' }));
  */
-export function smsOtp(otp: SmsOtp, options: SmsOtpRouterOptions = {}): Router {
-  const { prefix = '/sms', receipts, ...http } = options;
+export function smsOtp(engine: SmsOtp, options?: SmsOtpRouterOptions): Router {
+  const { otp, prefix, receipts, http } = checkRouteOptions(
+    engine,
+    options,
+    "smsOtp(otp, { prefix: '/sms' })",
+  );
   const resolved = resolveHttpOptions(otp, http);
   const receiptRoutes = receipts === undefined ? undefined : resolveReceipts(otp, receipts);
   rememberRouteOptions(otp, http);
@@ -111,9 +116,9 @@ export function smsOtp(otp: SmsOtp, options: SmsOtpRouterOptions = {}): Router {
  *   res.json({ phone: req.smsVerified!.phone });
  * });
  */
-export function requireSmsVerified(otp: SmsOtp, options: RequireSmsVerifiedOptions): RequestHandler {
-  const { purpose, consume, ...http } = options;
-  const check = resolveGuardOptions(otp, { purpose, consume });
+export function requireSmsVerified(engine: SmsOtp, options: RequireSmsVerifiedOptions): RequestHandler {
+  const usage = 'requireSmsVerified(otp, { purpose: {purpose} })';
+  const { otp, check, http } = checkGuardOptions(engine, options, usage);
   const routeOptions = guardRouteOptions(otp, http);
   return function smsVerifiedGuard(req, res, next) {
     handleGuard(otp, toHttpRequest(req), check, routeOptions()).then((result) => {

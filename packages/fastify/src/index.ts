@@ -1,4 +1,6 @@
 import {
+  checkGuardOptions,
+  checkRouteOptions,
   guardRouteOptions,
   type HttpOptions,
   type HttpRequest,
@@ -15,7 +17,6 @@ import {
   type ResolvedHttpOptions,
   type ResolvedReceipts,
   rememberRouteOptions,
-  resolveGuardOptions,
   resolveHttpOptions,
   resolveReceipts,
   type SmsOtp,
@@ -66,15 +67,15 @@ declare module 'fastify' {
 type Handler = (otp: SmsOtp, request: HttpRequest, options: ResolvedHttpOptions) => Promise<HttpResponse>;
 
 const plugin: FastifyPluginAsync<SmsOtpPluginOptions> = async (app, options) => {
-  // Fastify's own register options travel in the same object; the rest must be route options.
+  // Fastify's own register options travel in the same object; the rest must be the engine and route options.
   const {
-    otp,
-    prefix = '/sms',
-    receipts,
+    otp: engine,
     logLevel: _logLevel,
     logSerializers: _logSerializers,
-    ...http
-  } = options as SmsOtpPluginOptions & { logLevel?: unknown; logSerializers?: unknown };
+    ...routeOptions
+  } = (options ?? {}) as Partial<SmsOtpPluginOptions> & { logLevel?: unknown; logSerializers?: unknown };
+  const usage = "app.register(smsOtpPlugin, { otp, prefix: '/sms' })";
+  const { otp, prefix, receipts, http } = checkRouteOptions(engine, routeOptions, usage);
   const resolved = resolveHttpOptions(otp, http);
   const receiptRoutes = receipts === undefined ? undefined : resolveReceipts(otp, receipts);
   rememberRouteOptions(otp, http);
@@ -82,8 +83,8 @@ const plugin: FastifyPluginAsync<SmsOtpPluginOptions> = async (app, options) => 
   if (!app.hasRequestDecorator('smsVerified')) app.decorateRequest('smsVerified', undefined);
   if (!app.hasDecorator('requireSmsVerified')) {
     app.decorate('requireSmsVerified', (guard: RequireSmsVerifiedOptions) => {
-      const { purpose, consume, ...own } = guard;
-      const check = resolveGuardOptions(otp, { purpose, consume });
+      const usage = 'app.requireSmsVerified({ purpose: {purpose} })';
+      const { check, http: own } = checkGuardOptions(otp, guard, usage);
       const routeOptions = guardRouteOptions(otp, own);
       return async function smsVerifiedGuard(request: FastifyRequest, reply: FastifyReply) {
         const result = await handleGuard(otp, toHttpRequest(request), check, routeOptions());

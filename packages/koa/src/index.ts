@@ -1,4 +1,6 @@
 import {
+  checkGuardOptions,
+  checkRouteOptions,
   guardRouteOptions,
   type HttpOptions,
   type HttpRequest,
@@ -13,7 +15,6 @@ import {
   type ReceiptOptions,
   type ReceiptRequest,
   rememberRouteOptions,
-  resolveGuardOptions,
   resolveHttpOptions,
   resolveReceipts,
   type SmsOtp,
@@ -56,8 +57,12 @@ export interface RequireSmsVerifiedOptions extends HttpOptions {
  * @example
  * app.use(smsOtp(otp, { prefix: '/sms' }));
  */
-export function smsOtp(otp: SmsOtp, options: SmsOtpMiddlewareOptions = {}): Middleware {
-  const { prefix = '/sms', receipts, ...http } = options;
+export function smsOtp(engine: SmsOtp, options?: SmsOtpMiddlewareOptions): Middleware {
+  const { otp, prefix, receipts, http } = checkRouteOptions(
+    engine,
+    options,
+    "smsOtp(otp, { prefix: '/sms' })",
+  );
   const resolved = resolveHttpOptions(otp, http);
   const receiptRoutes = receipts === undefined ? undefined : resolveReceipts(otp, receipts);
   const receiptsPath = `${prefix}/receipts/`;
@@ -93,9 +98,9 @@ export function smsOtp(otp: SmsOtp, options: SmsOtpMiddlewareOptions = {}): Midd
  *   ctx.body = { phone: ctx.state.smsVerified!.phone };
  * });
  */
-export function requireSmsVerified(otp: SmsOtp, options: RequireSmsVerifiedOptions): Middleware {
-  const { purpose, consume, ...http } = options;
-  const check = resolveGuardOptions(otp, { purpose, consume });
+export function requireSmsVerified(engine: SmsOtp, options: RequireSmsVerifiedOptions): Middleware {
+  const usage = 'requireSmsVerified(otp, { purpose: {purpose} })';
+  const { otp, check, http } = checkGuardOptions(engine, options, usage);
   const routeOptions = guardRouteOptions(otp, http);
   return async function smsVerifiedGuard(ctx, next) {
     const result = await handleGuard(otp, await toHttpRequest(ctx, false), check, routeOptions());
