@@ -88,7 +88,12 @@ export {
   twilioSignature,
   validTwilioSignature,
 } from './receipts.js';
-export { MemoryStore, type MemoryStoreOptions } from './stores/memory-store.js';
+export {
+  MEMORY_STORE_QUOTAS,
+  MemoryStore,
+  type MemoryStoreKind,
+  type MemoryStoreOptions,
+} from './stores/memory-store.js';
 export { RedisStore, type RedisStoreClient, type RedisStoreOptions } from './stores/redis-store.js';
 export type * from './stores/types.js';
 export type { VerifiedPhone } from './token.js';

@@ -176,6 +176,34 @@ describe('RedisStore options', () => {
   );
 });
 
+describe('RedisStore reads maxmemory-policy once', () => {
+  const server = redisServer();
+
+  it('warns once when Redis may evict keys, naming the policy and the fix', async () => {
+    const admin = server.client();
+    await admin.config('SET', 'maxmemory-policy', 'allkeys-lru');
+    const warnings: string[] = [];
+    const client = server.client();
+    const store = new RedisStore({ client, prefix: 'evict:', logger: { warn: (m) => warnings.push(m) } });
+    expect(await store.evictionPolicy()).toBe('allkeys-lru');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/allkeys-lru.*noeviction/);
+    await admin.config('SET', 'maxmemory-policy', 'noeviction');
+    client.disconnect();
+    admin.disconnect();
+  });
+
+  it('says nothing when the policy is noeviction', async () => {
+    const warnings: string[] = [];
+    const client = server.client();
+    await client.ping();
+    const store = new RedisStore({ client, prefix: 'keep:', logger: { warn: (m) => warnings.push(m) } });
+    expect(await store.evictionPolicy()).toBe('noeviction');
+    expect(warnings).toEqual([]);
+    client.disconnect();
+  });
+});
+
 describe('RedisStore write coalescing', () => {
   const server = redisServer();
 
@@ -189,6 +217,7 @@ describe('RedisStore write coalescing', () => {
     const client = await readyClient();
     try {
       const store = new RedisStore({ client, prefix: 'co1:' });
+      await store.evictionPolicy();
       const { writes, socket } = watchWrites(client);
       const phones = Array.from({ length: 40 }, (_, i) => `+86138000${String(i).padStart(5, '0')}`);
       const pending = phones.map((phone) => store.issue(issueInput(phone)));
@@ -212,6 +241,7 @@ describe('RedisStore write coalescing', () => {
     const client = await readyClient();
     try {
       const store = new RedisStore({ client, prefix: 'co2:' });
+      await store.evictionPolicy();
       const { writes, socket } = watchWrites(client);
       const result = store.issue(issueInput('+8613800138000'));
       expect(writes).toEqual([]);
@@ -276,6 +306,7 @@ describe('RedisStore write coalescing on Redis Cluster', () => {
     expect((await Promise.all(phones(0).map((p) => store.issue(issueInput(p))))).every((r) => r.ok)).toBe(
       true,
     );
+    await store.evictionPolicy();
     const masters = client.nodes('master');
     expect(masters.every((node) => node.status === 'ready')).toBe(true);
     const sockets = masters.map((node) => (node as unknown as { stream: Socket }).stream);

@@ -58,6 +58,12 @@ export interface RedisStoreOptions {
    * Default `true`.
    */
   coalesceWrites?: boolean;
+  /**
+   * Where the store's one start-up warning goes: it reads Redis's `maxmemory-policy` once and warns unless it
+   * is `noeviction` (an evicting Redis drops codes' attempt counts, windows and locks under memory pressure;
+   * token records are safe either way: a token whose record is gone is refused). Default `console`.
+   */
+  logger?: { warn(message: string): void };
 }
 
 type Reply = Array<string | number>;
@@ -116,10 +122,11 @@ export class RedisStore implements OtpStore {
   #corked: Socket[] | undefined;
   #held = 0;
   readonly #instance = `${randomBytes(9).toString('base64url')}.`;
+  readonly #policy: Promise<string | undefined>;
   #calls = 0;
 
   constructor(options: RedisStoreOptions) {
-    const { client, prefix = 'sms-otp:', coalesceWrites = true } = options ?? {};
+    const { client, prefix = 'sms-otp:', coalesceWrites = true, logger = console } = options ?? {};
     if (!client || typeof client.defineCommand !== 'function') {
       throw new TypeError('sms-otp: RedisStore option "client" must be an ioredis Redis or Cluster client');
     }
@@ -139,6 +146,15 @@ export class RedisStore implements OtpStore {
     this.#client = client as unknown as (Redis | Cluster) & ScriptCommands;
     this.#prefix = prefix;
     this.#coalesce = coalesceWrites;
+    this.#policy = checkEvictionPolicy(this.#client, logger);
+  }
+
+  /**
+   * Redis's `maxmemory-policy` as read once at start-up (the first that is not `noeviction` on a Cluster's
+   * masters); `undefined` when Redis refused CONFIG GET.
+   */
+  evictionPolicy(): Promise<string | undefined> {
+    return this.#policy;
   }
 
   #phoneKey(phone: string): string {
@@ -407,6 +423,42 @@ export class RedisStore implements OtpStore {
   async releaseToken(i: ReleaseTokenInput): Promise<void> {
     await this.#ready().set(this.#tokenKey(i.phone, i.jti), '1', 'PX', Math.max(1, Math.ceil(i.ttlMs)));
   }
+}
+
+/** Policies that never evict a key that has no TTL, nor any key: only `noeviction` keeps everything. */
+const KEEPS_EVERYTHING = 'noeviction';
+
+/**
+ * Reads `maxmemory-policy` once the client is ready (every master of a Cluster) and warns once unless it is
+ * `noeviction`. A Redis that refuses CONFIG (some managed services) is not warned about: it is documented.
+ */
+function checkEvictionPolicy(
+  client: Redis | Cluster,
+  logger: { warn(message: string): void },
+): Promise<string | undefined> {
+  const check = async (): Promise<string | undefined> => {
+    const nodes: Array<Pick<Redis, 'config'>> = (client as { isCluster?: boolean }).isCluster
+      ? (client as Cluster).nodes('master')
+      : [client as Redis];
+    let found: string | undefined;
+    for (const node of nodes) {
+      const reply = (await node.config('GET', 'maxmemory-policy')) as unknown as string[];
+      found = reply?.[1];
+      if (found && found !== KEEPS_EVERYTHING) {
+        logger.warn(
+          `sms-otp: Redis maxmemory-policy is "${found}": under memory pressure Redis may evict phones' attempt counts, send windows and locks (tokens stay safe). Set maxmemory-policy noeviction (and persistence) for the Redis that holds sms-otp's keys.`,
+        );
+        return found;
+      }
+    }
+    return found;
+  };
+  if (typeof (client as { once?: unknown }).once !== 'function') return Promise.resolve(undefined);
+  const ready =
+    client.status === 'ready'
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => client.once('ready', resolve));
+  return ready.then(check).catch(() => undefined);
 }
 
 /** The sockets a command may be written to: the client's own, or those of a Cluster's ready masters. */
