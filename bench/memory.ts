@@ -26,6 +26,10 @@ export function issueInput(phone: string, now: number): IssueInput {
     now,
     // A 96-bit HMAC in base64url, as hashCode makes it.
     secret: randomBytes(12).toString('base64url'),
+    // A 96-bit MAC of the send's requestId, as the engine binds codes by default.
+    binding: randomBytes(12).toString('base64url'),
+    captchaPastLimits: true,
+    hardFailLimit: 100,
     ttlMs: 300_000,
     cooldownsMs: [60_000],
     captchaSolved: false,

@@ -9,6 +9,8 @@ import { DAY_MS, HOUR_MS } from './time.js';
 export interface Admission {
   buckets: Bucket[];
   breakers: BreakerSpec[];
+  /** The client's subnet, counted among the breakers' distinct subnets (absent without an address). */
+  subnet?: string;
 }
 
 /**
@@ -24,6 +26,7 @@ export function admissionPlanner(options: ResolvedOptions) {
     threshold: breaker.threshold,
     coolOffMs: breaker.coolOff * 1000,
     block: breaker.action === 'block',
+    minSubnets: breaker.minSubnets,
   };
   /** A breaker spec, spelled out rather than spread: two are built on every send. */
   const breakerSpec = (id: string, base: NonNullable<typeof breakerBase>): BreakerSpec => ({
@@ -33,6 +36,7 @@ export function admissionPlanner(options: ResolvedOptions) {
     threshold: base.threshold,
     coolOffMs: base.coolOffMs,
     block: base.block,
+    minSubnets: base.minSubnets,
   });
 
   /** The number prefix a breaker watches: sequential-number pumping stays inside one. */
@@ -81,10 +85,21 @@ export function admissionPlanner(options: ResolvedOptions) {
         buckets.push({ id: `country:${country}`, limit: countryLimit, windowMs: DAY_MS });
       if (options.dailyBudget !== undefined)
         buckets.push({ id: 'global', limit: options.dailyBudget, windowMs: DAY_MS });
-      return { buckets, breakers: phone ? breakersOf(phone) : [] };
+      const admission: Admission = { buckets, breakers: phone ? breakersOf(phone) : [] };
+      if (ip) admission.subnet = subnetOf(ip);
+      return admission;
     },
     /** The breakers a verified code of `phone` counts in: the same ones its send counted in. */
     forVerify: breakersOf,
+    /** The client's window of failed verifies; `undefined` without an address. */
+    verifyWindow(ip: string | undefined): Bucket | undefined {
+      if (!ip) return undefined;
+      return {
+        id: `verify-ip:${ipWindowKey(ip, ipv6Subnet)}`,
+        limit: options.verifyLimits.perIpHour,
+        windowMs: HOUR_MS,
+      };
+    },
     /** Windows for asking for a built-in captcha image. */
     forCaptcha(ip: string | undefined): Admission {
       return {
@@ -183,4 +198,14 @@ export function ipWindowKey(ip: string, subnet: number): string {
     return keep === 16 ? part : keep === 0 ? 0 : part & (0xffff << (16 - keep));
   });
   return `${new ipaddr.IPv6(parts).toRFC5952String()}/${subnet}`;
+}
+
+/**
+ * The subnet a breaker counts a client under: an IPv4 address's /24, an IPv6 address's /48 (one site's usual
+ * allocation), so that one network cannot pass for many.
+ */
+export function subnetOf(ip: string): string {
+  const key = ipWindowKey(ip, 48);
+  if (!isIPv4(key)) return key;
+  return `${key.slice(0, key.lastIndexOf('.'))}.0/24`;
 }

@@ -65,7 +65,7 @@ export function createSmsOtp(input: SmsOtpOptions = {}): SmsOtp {
   return attachEvents(events, {
     options: Object.freeze({ ...options, secret: options.secret ? '[redacted]' : undefined }),
     send,
-    verify: verifier(ctx, addresseeOf, token, conversions),
+    verify: verifier(ctx, addresseeOf, token, conversions, captcha),
     checkToken: token.check,
     createCaptcha: captcha.create,
     on: (event, listener) => events.on(event, listener),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { CheckTokenOptions, SendInput, SmsOtp } from './create-sms-otp.js';
+import type { CheckTokenOptions, SendInput, SmsOtp, VerifyInput } from './create-sms-otp.js';
 import { type ErrorCode, isSmsOtpError, MESSAGES, SmsOtpConfigError, SmsOtpError } from './errors.js';
 import {
   type HttpOptions,
@@ -95,7 +95,14 @@ export const sendBodySchema = z
 
 /** JSON body of `POST {prefix}/verify`. Unknown fields are ignored. */
 export const verifyBodySchema = z
-  .object({ ...recipient, code: text(32), requestId: text(64).optional() })
+  .object({
+    ...recipient,
+    code: text(32),
+    requestId: text(64).optional(),
+    // Past the phone's failure ceiling a verify needs a solved captcha, as a send does.
+    captchaKey: text(128).optional(),
+    captcha: text(4096).optional(),
+  })
   .refine(needsRecipient, { message: 'phone or userId is required', path: ['phone'] });
 
 /**
@@ -292,7 +299,8 @@ export async function handleVerify(
 ): Promise<HttpResponse> {
   checkClientIp(otp, request);
   try {
-    const body = parseBody(verifyBodySchema, request);
+    const body: VerifyInput = parseBody(verifyBodySchema, request);
+    if (request.ip) body.ip = request.ip;
     const result = await otp.verify(body);
     // Cookie mode: the token travels only in the (HttpOnly) cookie, where page scripts cannot read it.
     if (options.cookie) {

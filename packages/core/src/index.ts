@@ -77,6 +77,7 @@ export type {
   ResponseContext,
   SendLimitOptions,
   SmsOtpOptions,
+  VerifyLimitOptions,
 } from './options.js';
 export { isProduction } from './options.js';
 export { maskPhone, type NormalizedPhone, type PhoneInput, PhoneParser } from './phone.js';
@@ -92,7 +93,12 @@ export {
   twilioSignature,
   validTwilioSignature,
 } from './receipts.js';
-export { MemoryStore, type MemoryStoreOptions } from './stores/memory-store.js';
+export {
+  MEMORY_STORE_QUOTAS,
+  MemoryStore,
+  type MemoryStoreKind,
+  type MemoryStoreOptions,
+} from './stores/memory-store.js';
 export { RedisStore, type RedisStoreClient, type RedisStoreOptions } from './stores/redis-store.js';
 export type * from './stores/types.js';
 export type { VerifiedPhone } from './token.js';

@@ -65,6 +65,23 @@ export interface BreakerOptions {
   prefixDigits?: number;
   /** What an open breaker does: require a captcha, or refuse (`RATE_LIMITED`). @default 'captcha' */
   action?: 'captcha' | 'block';
+  /**
+   * Distinct client subnets (IPv4 /24, IPv6 /48) the window's sends must come from before the breaker may
+   * open, so that one attacker cannot trip it against everybody else in a prefix or country, 0–1000 (0: no
+   * such condition).
+   * @default 5
+   */
+  minSubnets?: number;
+}
+
+/** Limits on verifies (see `SmsOtpOptions.verifyLimits`). */
+export interface VerifyLimitOptions {
+  /**
+   * Failed verifies (anything but a success) per client IP (IPv4 address, IPv6 `ipv6Subnet`) per hour,
+   * 1–1 000 000; then `RATE_LIMITED` (`scope: 'ip'`) until the hour ends.
+   * @default 60
+   */
+  perIpHour?: number;
 }
 
 /** When a send needs a solved captcha, and who checks it (see `SmsOtpOptions.captcha`). */
@@ -232,7 +249,13 @@ export interface SmsOtpOptions extends HttpOptions {
   breaker?: false | BreakerOptions;
   /** When a send needs a solved captcha. @default {} (policy `'never'`, built-in verifier) */
   captcha?: CaptchaOptions;
-  /** Verify must present the `requestId` its send returned, so nobody else can guess at a pending code. @default false */
+  /**
+   * Verify must present the `requestId` its send returned: a verify naming another send (or none pending)
+   * is `CODE_INVALID` without costing the code or the phone an attempt, and answers alike whether or not a
+   * code is pending, so nobody who knows only the number can guess at, kill or watch for its codes.
+   * `false` checks phone + code alone.
+   * @default true
+   */
   requireRequestId?: boolean;
   /**
    * Fixed codes (of `codeLength` digits) for test numbers (`{ '+8613800000000': '123456' }`): nothing is
@@ -246,10 +269,27 @@ export interface SmsOtpOptions extends HttpOptions {
   maxAttempts?: number;
   /**
    * Failed verifies per phone within `failureWindow`, across codes and purposes (a resend does not reset it),
-   * 1–100; then the phone is locked until the window passes.
+   * 1–1000, past which that phone's sends and verifies need a solved captcha (`CAPTCHA_REQUIRED`,
+   * `scope: 'phone'`): a stranger can make the owner solve a captcha, not wait a day.
    * @default 20
    */
   maxFailuresPerPhone?: number;
+  /**
+   * Failed verifies per phone within `failureWindow` at which its sends and verifies are refused
+   * (`TOO_MANY_ATTEMPTS`) until the window passes, at least `maxFailuresPerPhone`, up to 1000 (NIST SP
+   * 800-63B rev. 4's ceiling is 100).
+   * @default 100
+   */
+  lockAfterFailures?: number;
+  /**
+   * A full per-phone send window (`sendLimits.perPhoneHour`, `perPhoneDay`) asks for a solved captcha
+   * (`CAPTCHA_REQUIRED`, `scope: 'phone'`) instead of refusing, until it holds twice its size; only then
+   * `RATE_LIMITED`. `false` refuses at the limit.
+   * @default true
+   */
+  captchaPastSendLimits?: boolean;
+  /** Limits on verifies. @default {} (60 failed verifies per IP-hour) */
+  verifyLimits?: VerifyLimitOptions;
   /** Seconds the phone's failure count is kept, 60–604 800. @default 86400 */
   failureWindow?: number;
   /**

@@ -223,6 +223,7 @@ export const optionsSchema = z
             window: int(60, 86_400).default(3_600),
             coolOff: int(10, 86_400).default(900),
             prefixDigits: int(3, 14).optional(),
+            minSubnets: int(0, 1_000).default(5),
             action: z
               .enum(['captcha', 'block'], { error: 'must be "captcha" or "block"' })
               .default('captcha'),
@@ -251,7 +252,7 @@ export const optionsSchema = z
         { error: 'must be an object' },
       )
       .prefault({}),
-    requireRequestId: z.boolean({ error: 'must be true or false' }).default(false),
+    requireRequestId: z.boolean({ error: 'must be true or false' }).default(true),
     testNumbers: z
       .record(
         z.string().regex(/^\+[1-9]\d{5,14}$/, { error: 'keys must be E.164 numbers' }),
@@ -263,8 +264,13 @@ export const optionsSchema = z
       .optional(),
     testNumbersValidUntil: z.coerce.date<Date | string | number>({ error: 'must be a date' }).optional(),
     maxAttempts: int(1, 10).default(5),
-    maxFailuresPerPhone: int(1, 100).default(20),
+    maxFailuresPerPhone: int(1, 1_000).default(20),
+    lockAfterFailures: int(1, 1_000).default(100),
     failureWindow: int(60, 604_800).default(86_400),
+    captchaPastSendLimits: z.boolean({ error: 'must be true or false' }).default(true),
+    verifyLimits: z
+      .strictObject({ perIpHour: int(1, 1_000_000).default(60) }, { error: 'must be an object' })
+      .prefault({}),
     sendLimits: z
       .strictObject(
         {
@@ -316,6 +322,13 @@ export const optionsSchema = z
         });
       }
     }
+    if (options.lockAfterFailures < options.maxFailuresPerPhone) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['lockAfterFailures'],
+        message: 'must be at least maxFailuresPerPhone',
+      });
+    }
     if (options.sendLimits.perPhoneDay < options.sendLimits.perPhoneHour) {
       ctx.addIssue({
         code: 'custom',
@@ -336,6 +349,7 @@ export type {
   ResponseContext,
   SendLimitOptions,
   SmsOtpOptions,
+  VerifyLimitOptions,
 } from './options-types.js';
 /** Options after defaults, as the engine uses them. */
 export type ResolvedOptions = z.output<typeof optionsSchema>;

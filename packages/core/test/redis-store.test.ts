@@ -46,7 +46,10 @@ const issueInput = (phone: string): IssueInput => ({
   hourLimit: 5,
   dayLimit: 10,
   failLimit: 10,
+  hardFailLimit: 10,
   failWindowMs: 3_600_000,
+  binding: '',
+  captchaPastLimits: false,
   captchaSolved: false,
 });
 
@@ -129,11 +132,17 @@ describe('RedisStore scripts run twice (ioredis re-sends a command whose reply a
     const store = new RedisStore({ client, prefix: 'twice4:' });
     const phone = '+8613800138806';
     await store.issue({ ...issueInput(phone), secret: 'r:msg-1' });
-    const call = ['twice4:{+8613800138806}', 'login', 1_000, 'r:msg-1', '1', 'call-1'];
+    const keys = [2, 'twice4:{+8613800138806}', 'twice4:{+8613800138806}:t:j'];
+    const call = [...keys, 'login', 1_000, 'r:msg-1', '1', 'call-1', 600_000];
     expect(await client.smsOtpSettle(...call)).toBe('ok');
     expect(await client.smsOtpSettle(...call)).toBe('ok');
-    expect(await client.smsOtpSettle(...call.slice(0, -1), 'call-2')).toBe('expired');
-    expect(await store.settle({ phone, purpose: 'login', now: 1_000, ref: 'r:msg-1', ok: true })).toEqual({
+    expect(await client.smsOtpSettle(...[...keys, 'login', 1_000, 'r:msg-1', '1', 'call-2', 600_000])).toBe(
+      'expired',
+    );
+    const token = { jti: 'j2', ttlMs: 600_000 };
+    expect(
+      await store.settle({ phone, purpose: 'login', now: 1_000, ref: 'r:msg-1', ok: true, token }),
+    ).toEqual({
       status: 'expired',
     });
     client.disconnect();
@@ -144,11 +153,15 @@ describe('RedisStore scripts run twice (ioredis re-sends a command whose reply a
     const store = new RedisStore({ client, prefix: 'twice3:' });
     const phone = '+8613800138805';
     await store.issue({ ...issueInput(phone), secret: 'right' });
-    const call = ['twice3:{+8613800138805}', 'login', 1_000, 'right', 5, 10, 3_600_000, 'v', 'call-1'];
-    expect(await client.smsOtpVerify(...call)).toEqual(['ok']);
-    expect(await client.smsOtpVerify(...call)).toEqual(['ok']);
+    const keys = [2, 'twice3:{+8613800138805}', 'twice3:{+8613800138805}:t:j'];
+    const args = ['login', 1_000, 'right', 5, 10, 3_600_000, 'v', 'call-1', '', 10, '0', 600_000];
+    expect(await client.smsOtpVerify(...keys, ...args)).toEqual(['ok']);
+    expect(await client.smsOtpVerify(...keys, ...args)).toEqual(['ok']);
     const verify = { phone, purpose: 'login', now: 1_000, candidate: 'right', maxAttempts: 5, failLimit: 10 };
-    expect(await store.verify({ ...verify, failWindowMs: 3_600_000 })).toEqual({ status: 'expired' });
+    const rest = { hardFailLimit: 10, binding: '', captchaSolved: false, token: { jti: 'j2', ttlMs: 1000 } };
+    expect(await store.verify({ ...verify, ...rest, failWindowMs: 3_600_000 })).toEqual({
+      status: 'expired',
+    });
     client.disconnect();
   });
 });
@@ -161,6 +174,34 @@ describe('RedisStore options', () => {
       expect(() => new RedisStore({ client, prefix })).toThrow(/prefix/);
     },
   );
+});
+
+describe('RedisStore reads maxmemory-policy once', () => {
+  const server = redisServer();
+
+  it('warns once when Redis may evict keys, naming the policy and the fix', async () => {
+    const admin = server.client();
+    await admin.config('SET', 'maxmemory-policy', 'allkeys-lru');
+    const warnings: string[] = [];
+    const client = server.client();
+    const store = new RedisStore({ client, prefix: 'evict:', logger: { warn: (m) => warnings.push(m) } });
+    expect(await store.evictionPolicy()).toBe('allkeys-lru');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/allkeys-lru.*noeviction/);
+    await admin.config('SET', 'maxmemory-policy', 'noeviction');
+    client.disconnect();
+    admin.disconnect();
+  });
+
+  it('says nothing when the policy is noeviction', async () => {
+    const warnings: string[] = [];
+    const client = server.client();
+    await client.ping();
+    const store = new RedisStore({ client, prefix: 'keep:', logger: { warn: (m) => warnings.push(m) } });
+    expect(await store.evictionPolicy()).toBe('noeviction');
+    expect(warnings).toEqual([]);
+    client.disconnect();
+  });
 });
 
 describe('RedisStore write coalescing', () => {
@@ -176,6 +217,7 @@ describe('RedisStore write coalescing', () => {
     const client = await readyClient();
     try {
       const store = new RedisStore({ client, prefix: 'co1:' });
+      await store.evictionPolicy();
       const { writes, socket } = watchWrites(client);
       const phones = Array.from({ length: 40 }, (_, i) => `+86138000${String(i).padStart(5, '0')}`);
       const pending = phones.map((phone) => store.issue(issueInput(phone)));
@@ -199,6 +241,7 @@ describe('RedisStore write coalescing', () => {
     const client = await readyClient();
     try {
       const store = new RedisStore({ client, prefix: 'co2:' });
+      await store.evictionPolicy();
       const { writes, socket } = watchWrites(client);
       const result = store.issue(issueInput('+8613800138000'));
       expect(writes).toEqual([]);
@@ -263,6 +306,7 @@ describe('RedisStore write coalescing on Redis Cluster', () => {
     expect((await Promise.all(phones(0).map((p) => store.issue(issueInput(p))))).every((r) => r.ok)).toBe(
       true,
     );
+    await store.evictionPolicy();
     const masters = client.nodes('master');
     expect(masters.every((node) => node.status === 'ready')).toBe(true);
     const sockets = masters.map((node) => (node as unknown as { stream: Socket }).stream);

@@ -12,8 +12,12 @@ import { admitRefused } from './refusals.js';
 import type { Captcha, SendInput } from './types.js';
 
 export interface Captchas {
-  /** Checks the captcha a client sent; `false` when it sent none. A wrong answer is `CAPTCHA_INVALID`. */
-  solve(input: SendInput): Promise<boolean>;
+  /**
+   * Checks the captcha a client sent; `false` when it sent none. A wrong answer is `CAPTCHA_INVALID`. On a
+   * verify (`for: 'verify'`) a `'vendor'` verifier's place is taken by the built-in captcha: no vendor sees
+   * a verify's captcha.
+   */
+  solve(input: SendInput, step?: 'send' | 'verify'): Promise<boolean>;
   /** Makes a built-in image captcha, counted in the per-IP captcha window. */
   create(input?: { ip?: string }): Promise<Captcha>;
 }
@@ -79,9 +83,9 @@ export function captchas(ctx: EngineContext): Captchas {
   const answerHash = (key: string, answer: string) =>
     hmacSha256(keys.code, `captcha\u0000${key}\u0000${answer.trim().toUpperCase()}`);
 
-  async function solve(input: SendInput): Promise<boolean> {
+  async function solve(input: SendInput, step: 'send' | 'verify' = 'send'): Promise<boolean> {
     if (input.captcha === undefined) return false;
-    const verifier = policy.verifier;
+    const verifier = step === 'verify' && policy.verifier === 'vendor' ? 'builtin' : policy.verifier;
     if (verifier === 'vendor') return true;
     if (verifier === 'builtin') {
       if (!input.captchaKey) throw new SmsOtpError('CAPTCHA_INVALID', { reason: 'no_key' });

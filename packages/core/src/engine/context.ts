@@ -32,9 +32,20 @@ export interface EngineContext {
   readonly events: Events;
   readonly planner: ReturnType<typeof admissionPlanner>;
   /** The limits a send's store step applies to the phone's record. */
-  readonly issueLimits: { hourLimit: number; dayLimit: number; failLimit: number; failWindowMs: number };
+  readonly issueLimits: {
+    hourLimit: number;
+    dayLimit: number;
+    failLimit: number;
+    hardFailLimit: number;
+    failWindowMs: number;
+  };
   /** The limits a verify's store step applies to the code and the phone. */
-  readonly attemptLimits: { failLimit: number; failWindowMs: number; maxAttempts: number };
+  readonly attemptLimits: {
+    failLimit: number;
+    hardFailLimit: number;
+    failWindowMs: number;
+    maxAttempts: number;
+  };
   /** The engine's time in whole seconds (as ms): every limit is in seconds, and all stores see the same. */
   now(): number;
   /** Runs a store call within `storeTimeout`; a late answer is handed to `late` to be undone. */
@@ -46,8 +57,8 @@ export interface EngineContext {
   /** The fixed code of a test number (while `testNumbersValidUntil` allows), or `undefined`. */
   testCode(e164: string | undefined): string | undefined;
   /**
-   * With `requireRequestId`, what a provider's reference is stored behind: a MAC of the send's requestId, so
-   * that only a verify presenting that requestId reaches the vendor (16 characters and a `:`). `''` without.
+   * What binds a code to its send (`requireRequestId`): a MAC of the send's requestId (16 characters), kept
+   * beside the code; a verify presenting another is refused without costing an attempt. `''` without.
    */
   requestBinding(requestId: string): string;
 }
@@ -79,6 +90,7 @@ export function createContext(options: ResolvedOptions): EngineContext {
   const storeDeadlines = new Deadlines(options.storeTimeout);
   const sendDeadlines = new Deadlines(options.sendTimeout);
   const failLimit = options.maxFailuresPerPhone;
+  const hardFailLimit = options.lockAfterFailures;
   const failWindowMs = options.failureWindow * 1000;
   const alerts = new HumanAlerts(logger);
 
@@ -97,9 +109,10 @@ export function createContext(options: ResolvedOptions): EngineContext {
       hourLimit: options.sendLimits.perPhoneHour,
       dayLimit: options.sendLimits.perPhoneDay,
       failLimit,
+      hardFailLimit,
       failWindowMs,
     },
-    attemptLimits: { failLimit, failWindowMs, maxAttempts: options.maxAttempts },
+    attemptLimits: { failLimit, hardFailLimit, failWindowMs, maxAttempts: options.maxAttempts },
     now,
     withinStoreTimeout<T>(call: () => Promise<T>, late?: (value: T) => unknown): Promise<T> {
       let promise: Promise<T>;
@@ -133,7 +146,7 @@ export function createContext(options: ResolvedOptions): EngineContext {
       return testNumbers.get(e164);
     },
     requestBinding(requestId) {
-      return requestId === '' ? '' : `${mac96(keys.code, `request\u0000${requestId}`)}:`;
+      return requestId === '' ? '' : mac96(keys.code, `request\u0000${requestId}`);
     },
   };
 }

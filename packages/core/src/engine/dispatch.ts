@@ -94,7 +94,7 @@ export function dispatcher(
         delivered = true;
         vendorName = result.vendor;
         messageId = result.messageId;
-        const to = `r:${ctx.requestBinding(options.requireRequestId ? requestId : '')}${result.ref}`;
+        const to = `r:${result.ref}`;
         await withinStoreTimeout(() => store.rekey({ phone: key, purpose, from: storedCode, to }));
       }
     } catch (error) {

@@ -22,6 +22,8 @@ export interface IssueRequest {
   at: number;
   /** What the store keeps for this code (its hash, or a marker: `x:` stand-in, `p:` provider placeholder). */
   storedCode: string;
+  /** What binds the code to this send (`EngineContext.requestBinding`), `''` when codes are not bound. */
+  binding: string;
   /** No other send stores the same `storedCode` (false for the fixed codes of test numbers). */
   distinct: boolean;
 }
@@ -59,11 +61,14 @@ export function issueStep(
       hourLimit: issueLimits.hourLimit,
       dayLimit: issueLimits.dayLimit,
       failLimit: issueLimits.failLimit,
+      hardFailLimit: issueLimits.hardFailLimit,
       failWindowMs: issueLimits.failWindowMs,
       now: at,
       secret: storedCode,
+      binding: request.binding,
       ttlMs,
       cooldownsMs,
+      captchaPastLimits: options.captchaPastSendLimits,
       captchaSolved,
       captchaAfter,
       distinctSecret: request.distinct,

@@ -4,21 +4,34 @@
  */
 import type { Admission } from '../admission.js';
 import { causeOf, isSmsOtpError, SmsOtpError, tooMany } from '../errors.js';
-import type { AdmitResult, IssueResult } from '../stores/types.js';
+import type { AdmitResult, Bucket, IssueResult, StoreVerifyResult } from '../stores/types.js';
 import { vendorText } from '../vendors/http.js';
 
 /** A store's answer to a verify (or a provider check's reservation) that is not a success. */
-export type VerifyRefusal =
-  | { status: 'invalid'; attemptsLeft: number }
-  | { status: 'expired' }
-  | { status: 'dead'; retryAfterMs: number }
-  | { status: 'locked'; retryAfterMs: number };
+export type VerifyRefusal = Exclude<StoreVerifyResult, { status: 'ok' }>;
 
-/** Maps a verify the store refused to the error a client sees. */
-export function verifyRefused(result: VerifyRefusal): SmsOtpError {
+/**
+ * Maps a verify the store refused to the error a client sees. A verify naming another send (`mismatch`)
+ * is `CODE_INVALID` with every attempt left: the same answer whether or not a code is pending, and nothing
+ * about the pending code's attempts.
+ */
+export function verifyRefused(
+  result: VerifyRefusal,
+  limits: { maxAttempts: number },
+  failWindow: Bucket | undefined,
+): SmsOtpError {
   switch (result.status) {
     case 'invalid':
       return new SmsOtpError('CODE_INVALID', { attemptsLeft: result.attemptsLeft });
+    case 'mismatch':
+      return new SmsOtpError('CODE_INVALID', { attemptsLeft: limits.maxAttempts });
+    case 'captcha':
+      return new SmsOtpError('CAPTCHA_REQUIRED', { scope: 'phone' });
+    case 'ip_limit':
+      return tooMany('RATE_LIMITED', result.retryAfterMs, {
+        scope: 'ip',
+        ...(failWindow ? { limit: failWindow.limit, window: failWindow.windowMs / 1000 } : {}),
+      });
     case 'dead':
       return tooMany('TOO_MANY_ATTEMPTS', result.retryAfterMs, { scope: 'code' });
     case 'locked':

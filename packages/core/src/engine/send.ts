@@ -107,15 +107,26 @@ export function sender(ctx: EngineContext, steps: SendSteps): (input: SendInput)
     const fixed = ctx.testCode(phone?.e164);
     const makesCode = vendor.kind === 'sender' || fixed !== undefined;
     const code = fixed ?? (makesCode ? generateCode(options.codeLength) : '');
-    const binding = options.requireRequestId ? requestId : '';
+    const bound = options.requireRequestId ? requestId : '';
+    const binding = ctx.requestBinding(bound);
     const storedCode = !phone
       ? `x:${requestId}`
       : makesCode
-        ? hashCode(keys.code, purpose, key, code, binding)
+        ? hashCode(keys.code, purpose, key, code, bound)
         : `p:${requestId}`;
     const test = fixed !== undefined;
     const ip = input.ip;
-    const issued = await issue({ key, purpose, phone, ip, captchaSolved, at, storedCode, distinct: !test });
+    const issued = await issue({
+      key,
+      purpose,
+      phone,
+      ip,
+      captchaSolved,
+      at,
+      storedCode,
+      binding,
+      distinct: !test,
+    });
     const delivery = await dispatch({
       input,
       channel,

@@ -1,16 +1,19 @@
 /** Verification tokens: signed when a code is verified, checked (and used up) by the guard. */
 import { randomId } from '../code.js';
 import { SmsOtpError } from '../errors.js';
+import type { TokenRecord } from '../stores/types.js';
 import { readToken, signToken, type VerifiedPhone } from '../token.js';
 import type { EngineContext } from './context.js';
 import type { CheckTokenOptions, VerifyResult } from './types.js';
 
-/** The least a used token's mark outlives the token by (clock differences between instances). */
-const USED_TOKEN_MARGIN_MS = 5 * 60_000;
-
 export interface Tokens {
-  /** The answer to a verified code: a token for `key` and `purpose`. */
-  issue(key: string, purpose: string): VerifyResult;
+  /**
+   * A new token's id and how long its record is kept (the token's lifetime): the verify that succeeds has
+   * the store keep the record, in the same step; the guard uses it up.
+   */
+  record(): TokenRecord;
+  /** The answer to a verified code: the token of `record` for `key` and `purpose`. */
+  issue(key: string, purpose: string, record: TokenRecord): VerifyResult;
   check(token: string | undefined, options?: CheckTokenOptions): Promise<VerifiedPhone>;
 }
 
@@ -18,11 +21,14 @@ export function tokens(ctx: EngineContext): Tokens {
   const { options, store, keys, now, withinStoreTimeout } = ctx;
   const purposes = new Set(options.purposes);
   const tokenTtl = options.tokenTtl;
-  /** How much longer than a token a used token's mark is kept (clock differences between instances). */
-  const usedTokenMarginMs = Math.max(tokenTtl * 1000, USED_TOKEN_MARGIN_MS);
+  const ttlMs = tokenTtl * 1000;
 
-  function issue(key: string, purpose: string): VerifyResult {
-    const token = signToken(keys.token, { phone: key, purpose, jti: randomId() }, now(), tokenTtl);
+  function record(): TokenRecord {
+    return { jti: randomId(), ttlMs };
+  }
+
+  function issue(key: string, purpose: string, made: TokenRecord): VerifyResult {
+    const token = signToken(keys.token, { phone: key, purpose, jti: made.jti }, now(), tokenTtl);
     return { token, expiresIn: tokenTtl, phone: key, purpose };
   }
 
@@ -37,22 +43,20 @@ export function tokens(ctx: EngineContext): Tokens {
     // A token of a purpose this engine does not have (another engine's, under the same secret) is not its own.
     if (!purposes.has(claims.purpose)) throw new SmsOtpError('TOKEN_INVALID');
     const consume = wanted.consume ?? true;
+    const { phone, jti } = claims;
+    // The token's record, kept by the verify that made it, is used up here: a token whose record is gone (used,
+    // or lost with the store's data) is refused, so no data loss brings a used token back.
     const fresh = await withinStoreTimeout(
-      () =>
-        store.useToken({
-          jti: claims.jti,
-          // Until the token's expiry on this clock, and as long again (at least 5 minutes more): an instance
-          // whose clock runs behind still takes the token as live then, and must still find it used.
-          ttlMs: Math.max(0, claims.exp * 1000 - at) + usedTokenMarginMs,
-          consume,
-          now: at,
-        }),
+      () => store.useToken({ phone, jti, consume, now: at }),
       // A use that lands after the request was answered STORE_UNAVAILABLE served nobody: take it back.
-      (late) => (late && consume ? store.releaseToken?.({ jti: claims.jti, now: now() }) : undefined),
+      (late) =>
+        late && consume
+          ? store.releaseToken?.({ phone, jti, ttlMs: Math.max(1000, claims.exp * 1000 - now()), now: now() })
+          : undefined,
     );
     if (!fresh) throw new SmsOtpError('TOKEN_USED');
     return { phone: claims.phone, purpose: claims.purpose, verifiedAt: claims.verifiedAt };
   }
 
-  return { issue, check };
+  return { record, issue, check };
 }

@@ -39,8 +39,14 @@ export interface SendResult {
 
 export interface VerifyInput extends Recipient {
   code: string;
-  /** The `requestId` the send returned; required with `requireRequestId: true`. */
+  /** The `requestId` the send returned; required with `requireRequestId: true` (the default). */
   requestId?: string;
+  /** The client's IP, for the window of failed verifies. Without it that window is not applied. */
+  ip?: string;
+  /** A built-in captcha's key, when the phone needs a captcha (`CAPTCHA_REQUIRED`, `scope: 'phone'`). */
+  captchaKey?: string;
+  /** The captcha answer, or a Turnstile / hCaptcha / reCAPTCHA token. */
+  captcha?: string;
 }
 
 export interface VerifyResult {

@@ -5,6 +5,7 @@ import { SmsOtpError } from '../errors.js';
 import {
   ADMIT,
   ADMIT_ISSUE,
+  BUMP,
   CONVERT,
   ISSUE,
   REKEY,
@@ -18,11 +19,13 @@ import type {
   AdmitIssueResult,
   AdmitResult,
   BreakerTransition,
+  Bucket,
   Conversion,
   IssueInput,
   IssueResult,
   OtpStore,
   ReleaseInput,
+  ReleaseTokenInput,
   ReserveInput,
   ReserveResult,
   RollbackInput,
@@ -30,6 +33,7 @@ import type {
   SettleResult,
   StoreVerifyInput,
   StoreVerifyResult,
+  UseTokenInput,
 } from './types.js';
 
 /**
@@ -54,6 +58,12 @@ export interface RedisStoreOptions {
    * Default `true`.
    */
   coalesceWrites?: boolean;
+  /**
+   * Where the store's one start-up warning goes: it reads Redis's `maxmemory-policy` once and warns unless it
+   * is `noeviction` (an evicting Redis drops codes' attempt counts, windows and locks under memory pressure;
+   * token records are safe either way: a token whose record is gone is refused). Default `console`.
+   */
+  logger?: { warn(message: string): void };
 }
 
 type Reply = Array<string | number>;
@@ -62,9 +72,10 @@ type Reply = Array<string | number>;
 interface ScriptCommands {
   smsOtpIssue(key: string, ...args: Array<string | number>): Promise<Reply>;
   smsOtpRollback(key: string, ...args: Array<string | number>): Promise<number>;
-  smsOtpVerify(key: string, ...args: Array<string | number>): Promise<Reply>;
+  smsOtpVerify(keyCount: number, ...keysAndArgs: Array<string | number>): Promise<Reply>;
   smsOtpRekey(key: string, ...args: string[]): Promise<number>;
-  smsOtpSettle(key: string, ...args: Array<string | number>): Promise<string>;
+  smsOtpSettle(keyCount: number, ...keysAndArgs: Array<string | number>): Promise<string>;
+  smsOtpBump(key: string, ...args: Array<string | number>): Promise<number>;
   smsOtpAdmit(keyCount: number, ...keysAndArgs: Array<string | number>): Promise<Reply>;
   smsOtpRelease(keyCount: number, ...keys: string[]): Promise<number>;
   smsOtpConvert(keyCount: number, ...keysAndArgs: Array<string | number>): Promise<number>;
@@ -74,13 +85,14 @@ interface ScriptCommands {
 const SCRIPTS: Record<string, string> = {
   smsOtpIssue: ISSUE,
   smsOtpRollback: ROLLBACK,
-  smsOtpVerify: VERIFY,
   smsOtpRekey: REKEY,
-  smsOtpSettle: SETTLE,
+  smsOtpBump: BUMP,
 };
 
 /** Scripts over a variable number of keys (the first argument is the key count). */
 const MULTI_KEY_SCRIPTS = {
+  smsOtpVerify: VERIFY,
+  smsOtpSettle: SETTLE,
   smsOtpAdmit: ADMIT,
   smsOtpAdmitIssue: ADMIT_ISSUE,
   smsOtpRelease: RELEASE,
@@ -110,10 +122,11 @@ export class RedisStore implements OtpStore {
   #corked: Socket[] | undefined;
   #held = 0;
   readonly #instance = `${randomBytes(9).toString('base64url')}.`;
+  readonly #policy: Promise<string | undefined>;
   #calls = 0;
 
   constructor(options: RedisStoreOptions) {
-    const { client, prefix = 'sms-otp:', coalesceWrites = true } = options ?? {};
+    const { client, prefix = 'sms-otp:', coalesceWrites = true, logger = console } = options ?? {};
     if (!client || typeof client.defineCommand !== 'function') {
       throw new TypeError('sms-otp: RedisStore option "client" must be an ioredis Redis or Cluster client');
     }
@@ -133,6 +146,15 @@ export class RedisStore implements OtpStore {
     this.#client = client as unknown as (Redis | Cluster) & ScriptCommands;
     this.#prefix = prefix;
     this.#coalesce = coalesceWrites;
+    this.#policy = checkEvictionPolicy(this.#client, logger);
+  }
+
+  /**
+   * Redis's `maxmemory-policy` as read once at start-up (the first that is not `noeviction` on a Cluster's
+   * masters); `undefined` when Redis refused CONFIG GET.
+   */
+  evictionPolicy(): Promise<string | undefined> {
+    return this.#policy;
   }
 
   #phoneKey(phone: string): string {
@@ -194,19 +216,32 @@ export class RedisStore implements OtpStore {
   // Written with `then`, not `async`: one promise less on the path every guess of an attack takes.
   verify(i: StoreVerifyInput): Promise<StoreVerifyResult> {
     try {
-      return this.#verify(i, i.candidate, 'v').then(toVerifyResult) as Promise<StoreVerifyResult>;
+      return this.#verify(i, i.candidate, 'v', i.token.ttlMs, i.token.jti) as Promise<StoreVerifyResult>;
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
   async reserve(i: ReserveInput): Promise<ReserveResult> {
-    return toVerifyResult(await this.#verify(i, '', 'r')) as ReserveResult;
+    return (await this.#verify(i, '', 'r', 0, '')) as ReserveResult;
   }
 
-  #verify(i: ReserveInput, candidate: string, mode: 'v' | 'r'): Promise<Reply> {
-    return this.#ready().smsOtpVerify(
-      this.#phoneKey(i.phone),
+  /**
+   * VERIFY with the client's failed-verify window in the same script on a standalone Redis; on a Cluster
+   * (the window lives in another slot) the window is read before and counted after.
+   */
+  #verify(
+    i: ReserveInput,
+    candidate: string,
+    mode: 'v' | 'r',
+    tokenTtlMs: number,
+    jti: string,
+  ): Promise<StoreVerifyResult | ReserveResult> {
+    const window = i.failWindow;
+    const separate = window !== undefined && this.#isCluster();
+    const keys = [this.#phoneKey(i.phone), this.#tokenKey(i.phone, jti)];
+    if (window && !separate) keys.push(this.#sharedKey(window.id));
+    const args: Array<string | number> = [
       i.purpose,
       i.now,
       candidate,
@@ -215,7 +250,44 @@ export class RedisStore implements OtpStore {
       i.failWindowMs,
       mode,
       this.#callId(),
-    );
+      i.binding,
+      i.hardFailLimit,
+      i.captchaSolved ? '1' : '0',
+      Math.max(1, Math.ceil(tokenTtlMs)),
+    ];
+    if (window && !separate) args.push(window.limit, window.windowMs);
+    const run = () =>
+      this.#ready()
+        .smsOtpVerify(keys.length, ...keys, ...args)
+        .then(toVerifyResult);
+    if (!separate) return run();
+    return this.#windowRefusal(window, i.now).then(async (refused) => {
+      if (refused) return refused;
+      const result = await run();
+      if (result.status !== 'ok' && result.status !== 'reserved') await this.#bump(window, i.now);
+      return result;
+    });
+  }
+
+  /** On a Cluster: `ip_limit` when the client's failed-verify window is full. */
+  async #windowRefusal(window: Bucket, now: number): Promise<StoreVerifyResult | undefined> {
+    const value = await this.#ready().get(this.#sharedKey(window.id));
+    const [start = 0, count = 0] = value ? value.split('|').map(Number) : [];
+    if (now >= start + window.windowMs || count < window.limit) return undefined;
+    return { status: 'ip_limit', retryAfterMs: start + window.windowMs - now };
+  }
+
+  #bump(window: Bucket, now: number): Promise<number> {
+    return this.#ready().smsOtpBump(this.#sharedKey(window.id), now, window.windowMs);
+  }
+
+  #isCluster(): boolean {
+    return (this.#client as { isCluster?: boolean }).isCluster === true;
+  }
+
+  /** A token's record lives under its phone's hash tag: the verify that makes it writes it in its script. */
+  #tokenKey(phone: string, jti: string): string {
+    return `${this.#prefix}{${phone}}:t:${jti}`;
   }
 
   /**
@@ -233,14 +305,21 @@ export class RedisStore implements OtpStore {
   }
 
   async settle(i: SettleInput): Promise<SettleResult> {
-    const status = await this.#ready().smsOtpSettle(
-      this.#phoneKey(i.phone),
+    const window = i.ok ? undefined : i.failWindow;
+    const separate = window !== undefined && this.#isCluster();
+    const keys = [this.#phoneKey(i.phone), this.#tokenKey(i.phone, i.token.jti)];
+    if (window && !separate) keys.push(this.#sharedKey(window.id));
+    const args: Array<string | number> = [
       i.purpose,
       i.now,
       i.ref,
       i.ok ? '1' : '0',
       this.#callId(),
-    );
+      Math.max(1, Math.ceil(i.token.ttlMs)),
+    ];
+    if (window && !separate) args.push(window.windowMs);
+    const status = await this.#ready().smsOtpSettle(keys.length, ...keys, ...args);
+    if (status === 'ok' && window && separate) await this.#bump(window, i.now);
     return { status: status === 'ok' ? 'ok' : 'expired' };
   }
 
@@ -261,7 +340,7 @@ export class RedisStore implements OtpStore {
    * the issue is refused.
    */
   async admitAndIssue(a: AdmitInput, i: IssueInput): Promise<AdmitIssueResult> {
-    if ((this.#client as { isCluster?: boolean }).isCluster) {
+    if (this.#isCluster()) {
       const admitted = await this.admit(a);
       if (!admitted.ok) return { admit: admitted };
       let issued: IssueResult;
@@ -305,10 +384,10 @@ export class RedisStore implements OtpStore {
     for (const b of breakers) args.push(this.#sharedKey(b.id));
     for (const c of conversions) args.push(this.#sharedKey(c.spec.id));
     if (first) args.push(first.args.length, ...first.args);
-    args.push(i.now, i.captchaSolved ? '1' : '0', buckets.length, conversions.length);
+    args.push(i.now, i.captchaSolved ? '1' : '0', buckets.length, conversions.length, i.subnet ?? '');
     for (const b of buckets) args.push(b.limit, b.windowMs, b.captchaAfter ?? -1);
     for (const b of breakers)
-      args.push(b.windowMs, b.minVolume, b.threshold, b.coolOffMs, b.block ? '1' : '0');
+      args.push(b.windowMs, b.minVolume, b.threshold, b.coolOffMs, b.block ? '1' : '0', b.minSubnets);
     for (const c of conversions) args.push(c.spec.windowMs, c.count);
   }
 
@@ -332,16 +411,54 @@ export class RedisStore implements OtpStore {
     return (await this.#ready().getdel(`${this.#prefix}cap:{${i.key}}`)) ?? undefined;
   }
 
-  async useToken(i: { jti: string; ttlMs: number; consume: boolean; now: number }): Promise<boolean> {
-    const key = `${this.#prefix}jti:{${i.jti}}`;
+  async useToken(i: UseTokenInput): Promise<boolean> {
+    const key = this.#tokenKey(i.phone, i.jti);
     const client = this.#ready();
-    if (!i.consume) return (await client.exists(key)) === 0;
-    return (await client.set(key, '1', 'PX', Math.max(1, Math.ceil(i.ttlMs)), 'NX')) === 'OK';
+    // The record is there until the token is used or past its lifetime: a token whose record is gone (used,
+    // or lost with the data) is refused.
+    if (!i.consume) return (await client.exists(key)) === 1;
+    return (await client.del(key)) === 1;
   }
 
-  async releaseToken(i: { jti: string; now: number }): Promise<void> {
-    await this.#ready().del(`${this.#prefix}jti:{${i.jti}}`);
+  async releaseToken(i: ReleaseTokenInput): Promise<void> {
+    await this.#ready().set(this.#tokenKey(i.phone, i.jti), '1', 'PX', Math.max(1, Math.ceil(i.ttlMs)));
   }
+}
+
+/** Policies that never evict a key that has no TTL, nor any key: only `noeviction` keeps everything. */
+const KEEPS_EVERYTHING = 'noeviction';
+
+/**
+ * Reads `maxmemory-policy` once the client is ready (every master of a Cluster) and warns once unless it is
+ * `noeviction`. A Redis that refuses CONFIG (some managed services) is not warned about: it is documented.
+ */
+function checkEvictionPolicy(
+  client: Redis | Cluster,
+  logger: { warn(message: string): void },
+): Promise<string | undefined> {
+  const check = async (): Promise<string | undefined> => {
+    const nodes: Array<Pick<Redis, 'config'>> = (client as { isCluster?: boolean }).isCluster
+      ? (client as Cluster).nodes('master')
+      : [client as Redis];
+    let found: string | undefined;
+    for (const node of nodes) {
+      const reply = (await node.config('GET', 'maxmemory-policy')) as unknown as string[];
+      found = reply?.[1];
+      if (found && found !== KEEPS_EVERYTHING) {
+        logger.warn(
+          `sms-otp: Redis maxmemory-policy is "${found}": under memory pressure Redis may evict phones' attempt counts, send windows and locks (tokens stay safe). Set maxmemory-policy noeviction (and persistence) for the Redis that holds sms-otp's keys.`,
+        );
+        return found;
+      }
+    }
+    return found;
+  };
+  if (typeof (client as { once?: unknown }).once !== 'function') return Promise.resolve(undefined);
+  const ready =
+    client.status === 'ready'
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => client.once('ready', resolve));
+  return ready.then(check).catch(() => undefined);
 }
 
 /** The sockets a command may be written to: the client's own, or those of a Cluster's ready masters. */
@@ -397,6 +514,9 @@ function issueArgs(i: IssueInput): Array<string | number> {
     i.captchaAfter ?? -1,
     i.captchaSolved ? '1' : '0',
     i.distinctSecret ? '1' : '0',
+    i.binding,
+    i.hardFailLimit,
+    i.captchaPastLimits ? '1' : '0',
   ];
 }
 
@@ -413,6 +533,12 @@ function toIssueResult([status, value, third]: Reply): IssueResult {
 function toVerifyResult(reply: Reply): StoreVerifyResult | ReserveResult {
   const [status, a, b] = reply;
   switch (status) {
+    case 'mismatch':
+      return { status: 'mismatch' };
+    case 'captcha':
+      return { status: 'captcha' };
+    case 'ip_limit':
+      return { status: 'ip_limit', retryAfterMs: Number(a) };
     case 'ok':
       return { status: 'ok' };
     case 'invalid':

@@ -27,14 +27,16 @@ export interface OtpStore {
    * refuses, changing nothing:
    * 1. `cooldown` — the purpose's last code's cooldown has not ended (`retryAfterMs` to its end; `cooldownMs`
    *    the cooldown of the send that started it: `cooldownsMs[min(max(hourCount, 1), length) - 1]`);
-   * 2. `locked` — `failLimit` failures are counted in a failure window still running (to its end);
-   * 3. `phone_hour` / `phone_day` — the hour or day window (rolled forward first) holds `hourLimit` /
-   *    `dayLimit` sends (to the window's end);
-   * 4. `captcha` — `captchaAfter` is set, the hour window holds at least that many sends, and the captcha
+   * 2. `locked` — `hardFailLimit` failures are counted in a failure window still running (to its end);
+   * 3. `captcha` — `failLimit` failures are counted in a running failure window, captcha not solved;
+   * 4. `phone_hour` / `phone_day` — the hour or day window (rolled forward first) holds `hourLimit` /
+   *    `dayLimit` sends (to the window's end). With `captchaPastLimits`, a full window instead answers
+   *    `captcha` (`retryAfterMs` 0) unless the captcha was solved, until it holds twice its limit;
+   * 5. `captcha` — `captchaAfter` is set, the hour window holds at least that many sends, and the captcha
    *    was not solved (`retryAfterMs` 0).
-   * Then counts the send in both windows, replaces the purpose's code (attempts 0, expiry `now + ttlMs`,
-   * cooldown `now + cooldownsMs[min(sends before this one in the hour, length - 1)]`) and answers `undo`
-   * (what `rollback` needs) and the cooldown started.
+   * Then counts the send in both windows, replaces the purpose's code (its secret and binding, attempts 0,
+   * expiry `now + ttlMs`, cooldown `now + cooldownsMs[min(sends before this one in the hour, length - 1)]`)
+   * and answers `undo` (what `rollback` needs) and the cooldown started.
    * Run again with the same `distinctSecret` secret at the same `now`: answers `ok` again, counting nothing.
    */
   issue(input: IssueInput): Promise<IssueResult>;
@@ -45,18 +47,27 @@ export interface OtpStore {
    */
   rollback(input: RollbackInput): Promise<void>;
   /**
-   * Compares a candidate against the live code. In this order: `locked` (as in `issue`); `expired` (no code,
-   * used, or `now` at or past its expiry); `dead` (`maxAttempts` wrong guesses on it; `retryAfterMs` to the
-   * end of its cooldown, at least 0); `ok` when the candidate is the secret (compared in constant time; the
-   * code is used up); else `invalid`: one wrong attempt on the code and one failure for the phone (a failure
-   * window starts here when none runs), `attemptsLeft = max(0, min(maxAttempts - attempts,
-   * failLimit - failures))`. A right verify run again (the same call re-sent) answers `ok` again; any other
-   * call then finds the code used.
+   * Checks a candidate against the live code. In this order, the first that applies:
+   * 1. `ip_limit` — `failWindow` (rolled forward) holds its limit of failed verifies (to its end); nothing
+   *    is counted;
+   * 2. `locked` / `captcha` — the phone's failures reach `hardFailLimit`, or reach `failLimit` and the
+   *    captcha was not solved (as in `issue`);
+   * 3. `mismatch` — `binding` is not the binding of the purpose's code (none stored counts as `''`);
+   * 4. `expired` — no code, used, or `now` at or past its expiry;
+   * 5. `dead` — `maxAttempts` wrong guesses on it (`retryAfterMs` to the end of its cooldown, at least 0);
+   * 6. `ok` — the candidate is the secret (compared in constant time): the code is used up and the token's
+   *    record is kept for `token.ttlMs` (see `useToken`);
+   * 7. `invalid` — one wrong attempt on the code and one failure for the phone (a failure window starts here
+   *    when none runs); `attemptsLeft = max(0, min(maxAttempts - attempts, hardFailLimit - failures))`.
+   * Every answer but `ok` and `ip_limit` counts one failed verify in `failWindow` (a window starts at the
+   * first). A right verify run again (the same call re-sent) answers `ok` again; any other call then finds
+   * the code used.
    */
   verify(input: StoreVerifyInput): Promise<StoreVerifyResult>;
   /**
-   * For codes a vendor checks: as `verify` up to the comparison, then counts the attempt as a wrong one (a
-   * failure, settled by `settle`) and answers `reserved` with the stored reference and the attempts left.
+   * For codes a vendor checks: as `verify` up to step 5 (those answers count in `failWindow`), then counts
+   * the attempt as a wrong one (a failure, settled by `settle`) and answers `reserved` with the stored
+   * reference and the attempts left (not counted in `failWindow`: `settle` counts a wrong code there).
    */
   reserve(input: ReserveInput): Promise<ReserveResult>;
   /**
@@ -66,8 +77,9 @@ export interface OtpStore {
   rekey(input: PhonePurpose & { from: string; to: string }): Promise<void>;
   /**
    * Settles a reserved attempt: `expired` when no live, unused code with secret `ref` is stored; else `ok`,
-   * and with `ok: true` uses the code up and takes back the one failure the reservation counted (a success
-   * never clears the phone's earlier failures). A settle run again answers `ok` again.
+   * and with `ok: true` uses the code up, takes back the one failure the reservation counted (a success
+   * never clears the phone's earlier failures) and keeps the token's record; with `ok: false` counts one
+   * failed verify in `failWindow`. A settle run again answers `ok` again.
    */
   settle(input: SettleInput): Promise<SettleResult>;
   /**
@@ -77,10 +89,13 @@ export interface OtpStore {
    * 1. `limit` — the first bucket (in the order given) whose window (rolled forward) is full;
    * 2. each breaker, rolled forward (a whole window past its start starts it afresh, half a window makes
    *    the current half the previous one), is evaluated unless still in its cool-off: with at least
-   *    `minVolume` sends over both halves and verifies below `threshold` × sends it opens (again) for
-   *    `coolOffMs`, reporting `open` if it was closed; otherwise an open breaker closes, reporting `closed`.
-   *    Then the first breaker in its cool-off refuses: `blocked` if `block`, else `captcha` unless solved;
+   *    `minVolume` sends over both halves, from at least `minSubnets` distinct subnets, and verifies below
+   *    `threshold` × sends it opens (again) for `coolOffMs`, reporting `open` if it was closed; otherwise an
+   *    open breaker closes, reporting `closed`. Then the first breaker in its cool-off refuses: `blocked` if
+   *    `block`, else `captcha` unless solved;
    * 3. `captcha` — a bucket with `captchaAfter` holding at least that many sends, captcha not solved.
+   * An admitted send counts in every bucket and breaker, and its `subnet` among each breaker's current
+   * half's subnets (a store may keep no more than `minSubnets` of them per half).
    * A breaker's record is kept until `max(start + windowMs, open ? openUntil + windowMs : openUntil)`; past
    * that it is forgotten, so an open breaker with no send for a window after its cool-off closes silently.
    */
@@ -95,7 +110,7 @@ export interface OtpStore {
   admitAndIssue(admit: AdmitInput, issue: IssueInput): Promise<AdmitIssueResult>;
   /**
    * Uncounts an admitted send that did not happen: one send off each bucket and off each breaker's current
-   * half, never below zero; a window that is gone stays gone.
+   * half, never below zero; a window that is gone stays gone (subnets stay counted).
    */
   release(input: ReleaseInput): Promise<void>;
   /** Counts successful verifies in the conversion breakers (rolled forward first; the engine batches them). */
@@ -105,16 +120,18 @@ export interface OtpStore {
   /** Returns a captcha answer's hash if it is still kept at `now`, and forgets it (single use). */
   takeCaptcha(input: { key: string; now: number }): Promise<string | undefined>;
   /**
-   * Looks up a verification token id. Resolves `true` when it is not marked used at `now`; with `consume`,
-   * then marks it used until `now + ttlMs` (so two concurrent consumers: one `true`, one `false`).
+   * Whether the token's record (kept by the verify or settle that made the token) is there at `now`; with
+   * `consume`, the record is deleted in the same step (of two concurrent consumers one gets `true`). A token
+   * whose record is gone — used, past its lifetime, or lost with the store's data — is refused: a used token
+   * never comes back, whatever the store forgets.
    */
-  useToken(input: { jti: string; ttlMs: number; consume: boolean; now: number }): Promise<boolean>;
+  useToken(input: UseTokenInput): Promise<boolean>;
   /**
-   * Forgets that a token was used: called only after a `useToken` with `consume` that marked it (answered
-   * `true`) landed after the engine had stopped waiting, so that the request it was for was answered
-   * `STORE_UNAVAILABLE` and served nobody. Optional: without it such a token stays used (fail closed).
+   * Puts a token's record back: called only after a `useToken` with `consume` that answered `true` landed
+   * after the engine had stopped waiting, so that the request it was for was answered `STORE_UNAVAILABLE`
+   * and served nobody. Optional: without it such a token stays used (fail closed).
    */
-  releaseToken?(input: { jti: string; now: number }): Promise<void>;
+  releaseToken?(input: ReleaseTokenInput): Promise<void>;
   /** Releases timers and connections the store owns (never a client the host passed in). */
   close?(): Promise<void>;
 }
@@ -129,20 +146,35 @@ export interface Limits {
   /** Send windows per phone. */
   hourLimit: number;
   dayLimit: number;
-  /** Failed verifies per phone within `failWindowMs`, across codes and purposes. */
+  /**
+   * Failed verifies per phone within `failWindowMs`, across codes and purposes, past which sends and
+   * verifies need a solved captcha.
+   */
   failLimit: number;
+  /** Failed verifies per phone within `failWindowMs` at which sends and verifies are refused. */
+  hardFailLimit: number;
   failWindowMs: number;
 }
 
 export interface IssueInput extends PhonePurpose, Limits {
   now: number;
-  /** What identifies the code: an HMAC (base64url), or `r:` + a vendor reference. Never the code itself. */
+  /** What identifies the code: an HMAC (base64url), or a vendor's placeholder. Never the code itself. */
   secret: string;
+  /**
+   * What binds the code to its send: a MAC of the send's `requestId` (`''` when codes are not bound). A
+   * verify presenting another binding is answered `mismatch` and counts nothing against the code.
+   */
+  binding: string;
   ttlMs: number;
   /** Cooldown after the 1st, 2nd, … send of the phone's hour window (the last repeats). */
   cooldownsMs: number[];
   /** Sends of the phone's hour window after which a solved captcha is required (adaptive policy). */
   captchaAfter?: number;
+  /**
+   * A full hour or day window asks for a solved captcha (`captcha`) rather than refusing, until it holds
+   * twice its limit; only then `phone_hour` / `phone_day`.
+   */
+  captchaPastLimits: boolean;
   captchaSolved: boolean;
   /**
    * No other send has this `secret` (a random code's HMAC, a request id): a store that may run the same call
@@ -179,22 +211,47 @@ export interface RollbackInput extends PhonePurpose {
   keepCounts?: boolean;
 }
 
+/** A verification token's record, made by the verify that succeeds (see `useToken`). */
+export interface TokenRecord {
+  /** The token's id. */
+  jti: string;
+  /** How long the record is kept: the token's lifetime. */
+  ttlMs: number;
+}
+
 export interface StoreVerifyInput extends PhonePurpose, Omit<Limits, 'hourLimit' | 'dayLimit'> {
   now: number;
   /** The HMAC of the candidate code. */
   candidate: string;
+  /** The binding of the send the client names (`''` when codes are not bound). */
+  binding: string;
   maxAttempts: number;
+  captchaSolved: boolean;
+  /** The token to record when the code is right. */
+  token: TokenRecord;
+  /**
+   * The client's window of failed verifies (per IP): refuses when full, and counts every answer but `ok`.
+   * Absent when the client has no address.
+   */
+  failWindow?: Bucket;
 }
 
 export type StoreVerifyResult =
   | { status: 'ok' }
   | { status: 'invalid'; attemptsLeft: number }
   | { status: 'expired' }
+  /** The binding is not the live code's (another send's, or none pending): nothing was counted. */
+  | { status: 'mismatch' }
   /** The code took too many wrong guesses; a new one may be asked for after `retryAfterMs`. */
   | { status: 'dead'; retryAfterMs: number }
-  | { status: 'locked'; retryAfterMs: number };
+  /** `hardFailLimit` failures: refused until the failure window ends. */
+  | { status: 'locked'; retryAfterMs: number }
+  /** `failLimit` failures: a solved captcha is needed. */
+  | { status: 'captcha' }
+  /** The client's failed-verify window is full. */
+  | { status: 'ip_limit'; retryAfterMs: number };
 
-export type ReserveInput = Omit<StoreVerifyInput, 'candidate'>;
+export type ReserveInput = Omit<StoreVerifyInput, 'candidate' | 'token'>;
 
 export type ReserveResult =
   | { status: 'reserved'; ref: string; attemptsLeft: number }
@@ -204,9 +261,27 @@ export interface SettleInput extends PhonePurpose {
   now: number;
   ref: string;
   ok: boolean;
+  /** The token to record when `ok`. */
+  token: TokenRecord;
+  /** As `StoreVerifyInput.failWindow`: a settle of a wrong code (`ok: false`) counts one failed verify in it. */
+  failWindow?: Bucket;
 }
 
 export type SettleResult = { status: 'ok' } | { status: 'expired' };
+
+export interface UseTokenInput {
+  /** The phone the token was made for (its record lives beside the phone's). */
+  phone: string;
+  jti: string;
+  /** Use the token up (its record is deleted). */
+  consume: boolean;
+  now: number;
+}
+
+export interface ReleaseTokenInput extends TokenRecord {
+  phone: string;
+  now: number;
+}
 
 /** A fixed window counted on every admitted send. */
 export interface Bucket {
@@ -231,6 +306,11 @@ export interface BreakerSpec {
   coolOffMs: number;
   /** While open: refuse sends (`true`) or ask for a captcha (`false`). */
   block: boolean;
+  /**
+   * Distinct client subnets (see `AdmitInput.subnet`) the window's sends must come from before the breaker
+   * may open, so that one client cannot trip it against everybody else. 0: no such condition.
+   */
+  minSubnets: number;
 }
 
 /** Successful verifies to count in one breaker. */
@@ -244,6 +324,11 @@ export interface AdmitInput {
   buckets: Bucket[];
   breakers: BreakerSpec[];
   captchaSolved: boolean;
+  /**
+   * The client's subnet (an IPv4 /24, an IPv6 /48), counted among the breakers' distinct subnets; absent
+   * when the client has no address.
+   */
+  subnet?: string;
   /** Verifies the engine buffered since its last call: counted first, in the same atomic step. */
   conversions?: Conversion[];
 }

@@ -11,8 +11,23 @@ import { DAY_MS, HOUR_MS, MINUTE_MS } from '../time.js';
 import { Clocked, type StoreSubject, T0 } from './subject.js';
 
 const PHONE = '+8613800138000';
-const LIMITS = { hourLimit: 3, dayLimit: 5, failLimit: 6, failWindowMs: DAY_MS };
-const CHECK = { failLimit: LIMITS.failLimit, failWindowMs: LIMITS.failWindowMs, maxAttempts: 3 };
+const LIMITS = { hourLimit: 3, dayLimit: 5, failLimit: 6, hardFailLimit: 6, failWindowMs: DAY_MS };
+const CHECK = {
+  failLimit: LIMITS.failLimit,
+  hardFailLimit: LIMITS.hardFailLimit,
+  failWindowMs: LIMITS.failWindowMs,
+  maxAttempts: 3,
+  binding: '',
+  captchaSolved: false,
+};
+const TOKEN = { jti: 'token-1', ttlMs: 10 * MINUTE_MS };
+
+/** A lone `failLimit` override is also the hard limit (the phone is refused there, no captcha between). */
+function ceilings(over: { failLimit?: number; hardFailLimit?: number }) {
+  return over.failLimit !== undefined && over.hardFailLimit === undefined
+    ? { hardFailLimit: over.failLimit }
+    : {};
+}
 
 /** An issue with the suite's limits: 5 min codes, 60 s then 120 s cooldowns. */
 export function issueInput(now: number, over: Partial<IssueInput> = {}): IssueInput {
@@ -23,15 +38,27 @@ export function issueInput(now: number, over: Partial<IssueInput> = {}): IssueIn
     secret: `h:${now}:${over.purpose ?? 'login'}`,
     ttlMs: 5 * MINUTE_MS,
     cooldownsMs: [MINUTE_MS, 2 * MINUTE_MS],
+    binding: '',
+    captchaPastLimits: false,
     captchaSolved: false,
     distinctSecret: true,
     ...LIMITS,
     ...over,
+    ...ceilings(over),
   };
 }
 
 function verifyInput(now: number, candidate: string, over: Partial<StoreVerifyInput> = {}): StoreVerifyInput {
-  return { phone: PHONE, purpose: 'login', now, candidate, ...CHECK, ...over };
+  return {
+    phone: PHONE,
+    purpose: 'login',
+    now,
+    candidate,
+    token: TOKEN,
+    ...CHECK,
+    ...over,
+    ...ceilings(over),
+  };
 }
 
 const ipBucket = (limit: number, over: Partial<Bucket> = {}): Bucket => ({
@@ -48,6 +75,7 @@ const breaker = (over: Partial<BreakerSpec> = {}): BreakerSpec => ({
   threshold: 0.5,
   coolOffMs: 15 * MINUTE_MS,
   block: false,
+  minSubnets: 0,
   ...over,
 });
 
@@ -287,17 +315,38 @@ export function describeStoreConformance(subject: StoreSubject): void {
           attemptsLeft: 2,
         });
         expect(
-          await store.settle({ phone: PHONE, purpose: 'login', now: T0, ref: 'r:wrong', ok: true }),
+          await store.settle({
+            phone: PHONE,
+            purpose: 'login',
+            now: T0,
+            ref: 'r:wrong',
+            ok: true,
+            token: TOKEN,
+          }),
         ).toEqual({
           status: 'expired',
         });
         expect(
-          await store.settle({ phone: PHONE, purpose: 'login', now: T0, ref: 'r:ref', ok: true }),
+          await store.settle({
+            phone: PHONE,
+            purpose: 'login',
+            now: T0,
+            ref: 'r:ref',
+            ok: true,
+            token: TOKEN,
+          }),
         ).toEqual({
           status: 'ok',
         });
         expect(
-          await store.settle({ phone: PHONE, purpose: 'login', now: T0, ref: 'r:ref', ok: true }),
+          await store.settle({
+            phone: PHONE,
+            purpose: 'login',
+            now: T0,
+            ref: 'r:ref',
+            ok: true,
+            token: TOKEN,
+          }),
         ).toEqual({
           status: 'expired',
         });
@@ -307,12 +356,19 @@ export function describeStoreConformance(subject: StoreSubject): void {
       });
 
       it('a right settle takes back the failure its reservation counted, a wrong one keeps it', async () => {
-        const limits = { ...CHECK, failLimit: 2 };
+        const limits = { ...CHECK, failLimit: 2, hardFailLimit: 2 };
         await store.issue(issueInput(T0, { secret: 'r:ref', failLimit: 2 }));
         await store.reserve({ phone: PHONE, purpose: 'login', now: T0, ...limits });
-        await store.settle({ phone: PHONE, purpose: 'login', now: T0, ref: 'r:ref', ok: false });
+        await store.settle({
+          phone: PHONE,
+          purpose: 'login',
+          now: T0,
+          ref: 'r:ref',
+          ok: false,
+          token: TOKEN,
+        });
         await store.reserve({ phone: PHONE, purpose: 'login', now: T0, ...limits });
-        await store.settle({ phone: PHONE, purpose: 'login', now: T0, ref: 'r:ref', ok: true });
+        await store.settle({ phone: PHONE, purpose: 'login', now: T0, ref: 'r:ref', ok: true, token: TOKEN });
         // One failure counted (the wrong one): one more fits under the ceiling of two.
         const t = await clock.pass(MINUTE_MS);
         await store.issue(issueInput(t, { secret: 'r:2', failLimit: 2 }));
@@ -463,27 +519,238 @@ export function describeStoreConformance(subject: StoreSubject): void {
         expect(await store.takeCaptcha({ key: 'k2', now: t })).toBeUndefined();
       });
 
-      it('marks a consumed token used for its lifetime; a look without consume marks nothing', async () => {
-        expect(await store.useToken({ jti: 'j', ttlMs: 10 * MINUTE_MS, consume: false, now: T0 })).toBe(true);
-        expect(await store.useToken({ jti: 'j', ttlMs: 10 * MINUTE_MS, consume: true, now: T0 })).toBe(true);
-        expect(await store.useToken({ jti: 'j', ttlMs: 10 * MINUTE_MS, consume: true, now: T0 })).toBe(false);
-        expect(await store.useToken({ jti: 'j', ttlMs: 10 * MINUTE_MS, consume: false, now: T0 })).toBe(
-          false,
-        );
-        const t = await clock.pass(10 * MINUTE_MS);
-        expect(await store.useToken({ jti: 'j', ttlMs: 10 * MINUTE_MS, consume: false, now: t })).toBe(true);
+      it('a right verify keeps the token’s record: looked at freely, used up once, gone after its lifetime', async () => {
+        const use = (consume: boolean, now = clock.now, jti = TOKEN.jti) =>
+          store.useToken({ phone: PHONE, jti, consume, now });
+        expect(await use(false)).toBe(false);
+        await store.issue(issueInput(T0, { secret: 'h:s' }));
+        expect(await store.verify(verifyInput(T0, 'wrong'))).toMatchObject({ status: 'invalid' });
+        expect(await use(false)).toBe(false);
+        expect(await store.verify(verifyInput(T0, 'h:s'))).toEqual({ status: 'ok' });
+        expect(await use(false)).toBe(true);
+        expect(await use(false)).toBe(true);
+        expect(await use(true)).toBe(true);
+        expect(await use(true)).toBe(false);
+        expect(await use(false)).toBe(false);
+        // Another token of the phone, unused, lives out its lifetime.
+        const t = await clock.pass(MINUTE_MS);
+        await store.issue(issueInput(t, { secret: 'h:2' }));
+        await store.verify(verifyInput(t, 'h:2', { token: { jti: 'token-2', ttlMs: 2 * MINUTE_MS } }));
+        const t2 = await clock.pass(2 * MINUTE_MS);
+        expect(await use(false, t2, 'token-2')).toBe(false);
+      });
+
+      it('a right settle keeps the token’s record too', async () => {
+        await store.issue(issueInput(T0, { secret: 'r:ref' }));
+        await store.reserve({ phone: PHONE, purpose: 'login', now: T0, ...CHECK });
+        await store.settle({ phone: PHONE, purpose: 'login', now: T0, ref: 'r:ref', ok: true, token: TOKEN });
+        expect(await store.useToken({ phone: PHONE, jti: TOKEN.jti, consume: true, now: T0 })).toBe(true);
       });
 
       it('of two concurrent consumers of a token, exactly one wins', async () => {
-        const use = () => store.useToken({ jti: 'c', ttlMs: MINUTE_MS, consume: true, now: T0 });
+        await store.issue(issueInput(T0, { secret: 'h:s' }));
+        await store.verify(verifyInput(T0, 'h:s'));
+        const use = () => store.useToken({ phone: PHONE, jti: TOKEN.jti, consume: true, now: T0 });
         expect((await Promise.all([use(), use(), use()])).filter(Boolean)).toHaveLength(1);
       });
 
-      it('releaseToken makes a consumed token usable again', async () => {
+      it('releaseToken puts a used token’s record back', async () => {
         if (!store.releaseToken) return expect(store.releaseToken).toBeUndefined();
-        await store.useToken({ jti: 'r', ttlMs: MINUTE_MS, consume: true, now: T0 });
-        await store.releaseToken({ jti: 'r', now: T0 });
-        expect(await store.useToken({ jti: 'r', ttlMs: MINUTE_MS, consume: true, now: T0 })).toBe(true);
+        await store.issue(issueInput(T0, { secret: 'h:s' }));
+        await store.verify(verifyInput(T0, 'h:s'));
+        await store.useToken({ phone: PHONE, jti: TOKEN.jti, consume: true, now: T0 });
+        await store.releaseToken({ phone: PHONE, ...TOKEN, now: T0 });
+        expect(await store.useToken({ phone: PHONE, jti: TOKEN.jti, consume: true, now: T0 })).toBe(true);
+      });
+    });
+
+    describe('codes bound to their send', () => {
+      it('a binding that is not the live code’s costs nothing and answers alike, code pending or not', async () => {
+        expect(await store.verify(verifyInput(T0, 'h:s', { binding: 'B2' }))).toEqual({ status: 'mismatch' });
+        await store.issue(issueInput(T0, { secret: 'h:s', binding: 'B1' }));
+        for (let i = 0; i < 5; i += 1) {
+          expect(await store.verify(verifyInput(T0, 'h:s', { binding: 'B2' }))).toEqual({
+            status: 'mismatch',
+          });
+        }
+        expect(await store.verify(verifyInput(T0, 'h:s', { binding: '' }))).toEqual({ status: 'mismatch' });
+        expect(
+          await store.reserve({ phone: PHONE, purpose: 'login', now: T0, ...CHECK, binding: 'B2' }),
+        ).toEqual({
+          status: 'mismatch',
+        });
+        // Nothing was counted: the bound client still has every attempt.
+        expect(await store.verify(verifyInput(T0, 'wrong', { binding: 'B1' }))).toEqual({
+          status: 'invalid',
+          attemptsLeft: 2,
+        });
+        expect(await store.verify(verifyInput(T0, 'h:s', { binding: 'B1' }))).toEqual({ status: 'ok' });
+        // The bound client is told its code is used; anybody else still only that the binding is not live.
+        expect(await store.verify(verifyInput(T0, 'h:s', { binding: 'B1' }))).toEqual({ status: 'expired' });
+        expect(await store.verify(verifyInput(T0, 'h:s', { binding: 'B2' }))).toEqual({ status: 'mismatch' });
+      });
+
+      it('the bound client is told its code expired', async () => {
+        await store.issue(issueInput(T0, { secret: 'h:s', binding: 'B1' }));
+        const t = await clock.pass(5 * MINUTE_MS);
+        expect(await store.verify(verifyInput(t, 'h:s', { binding: 'B1' }))).toEqual({ status: 'expired' });
+      });
+    });
+
+    describe('a captcha, not a lock, between the failure ceilings', () => {
+      it('past failLimit sends and verifies need a solved captcha; at hardFailLimit they are refused', async () => {
+        const limits = { failLimit: 2, hardFailLimit: 4 };
+        await store.issue(issueInput(T0, { secret: 'h:1', ...limits }));
+        await store.verify(verifyInput(T0, 'a', limits));
+        expect(await store.verify(verifyInput(T0, 'b', limits))).toEqual({
+          status: 'invalid',
+          attemptsLeft: 1,
+        });
+        expect(await store.verify(verifyInput(T0, 'h:1', limits))).toEqual({ status: 'captcha' });
+        expect(await store.reserve({ phone: PHONE, purpose: 'login', now: T0, ...CHECK, ...limits })).toEqual(
+          {
+            status: 'captcha',
+          },
+        );
+        const t = await clock.pass(MINUTE_MS);
+        expect(await store.issue(issueInput(t, { secret: 'h:2', ...limits }))).toEqual({
+          ok: false,
+          reason: 'captcha',
+          retryAfterMs: 0,
+        });
+        expect(
+          await store.issue(issueInput(t, { secret: 'h:2', ...limits, captchaSolved: true })),
+        ).toMatchObject({
+          ok: true,
+        });
+        const solved = { ...limits, captchaSolved: true };
+        expect(await store.verify(verifyInput(t, 'c', solved))).toEqual({
+          status: 'invalid',
+          attemptsLeft: 1,
+        });
+        expect(await store.verify(verifyInput(t, 'd', solved))).toEqual({
+          status: 'invalid',
+          attemptsLeft: 0,
+        });
+        expect(await store.verify(verifyInput(t, 'h:2', solved))).toEqual({
+          status: 'locked',
+          retryAfterMs: DAY_MS - MINUTE_MS,
+        });
+        const t2 = await clock.pass(2 * MINUTE_MS);
+        expect(await store.issue(issueInput(t2, { secret: 'h:3', ...solved }))).toMatchObject({
+          reason: 'locked',
+        });
+      });
+
+      it('with captchaPastLimits a full send window asks for a captcha until it holds twice its limit', async () => {
+        const past = { captchaPastLimits: true, hourLimit: 2, cooldownsMs: [1000] };
+        let t = T0;
+        for (let i = 0; i < 2; i += 1) {
+          t = await clock.pass(1000);
+          expect(await store.issue(issueInput(t, past))).toMatchObject({ ok: true });
+        }
+        t = await clock.pass(1000);
+        expect(await store.issue(issueInput(t, past))).toEqual({
+          ok: false,
+          reason: 'captcha',
+          retryAfterMs: 0,
+        });
+        for (let i = 0; i < 2; i += 1) {
+          t = await clock.pass(1000);
+          expect(await store.issue(issueInput(t, { ...past, captchaSolved: true }))).toMatchObject({
+            ok: true,
+          });
+        }
+        t = await clock.pass(1000);
+        expect(await store.issue(issueInput(t, { ...past, captchaSolved: true }))).toMatchObject({
+          ok: false,
+          reason: 'phone_hour',
+        });
+      });
+    });
+
+    describe('the client’s failed-verify window', () => {
+      const failWindow = { id: 'verify-ip:203.0.113.9', limit: 3, windowMs: HOUR_MS };
+
+      it('counts every answer but a success, refuses when full, and opens again with the window', async () => {
+        await store.issue(issueInput(T0, { secret: 'h:s', binding: 'B1' }));
+        expect(await store.verify(verifyInput(T0, 'h:s', { binding: 'B2', failWindow }))).toEqual({
+          status: 'mismatch',
+        });
+        expect(await store.verify(verifyInput(T0, 'x', { binding: 'B1', failWindow }))).toMatchObject({
+          status: 'invalid',
+        });
+        expect(await store.verify(verifyInput(T0, 'h:s', { binding: 'B1', failWindow }))).toEqual({
+          status: 'ok',
+        });
+        expect(await store.verify(verifyInput(T0, 'h:s', { binding: 'B1', failWindow }))).toEqual({
+          status: 'expired',
+        });
+        const t = await clock.pass(10 * MINUTE_MS);
+        expect(await store.verify(verifyInput(t, 'h:s', { binding: 'B1', failWindow }))).toEqual({
+          status: 'ip_limit',
+          retryAfterMs: 50 * MINUTE_MS,
+        });
+        // A refusal by the window counts nothing more, and another client is not concerned.
+        const other = { ...failWindow, id: 'verify-ip:198.51.100.1' };
+        expect(await store.verify(verifyInput(t, 'h:s', { binding: 'B1', failWindow: other }))).toEqual({
+          status: 'expired',
+        });
+        const t2 = await clock.at(T0 + HOUR_MS);
+        expect(await store.verify(verifyInput(t2, 'h:s', { binding: 'B1', failWindow }))).toEqual({
+          status: 'expired',
+        });
+      });
+
+      it('a reservation is not counted; a settle of a wrong code is', async () => {
+        const window = { ...failWindow, limit: 1 };
+        await store.issue(issueInput(T0, { secret: 'r:ref' }));
+        const reserve = () =>
+          store.reserve({ phone: PHONE, purpose: 'login', now: T0, ...CHECK, failWindow: window });
+        expect(await reserve()).toMatchObject({ status: 'reserved' });
+        await store.settle({
+          phone: PHONE,
+          purpose: 'login',
+          now: T0,
+          ref: 'r:ref',
+          ok: false,
+          token: TOKEN,
+          failWindow: window,
+        });
+        expect(await reserve()).toMatchObject({ status: 'ip_limit' });
+      });
+    });
+
+    describe('breakers need many subnets', () => {
+      it('do not open on sends from fewer than minSubnets subnets, however many', async () => {
+        const spec = breaker({ minVolume: 4, minSubnets: 3 });
+        for (let i = 0; i < 8; i += 1) {
+          expect(await store.admit(admitInput(T0, { breakers: [spec], subnet: '203.0.113' }))).toEqual({
+            ok: true,
+            transitions: [],
+          });
+        }
+        await store.admit(admitInput(T0, { breakers: [spec], subnet: '198.51.100' }));
+        expect(await store.admit(admitInput(T0, { breakers: [spec] }))).toEqual({
+          ok: true,
+          transitions: [],
+        });
+        await store.admit(admitInput(T0, { breakers: [spec], subnet: '192.0.2' }));
+        expect(await store.admit(admitInput(T0, { breakers: [spec] }))).toMatchObject({
+          ok: false,
+          reason: 'captcha',
+          transitions: [{ id: spec.id, state: 'open', sent: 11, verified: 0 }],
+        });
+      });
+
+      it('count the subnets of both halves of the window', async () => {
+        const spec = breaker({ minVolume: 2, minSubnets: 2 });
+        await store.admit(admitInput(T0, { breakers: [spec], subnet: 'a' }));
+        const t = await clock.pass(HOUR_MS / 2);
+        await store.admit(admitInput(t, { breakers: [spec], subnet: 'b' }));
+        expect((await store.admit(admitInput(t, { breakers: [spec] }))).transitions).toEqual([
+          { id: spec.id, state: 'open', sent: 2, verified: 0 },
+        ]);
       });
     });
   });

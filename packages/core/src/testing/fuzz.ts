@@ -17,10 +17,18 @@ export type FuzzOp =
   | { op: 'send'; phone: number; purpose: string; ip: number; solved: boolean; fixed: boolean }
   | { op: 'issue'; phone: number; purpose: string; solved: boolean }
   | { op: 'rollback'; keepCounts: boolean }
-  | { op: 'verify'; phone: number; purpose: string; right: boolean }
-  | { op: 'reserve'; phone: number; purpose: string }
+  | {
+      op: 'verify';
+      phone: number;
+      purpose: string;
+      right: boolean;
+      bound: boolean;
+      solved: boolean;
+      ip: number;
+    }
+  | { op: 'reserve'; phone: number; purpose: string; bound: boolean; solved: boolean; ip: number }
   | { op: 'rekey'; phone: number; purpose: string }
-  | { op: 'settle'; phone: number; purpose: string; ok: boolean }
+  | { op: 'settle'; phone: number; purpose: string; ok: boolean; ip: number }
   | { op: 'release' }
   | { op: 'convert'; phone: number; count: number }
   | { op: 'putCaptcha'; key: number }
@@ -66,6 +74,8 @@ export function fuzzSequence(seed: number, options: FuzzOptions = {}): FuzzOp[] 
     random() < 0.8
       ? recent[recent.length - 1 - int(Math.min(4, recent.length))]!
       : { phone: int(phones), purpose: pick(PURPOSES) };
+  /** Who verifies: mostly with the send's binding, sometimes with a captcha, from one of three addresses. */
+  const client = () => ({ bound: random() < 0.85, solved: random() < 0.6, ip: int(3) });
   const sendPair = () => {
     const next = random() < 0.5 ? pair() : { phone: int(Math.min(30, phones)), purpose: pick(PURPOSES) };
     recent.push(next);
@@ -76,13 +86,13 @@ export function fuzzSequence(seed: number, options: FuzzOptions = {}): FuzzOp[] 
     const r = random();
     if (r < 0.12) ops.push({ op: 'tick', ms: pick(random() < 0.85 ? SHORT_TICKS : LONG_TICKS) });
     else if (r < 0.45)
-      ops.push({ op: 'send', ...sendPair(), ip: int(2), solved: random() < 0.5, fixed: random() < 0.05 });
+      ops.push({ op: 'send', ...sendPair(), ip: int(2), solved: random() < 0.6, fixed: random() < 0.05 });
     else if (r < 0.47) ops.push({ op: 'issue', ...sendPair(), solved: random() < 0.3 });
     else if (r < 0.52) ops.push({ op: 'rollback', keepCounts: random() < 0.4 });
-    else if (r < 0.7) ops.push({ op: 'verify', ...pair(), right: random() < 0.3 });
-    else if (r < 0.74) ops.push({ op: 'reserve', ...pair() });
+    else if (r < 0.7) ops.push({ op: 'verify', ...pair(), right: random() < 0.3, ...client() });
+    else if (r < 0.74) ops.push({ op: 'reserve', ...pair(), ...client() });
     else if (r < 0.77) ops.push({ op: 'rekey', ...pair() });
-    else if (r < 0.8) ops.push({ op: 'settle', ...pair(), ok: random() < 0.6 });
+    else if (r < 0.8) ops.push({ op: 'settle', ...pair(), ok: random() < 0.6, ip: int(3) });
     else if (r < 0.83) ops.push({ op: 'release' });
     else if (r < 0.88) ops.push({ op: 'convert', phone: pair().phone, count: 1 + int(3) });
     else if (r < 0.92) ops.push({ op: 'putCaptcha', key: int(5) });
@@ -99,7 +109,7 @@ function phoneOf(i: number): string {
   return `${country}${String(Math.floor(i / 30)).padStart(3, '0')}${String(i % 10).padStart(4, '0')}`;
 }
 
-const BREAKER = { windowMs: HOUR_MS, minVolume: 6, threshold: 0.3, coolOffMs: 10 * MINUTE_MS };
+const BREAKER = { windowMs: HOUR_MS, minVolume: 6, threshold: 0.3, coolOffMs: 10 * MINUTE_MS, minSubnets: 2 };
 
 function breakersOf(phone: string): BreakerSpec[] {
   return [
@@ -128,17 +138,26 @@ export async function runFuzzSequence(subject: StoreSubject, ops: readonly FuzzO
   const limits = (phone: string, purpose: string) => ({
     phone,
     purpose,
-    hourLimit: 3,
-    dayLimit: 6,
-    failLimit: 5,
+    hourLimit: 2,
+    dayLimit: 3,
+    failLimit: 3,
+    hardFailLimit: 4,
     failWindowMs: 6 * HOUR_MS,
   });
+  /** The client's failed-verify window (address 2 has none: a client without an address). */
+  const failWindow = (ip: number) =>
+    ip < 2 ? { failWindow: { id: `verify-ip:198.51.100.${ip}`, limit: 12, windowMs: HOUR_MS } } : {};
+  const bindings = new Map<string, string>();
+  /** The phone each token id was last made for. */
+  const tokenPhones = new Map<string, string>();
   const issueInput = (phone: string, purpose: string, solved: boolean, fixed: boolean): IssueInput => {
     serial += 1;
     return {
       ...limits(phone, purpose),
       now: clock.now,
       secret: fixed ? `h:fixed:${phone}` : `h:${serial}`,
+      binding: `b${serial}`,
+      captchaPastLimits: true,
       ttlMs: 5 * MINUTE_MS,
       cooldownsMs: [30_000, MINUTE_MS, 2 * MINUTE_MS],
       captchaAfter: 2,
@@ -146,10 +165,17 @@ export async function runFuzzSequence(subject: StoreSubject, ops: readonly FuzzO
       distinctSecret: !fixed,
     };
   };
-  const check = (phone: string, purpose: string): ReserveInput => ({
+  const check = (
+    phone: string,
+    purpose: string,
+    who: { bound: boolean; solved: boolean; ip: number },
+  ): ReserveInput => ({
     ...limits(phone, purpose),
     now: clock.now,
     maxAttempts: 3,
+    binding: who.bound ? (bindings.get(`${phone} ${purpose}`) ?? '') : 'b-foreign',
+    captchaSolved: who.solved,
+    ...failWindow(who.ip),
   });
   const rightSecret = new Map<string, string>();
   try {
@@ -171,6 +197,7 @@ export async function runFuzzSequence(subject: StoreSubject, ops: readonly FuzzO
               buckets: bucketsOf(phone, op.ip),
               breakers: breakersOf(phone),
               captchaSolved: op.solved,
+              subnet: `198.51.${op.ip}`,
             };
             const both = await store.admitAndIssue(admit, input);
             issue = both.issue;
@@ -183,6 +210,7 @@ export async function runFuzzSequence(subject: StoreSubject, ops: readonly FuzzO
           if (issue?.ok) {
             issued.push({ phone, purpose: op.purpose, secret: input.secret, undo: issue.undo });
             rightSecret.set(`${phone} ${op.purpose}`, input.secret);
+            bindings.set(`${phone} ${op.purpose}`, input.binding);
           }
           answers.push(result);
           break;
@@ -196,13 +224,19 @@ export async function runFuzzSequence(subject: StoreSubject, ops: readonly FuzzO
         case 'verify': {
           const phone = phoneOf(op.phone);
           const right = rightSecret.get(`${phone} ${op.purpose}`) ?? 'h:none';
-          answers.push(
-            await store.verify({ ...check(phone, op.purpose), candidate: op.right ? right : 'h:wrong' }),
-          );
+          serial += 1;
+          const token = { jti: `j${serial % 8}`, ttlMs: 15 * MINUTE_MS };
+          tokenPhones.set(token.jti, phone);
+          const result = await store.verify({
+            ...check(phone, op.purpose, op),
+            candidate: op.right ? right : 'h:wrong',
+            token,
+          });
+          answers.push(result);
           break;
         }
         case 'reserve':
-          answers.push(await store.reserve(check(phoneOf(op.phone), op.purpose)));
+          answers.push(await store.reserve(check(phoneOf(op.phone), op.purpose, op)));
           break;
         case 'rekey': {
           const phone = phoneOf(op.phone);
@@ -215,7 +249,20 @@ export async function runFuzzSequence(subject: StoreSubject, ops: readonly FuzzO
         case 'settle': {
           const phone = phoneOf(op.phone);
           const ref = rightSecret.get(`${phone} ${op.purpose}`) ?? 'h:none';
-          answers.push(await store.settle({ phone, purpose: op.purpose, now, ref, ok: op.ok }));
+          serial += 1;
+          const token = { jti: `j${serial % 8}`, ttlMs: 15 * MINUTE_MS };
+          tokenPhones.set(token.jti, phone);
+          answers.push(
+            await store.settle({
+              phone,
+              purpose: op.purpose,
+              now,
+              ref,
+              ok: op.ok,
+              token,
+              ...failWindow(op.ip),
+            }),
+          );
           break;
         }
         case 'release': {
@@ -247,13 +294,16 @@ export async function runFuzzSequence(subject: StoreSubject, ops: readonly FuzzO
           break;
         case 'useToken':
           answers.push(
-            await store.useToken({ jti: `j${op.jti}`, ttlMs: 15 * MINUTE_MS, consume: op.consume, now }),
+            await store.useToken({ phone: phoneOf(0), jti: `j${op.jti}`, consume: op.consume, now }),
           );
           break;
-        case 'releaseToken':
-          await store.releaseToken?.({ jti: `j${op.jti}`, now });
+        case 'releaseToken': {
+          const jti = `j${op.jti}`;
+          const phone = tokenPhones.get(jti) ?? phoneOf(0);
+          await store.releaseToken?.({ phone, jti, ttlMs: 15 * MINUTE_MS, now });
           answers.push(store.releaseToken ? 'released' : 'nothing');
           break;
+        }
       }
     }
   } finally {
