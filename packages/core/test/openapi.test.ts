@@ -216,15 +216,19 @@ describe('openApiDocument', () => {
       const sent = await handleSend(otp, { body: { phone: '+8613800138000' } }, options);
       expect(sent.status).toBe(200);
       expect(success('SendResult').parse(sent.body)).toEqual(sent.body);
-      const code = (sent.body as { devCode: string }).devCode;
+      const { devCode: code, requestId } = sent.body as { devCode: string; requestId: string };
       const wrong = await handleVerify(
         otp,
-        { body: { phone: '+8613800138000', code: '000000' === code ? '111111' : '000000' } },
+        { body: { phone: '+8613800138000', code: '000000' === code ? '111111' : '000000', requestId } },
         options,
       );
       expect(wrong.status).toBe(400);
       expect(success('SmsOtpError').safeParse(wrong.body).success).toBe(true);
-      const verified = await handleVerify(otp, { body: { phone: '+8613800138000', code } }, options);
+      const verified = await handleVerify(
+        otp,
+        { body: { phone: '+8613800138000', code, requestId } },
+        options,
+      );
       expect(verified.status).toBe(200);
       expect(success('VerifyResult').parse(verified.body)).toEqual(verified.body);
       const captcha = await handleCaptcha(otp, {}, options);
