@@ -249,6 +249,36 @@ describe('openApiDocument', () => {
     }
   });
 
+  it("lists the captcha answers verify gives past the phone's failure ceiling, as the handler answers them", async () => {
+    const sender = memorySender();
+    const otp = createSmsOtp({ sender, exposeCode: true, secret: 'x'.repeat(32), maxFailuresPerPhone: 1 });
+    const options = resolveHttpOptions(otp);
+    try {
+      const sent = await handleSend(otp, { body: { phone: '+8613800138001' } }, options);
+      const { devCode: code, requestId } = sent.body as { devCode: string; requestId: string };
+      const phone = '+8613800138001';
+      const wrongCode = code === '000000' ? '111111' : '000000';
+      await handleVerify(otp, { body: { phone, code: wrongCode, requestId } }, options);
+      const asked = await handleVerify(otp, { body: { phone, code, requestId } }, options);
+      const { captchaKey } = (await handleCaptcha(otp, {}, options)).body as { captchaKey: string };
+      const wrongCaptcha = await handleVerify(
+        otp,
+        { body: { phone, code, requestId, captchaKey, captcha: '!' } },
+        options,
+      );
+      const verify = errorCodes('/sms/verify');
+      for (const [response, code] of [
+        [asked, 'CAPTCHA_REQUIRED'],
+        [wrongCaptcha, 'CAPTCHA_INVALID'],
+      ] as const) {
+        expect((response.body as { error: { code: string } }).error.code).toBe(code);
+        expect(verify.get(response.status), code).toContain(code);
+      }
+    } finally {
+      await otp.close();
+    }
+  });
+
   it('lists the cookie (scheme, Set-Cookie) only in cookie mode, as the guard reads it only then', () => {
     expect(doc.components.securitySchemes).not.toHaveProperty('smsTokenCookie');
     expect(operation('/sms/verify').responses['200']!.headers).not.toHaveProperty('Set-Cookie');
