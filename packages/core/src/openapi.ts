@@ -133,7 +133,9 @@ export interface OpenApiOptions {
 
 /**
  * Error codes each route can answer, by route (DESIGN.md's table): a send also meets the phone's failure
- * ceiling (TOO_MANY_ATTEMPTS); a verify with a code provider also the vendor's own limit (RATE_LIMITED).
+ * ceiling (TOO_MANY_ATTEMPTS); a verify past the phone's `maxFailuresPerPhone` asks for a captcha
+ * (CAPTCHA_REQUIRED, CAPTCHA_INVALID), and meets the per-IP window of failed verifies and, with a code
+ * provider, the vendor's own limit (RATE_LIMITED).
  */
 export const ROUTE_ERRORS = {
   send: [
@@ -154,6 +156,8 @@ export const ROUTE_ERRORS = {
     'INVALID_PHONE',
     'COUNTRY_NOT_ALLOWED',
     'UNKNOWN_PURPOSE',
+    'CAPTCHA_REQUIRED',
+    'CAPTCHA_INVALID',
     'CODE_INVALID',
     'CODE_EXPIRED',
     'TOO_MANY_ATTEMPTS',

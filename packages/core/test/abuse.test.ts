@@ -250,10 +250,11 @@ describe.each(ALL_KITS.map((make) => [make().name, make] as const))(
           sendLimits: { perIpHour: 3 },
         });
         const block = nextBlock();
+        // Addresses in 20 different /24s: more than breaker.minSubnets (5).
         for (let i = 0; i < 20; i++) {
-          await otp.send({ phone: `${block}${String(i).padStart(4, '0')}`, ip: `100.64.${seq}.${i}` });
+          await otp.send({ phone: `${block}${String(i).padStart(4, '0')}`, ip: `100.64.${i}.${seq % 250}` });
         }
-        const refused = await errorOf(otp.send({ phone: `${block}0020`, ip: `100.64.${seq}.200` }));
+        const refused = await errorOf(otp.send({ phone: `${block}0020`, ip: `100.64.200.${seq % 250}` }));
         expect([refused.code, refused.details.scope]).toEqual(['CAPTCHA_REQUIRED', 'breaker']);
         const opened = events.filter((e) => e.name === 'breaker').map((e) => e.event);
         expect(opened).toContainEqual(
@@ -269,8 +270,8 @@ describe.each(ALL_KITS.map((make) => [make().name, make] as const))(
         for (let i = 21; i < 29; i++) {
           const phone = `${block}${String(i).padStart(4, '0')}`;
           const { captchaKey } = await otp.createCaptcha();
-          await otp.send({ phone, captchaKey, captcha: captchaAnswers.at(-1)! });
-          await otp.verify({ phone, code: sender.outbox.last(phone)!.code });
+          const { requestId } = await otp.send({ phone, captchaKey, captcha: captchaAnswers.at(-1)! });
+          await otp.verify({ phone, code: sender.outbox.last(phone)!.code, requestId });
         }
         advance(601);
         await otp.send({ phone: `${block}0030` });
@@ -298,10 +299,14 @@ describe.each(ALL_KITS.map((make) => [make().name, make] as const))(
         const sender = memorySender();
         const otp = createSmsOtp({ secret: SECRET, store: counting, sender, clock: () => clock.now });
         const block = nextBlock();
-        await otp.send({ phone: `${block}0001`, ip: '192.0.2.77' });
+        const { requestId } = await otp.send({ phone: `${block}0001`, ip: '192.0.2.77' });
         expect(calls).toEqual(['admitAndIssue']);
         calls.length = 0;
-        await otp.verify({ phone: `${block}0001`, code: sender.outbox.last(`${block}0001`)!.code });
+        await otp.verify({
+          phone: `${block}0001`,
+          code: sender.outbox.last(`${block}0001`)!.code,
+          requestId,
+        });
         expect(calls).toEqual(['verify']);
         calls.length = 0;
         const admit = vi.spyOn(real, 'admitAndIssue');
@@ -324,7 +329,8 @@ describe.each(ALL_KITS.map((make) => [make().name, make] as const))(
         let passed = 0;
         const burst = async (count: number) => {
           for (let i = 0; i < count; i++, n++) {
-            const ip = `100.65.${seq}.${n}`;
+            // Each send from a /24 of its own: the breaker's minSubnets is met from the fifth on.
+            const ip = `100.65.${n}.${seq % 250}`;
             if ((await codeOf(otp.send({ phone: `${block}${String(n).padStart(4, '0')}`, ip }))) === 'OK')
               passed++;
           }
@@ -343,8 +349,10 @@ describe.each(ALL_KITS.map((make) => [make().name, make] as const))(
       it("with action 'block' an open breaker refuses sends outright", async () => {
         const { otp } = engine({ breaker: { minVolume: 5, threshold: 0.5, coolOff: 60, action: 'block' } });
         const block = nextBlock();
-        for (let i = 0; i < 5; i++) await otp.send({ phone: `${block}000${i}` });
-        const refused = await errorOf(otp.send({ phone: `${block}0009` }));
+        // From five /24s: breaker.minSubnets (5) is met.
+        for (let i = 0; i < 5; i++)
+          await otp.send({ phone: `${block}000${i}`, ip: `100.66.${i}.${seq % 250}` });
+        const refused = await errorOf(otp.send({ phone: `${block}0009`, ip: `100.66.9.${seq % 250}` }));
         expect([refused.code, refused.details.reason]).toEqual(['RATE_LIMITED', 'breaker']);
         expect(refused.retryAfter).toBe(60);
         advance(7200);
@@ -367,14 +375,17 @@ describe.each(ALL_KITS.map((make) => [make().name, make] as const))(
       });
 
       it('request binding: verify must present the requestId of the send', async () => {
-        const { otp, sender } = engine({ requireRequestId: true });
+        // The default (requireRequestId: true).
+        const { otp, sender } = engine();
         const phone = `${nextBlock()}0001`;
         const { requestId } = await otp.send({ phone });
         const code = sender.outbox.last(phone)!.code;
         expect((await errorOf(otp.verify({ phone, code }))).code).toBe('INVALID_REQUEST');
-        expect((await errorOf(otp.verify({ phone, code, requestId: 'A'.repeat(22) }))).code).toBe(
-          'CODE_INVALID',
-        );
+        // Another requestId, even with the right code: CODE_INVALID with every attempt left, at no cost.
+        for (let i = 0; i < 7; i++) {
+          const foreign = await errorOf(otp.verify({ phone, code, requestId: 'A'.repeat(22) }));
+          expect([foreign.code, foreign.details.attemptsLeft]).toEqual(['CODE_INVALID', 5]);
+        }
         await expect(otp.verify({ phone, code, requestId })).resolves.toMatchObject({ phone });
       });
     });
@@ -395,12 +406,28 @@ describe.each(ALL_KITS.map((make) => [make().name, make] as const))(
         { expiresIn: known.expiresIn, resendIn: known.resendIn },
       ]);
       expect(sender.outbox.size).toBe(1);
-      const wrongKnown = await errorOf(otp.verify({ userId: 'alice', code: '000000' }));
-      const wrongUnknown = await errorOf(otp.verify({ userId: 'mallory', code: '000000' }));
+      const code = sender.outbox.last(phone)!.code;
+      const wrong = code === '000000' ? '111111' : '000000';
+      const wrongKnown = await errorOf(
+        otp.verify({ userId: 'alice', code: wrong, requestId: known.requestId }),
+      );
+      const wrongUnknown = await errorOf(
+        otp.verify({ userId: 'mallory', code: wrong, requestId: unknown.requestId }),
+      );
       expect([wrongUnknown.code, wrongUnknown.details]).toEqual([wrongKnown.code, wrongKnown.details]);
-      await expect(
-        otp.verify({ userId: 'alice', code: sender.outbox.last(phone)!.code }),
-      ).resolves.toMatchObject({ phone });
+      expect(wrongKnown.details.attemptsLeft).toBe(4);
+      // Nor does another send's requestId.
+      const foreignKnown = await errorOf(otp.verify({ userId: 'alice', code, requestId: unknown.requestId }));
+      const foreignUnknown = await errorOf(
+        otp.verify({ userId: 'mallory', code, requestId: known.requestId }),
+      );
+      expect([foreignUnknown.code, foreignUnknown.details]).toEqual([
+        foreignKnown.code,
+        foreignKnown.details,
+      ]);
+      await expect(otp.verify({ userId: 'alice', code, requestId: known.requestId })).resolves.toMatchObject({
+        phone,
+      });
     });
 
     it('test numbers: fixed code, nothing sent, limits still count; off after testNumbersValidUntil', async () => {
@@ -409,14 +436,14 @@ describe.each(ALL_KITS.map((make) => [make().name, make] as const))(
         testNumbers: { [phone]: '123456' },
         testNumbersValidUntil: new Date(clock.now + 3_600_000),
       });
-      await otp.send({ phone });
+      const { requestId } = await otp.send({ phone });
       expect(sender.outbox.size).toBe(0);
       expect(events).toContainEqual({
         name: 'sent',
         event: expect.objectContaining({ test: true, vendor: 'test-number' }),
       });
       expect((await errorOf(otp.send({ phone }))).code).toBe('RESEND_TOO_SOON');
-      await expect(otp.verify({ phone, code: '123456' })).resolves.toMatchObject({ phone });
+      await expect(otp.verify({ phone, code: '123456', requestId })).resolves.toMatchObject({ phone });
       advance(3601);
       await otp.send({ phone });
       expect(sender.outbox.last(phone)?.code).toMatch(/^\d{6}$/);
@@ -425,11 +452,11 @@ describe.each(ALL_KITS.map((make) => [make().name, make] as const))(
     it('events report sends, verifies, failures and refusals with masked phones and never a code', async () => {
       const { otp, sender, events } = engine();
       const phone = `${nextBlock()}0001`;
-      await otp.send({ phone, ip: '192.0.2.55' });
+      const { requestId } = await otp.send({ phone, ip: '192.0.2.55' });
       const code = sender.outbox.last(phone)!.code;
-      await errorOf(otp.verify({ phone, code: code === '000000' ? '111111' : '000000' }));
+      await errorOf(otp.verify({ phone, code: code === '000000' ? '111111' : '000000', requestId }));
       await errorOf(otp.send({ phone }));
-      await otp.verify({ phone, code });
+      await otp.verify({ phone, code, requestId });
       await errorOf(otp.send({ phone: '12' }));
       expect(events.map((e) => e.name)).toEqual(['sent', 'failed', 'blocked', 'verified', 'failed']);
       expect(events[1]!.event).toMatchObject({ operation: 'verify', code: 'CODE_INVALID' });

@@ -34,10 +34,11 @@ describe('neutral HTTP handlers', () => {
     );
     expect(sent.status).toBe(200);
     expect(sent.body).toEqual({ sent: true, expiresIn: 300, resendIn: 60, requestId: expect.any(String) });
+    const { requestId } = sent.body as { requestId: string };
     const code = sender.outbox.last('+8613800138000')!.code;
     const verified = await handleVerify(
       otp,
-      { rawBody: JSON.stringify({ phone: '+8613800138000', code }) },
+      { rawBody: JSON.stringify({ phone: '+8613800138000', code, requestId }) },
       http,
     );
     expect(verified.status).toBe(200);
@@ -108,10 +109,15 @@ describe('neutral HTTP handlers', () => {
 
   it('sets an HttpOnly SameSite=Strict cookie in cookie mode (Secure but on plain HTTP to a loopback host), no token in the body, and the guard reads it', async () => {
     const { otp, sender, http } = setup({ cookie: true });
-    await handleSend(otp, { body: { phone: '13800138002' } }, http);
+    const sent = await handleSend(otp, { body: { phone: '13800138002' } }, http);
+    const { requestId } = sent.body as { requestId: string };
     const code = sender.outbox.last('+8613800138002')!.code;
     const local = { protocol: 'http', host: '127.0.0.1' };
-    const verified = await handleVerify(otp, { body: { phone: '13800138002', code }, ...local }, http);
+    const verified = await handleVerify(
+      otp,
+      { body: { phone: '13800138002', code, requestId }, ...local },
+      http,
+    );
     expect(verified.body).toEqual({ verified: true, expiresIn: 600 });
     const cookie = verified.headers['set-cookie']!;
     expect(cookie).toMatch(/^sms_token=[\w.-]+; Path=\/; Max-Age=600; HttpOnly; SameSite=Strict$/);

@@ -188,8 +188,8 @@ describe('vendor messages', () => {
       sender: jpushCodes({ appKey: 'k'.repeat(24), masterSecret: 'm'.repeat(24), templateId: 1, baseUrl }),
       logger: quiet,
     });
-    await otp.send({ phone: PHONE });
-    const error = await otp.verify({ phone: PHONE, code: '731946' }).catch((e: unknown) => e);
+    const { requestId } = await otp.send({ phone: PHONE });
+    const error = await otp.verify({ phone: PHONE, code: '731946', requestId }).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'CODE_EXPIRED' });
     expect(printed(error)).not.toContain('731946');
   });

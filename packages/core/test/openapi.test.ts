@@ -248,15 +248,19 @@ describe('openApiDocument', () => {
       const sent = await handleSend(otp, { body: { phone: '+8613800138000' } }, options);
       expect(sent.status).toBe(200);
       expect(success('SendResult').parse(sent.body)).toEqual(sent.body);
-      const code = (sent.body as { devCode: string }).devCode;
+      const { devCode: code, requestId } = sent.body as { devCode: string; requestId: string };
       const wrong = await handleVerify(
         otp,
-        { body: { phone: '+8613800138000', code: '000000' === code ? '111111' : '000000' } },
+        { body: { phone: '+8613800138000', code: '000000' === code ? '111111' : '000000', requestId } },
         options,
       );
       expect(wrong.status).toBe(400);
       expect(success('SmsOtpError').safeParse(wrong.body).success).toBe(true);
-      const verified = await handleVerify(otp, { body: { phone: '+8613800138000', code } }, options);
+      const verified = await handleVerify(
+        otp,
+        { body: { phone: '+8613800138000', code, requestId } },
+        options,
+      );
       expect(verified.status).toBe(200);
       expect(success('VerifyResult').parse(verified.body)).toEqual(verified.body);
       const captcha = await handleCaptcha(otp, {}, options);
@@ -272,6 +276,36 @@ describe('openApiDocument', () => {
         expect(success('SmsOtpError').safeParse(response.body).success, code).toBe(true);
       }
       expect(success('SmsOtpError').safeParse({ error: { code: 'NOPE', message: 'x' } }).success).toBe(false);
+    } finally {
+      await otp.close();
+    }
+  });
+
+  it("lists the captcha answers verify gives past the phone's failure ceiling, as the handler answers them", async () => {
+    const sender = memorySender();
+    const otp = createSmsOtp({ sender, exposeCode: true, secret: 'x'.repeat(32), maxFailuresPerPhone: 1 });
+    const options = resolveHttpOptions(otp);
+    try {
+      const sent = await handleSend(otp, { body: { phone: '+8613800138001' } }, options);
+      const { devCode: code, requestId } = sent.body as { devCode: string; requestId: string };
+      const phone = '+8613800138001';
+      const wrongCode = code === '000000' ? '111111' : '000000';
+      await handleVerify(otp, { body: { phone, code: wrongCode, requestId } }, options);
+      const asked = await handleVerify(otp, { body: { phone, code, requestId } }, options);
+      const { captchaKey } = (await handleCaptcha(otp, {}, options)).body as { captchaKey: string };
+      const wrongCaptcha = await handleVerify(
+        otp,
+        { body: { phone, code, requestId, captchaKey, captcha: '!' } },
+        options,
+      );
+      const verify = errorCodes('/sms/verify');
+      for (const [response, code] of [
+        [asked, 'CAPTCHA_REQUIRED'],
+        [wrongCaptcha, 'CAPTCHA_INVALID'],
+      ] as const) {
+        expect((response.body as { error: { code: string } }).error.code).toBe(code);
+        expect(verify.get(response.status), code).toContain(code);
+      }
     } finally {
       await otp.close();
     }

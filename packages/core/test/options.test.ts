@@ -34,7 +34,9 @@ describe('createSmsOtp options', () => {
       allowLongTtl: false,
       resendCooldown: 60,
       maxAttempts: 5,
+      requireRequestId: true,
       maxFailuresPerPhone: 20,
+      lockAfterFailures: 100,
       failureWindow: 86_400,
       allowShortCodes: false,
       allowNonGeographic: false,
@@ -42,6 +44,9 @@ describe('createSmsOtp options', () => {
         sms: ['MOBILE', 'FIXED_LINE_OR_MOBILE', 'VOIP'],
         voice: ['MOBILE', 'FIXED_LINE_OR_MOBILE', 'FIXED_LINE', 'VOIP'],
       },
+      captchaPastSendLimits: true,
+      verifyLimits: { perIpHour: 60 },
+      breaker: { minSubnets: 5, action: 'captcha' },
       sendLimits: { perPhoneHour: 5, perPhoneDay: 10, perIpHour: 20, perIpv6_48Hour: 200 },
       tokenTtl: 600,
       exposeCode: false,
@@ -92,10 +97,42 @@ describe('createSmsOtp options', () => {
     ['resendCooldown zero', { resendCooldown: 0 }, 'resendCooldown', /integer from 1 to 3600/],
     ['maxAttempts too large', { maxAttempts: 11 }, 'maxAttempts', /integer from 1 to 10/],
     [
-      'maxFailuresPerPhone above 100',
-      { maxFailuresPerPhone: 101 },
+      'maxFailuresPerPhone above 1000',
+      { maxFailuresPerPhone: 1001 },
       'maxFailuresPerPhone',
-      /integer from 1 to 100/,
+      /integer from 1 to 1000/,
+    ],
+    [
+      'lockAfterFailures below maxFailuresPerPhone',
+      { maxFailuresPerPhone: 30, lockAfterFailures: 29 },
+      'lockAfterFailures',
+      /at least maxFailuresPerPhone/,
+    ],
+    [
+      'lockAfterFailures above 1000',
+      { lockAfterFailures: 1001 },
+      'lockAfterFailures',
+      /integer from 1 to 1000/,
+    ],
+    [
+      'captchaPastSendLimits not boolean',
+      { captchaPastSendLimits: 'no' },
+      'captchaPastSendLimits',
+      /true or false/,
+    ],
+    ['requireRequestId not boolean', { requireRequestId: 0 }, 'requireRequestId', /true or false/],
+    ['verifyLimits not an object', { verifyLimits: 60 }, 'verifyLimits', /object/],
+    [
+      'verifyLimits.perIpHour zero',
+      { verifyLimits: { perIpHour: 0 } },
+      'verifyLimits.perIpHour',
+      /integer from 1 to 1000000/,
+    ],
+    [
+      'breaker.minSubnets negative',
+      { breaker: { minSubnets: -1 } },
+      'breaker.minSubnets',
+      /integer from 0 to 1000/,
     ],
     ['failureWindow too short', { failureWindow: 10 }, 'failureWindow', /integer from 60 to 604800/],
     ['sendLimits not an object', { sendLimits: 5 }, 'sendLimits', /object/],
@@ -284,10 +321,11 @@ describe('createSmsOtp options', () => {
     const store = new MemoryStore();
     const sender = memorySender();
     const c = createSmsOtp({ store, sender });
-    await c.send({ phone: '+8613800138000' });
+    const { requestId } = await c.send({ phone: '+8613800138000' });
     const { token } = await c.verify({
       phone: '+8613800138000',
       code: sender.outbox.last('+8613800138000')!.code,
+      requestId,
     });
     await expect(a.checkToken(token)).rejects.toMatchObject({ code: 'TOKEN_INVALID' });
     await expect(b.checkToken(token)).rejects.toMatchObject({ code: 'TOKEN_INVALID' });

@@ -45,10 +45,12 @@ describe.each(ALL_KITS.map((make) => [make().name, make] as const))(
       const a = engine();
       const b = engine();
       const phone = nextPhone();
-      await a.send({ phone });
+      const { requestId } = await a.send({ phone });
       const checksBefore = validChecks();
       const results = await Promise.all(
-        Array.from({ length: 50 }, (_, i) => codeOf((i % 2 ? a : b).verify({ phone, code: SMS_CODE }))),
+        Array.from({ length: 50 }, (_, i) =>
+          codeOf((i % 2 ? a : b).verify({ phone, code: SMS_CODE, requestId })),
+        ),
       );
       expect(results.filter((r) => r === 'OK')).toHaveLength(1);
       // Each vendor check in flight holds one of the code's maxAttempts reservations: requests beyond them
@@ -64,24 +66,26 @@ describe.each(ALL_KITS.map((make) => [make().name, make] as const))(
       const a = engine();
       const b = engine();
       const phone = nextPhone();
-      await a.send({ phone });
+      const { requestId } = await a.send({ phone });
       const before = validChecks();
       const results = await Promise.all(
-        Array.from({ length: 200 }, (_, i) => codeOf((i % 2 ? a : b).verify({ phone, code: '000000' }))),
+        Array.from({ length: 200 }, (_, i) =>
+          codeOf((i % 2 ? a : b).verify({ phone, code: '000000', requestId })),
+        ),
       );
       expect(results.filter((r) => r === 'CODE_INVALID')).toHaveLength(5);
       expect(results.filter((r) => r === 'TOO_MANY_ATTEMPTS')).toHaveLength(195);
       expect(validChecks() - before).toBe(5);
-      expect(await codeOf(a.verify({ phone, code: SMS_CODE }))).toBe('TOO_MANY_ATTEMPTS');
+      expect(await codeOf(a.verify({ phone, code: SMS_CODE, requestId }))).toBe('TOO_MANY_ATTEMPTS');
       expect(jpush.mismatches).toEqual([]);
     });
 
     it('voice codes go to /v1/voice_codes and verify', async () => {
       const otp = engine();
       const phone = nextPhone();
-      await otp.send({ phone, channel: 'voice' });
+      const { requestId } = await otp.send({ phone, channel: 'voice' });
       expect(jpush.requests.at(-1)!.path).toBe('/v1/voice_codes');
-      expect(await codeOf(otp.verify({ phone, code: '7788' }))).toBe('OK');
+      expect(await codeOf(otp.verify({ phone, code: '7788', requestId }))).toBe('OK');
     });
 
     it('a vendor refusal passes through and rolls everything back', async () => {
@@ -95,21 +99,37 @@ describe.each(ALL_KITS.map((make) => [make().name, make] as const))(
       } finally {
         jpush.sendError = undefined;
       }
-      expect(await codeOf(otp.send({ phone }))).toBe('OK');
-      expect(await codeOf(otp.verify({ phone, code: SMS_CODE }))).toBe('OK');
+      const { requestId } = await otp.send({ phone });
+      expect(await codeOf(otp.verify({ phone, code: SMS_CODE, requestId }))).toBe('OK');
     });
 
-    it("requireRequestId: only the send's requestId reaches the vendor check", async () => {
-      const otp = engine({ requireRequestId: true });
+    it("requireRequestId (the default): only the send's requestId reaches the vendor check, another costs nothing", async () => {
+      const otp = engine();
       const phone = nextPhone();
       const { requestId } = await otp.send({ phone });
       const before = validChecks();
       expect(await codeOf(otp.verify({ phone, code: SMS_CODE }))).toBe('INVALID_REQUEST');
-      const other = await errorOf(otp.verify({ phone, code: SMS_CODE, requestId: `${requestId}x` }));
-      expect([other.code, other.details.attemptsLeft]).toEqual(['CODE_INVALID', 4]);
+      for (let i = 0; i < 6; i++) {
+        const other = await errorOf(otp.verify({ phone, code: SMS_CODE, requestId: `${requestId}x` }));
+        expect([other.code, other.details.attemptsLeft]).toEqual(['CODE_INVALID', 5]);
+      }
       expect(validChecks()).toBe(before);
+      // The code still has all its attempts: the first wrong guess of the owner leaves four.
+      const wrong = await errorOf(otp.verify({ phone, code: '000000', requestId }));
+      expect([wrong.code, wrong.details.attemptsLeft]).toEqual(['CODE_INVALID', 4]);
       expect(await codeOf(otp.verify({ phone, code: SMS_CODE, requestId }))).toBe('OK');
-      expect(validChecks()).toBe(before + 1);
+      expect(validChecks()).toBe(before + 2);
+    });
+
+    it('requireRequestId: false checks phone and code alone with the vendor', async () => {
+      const otp = engine({ requireRequestId: false });
+      const phone = nextPhone();
+      await otp.send({ phone });
+      const before = validChecks();
+      const wrong = await errorOf(otp.verify({ phone, code: '000000' }));
+      expect([wrong.code, wrong.details.attemptsLeft]).toEqual(['CODE_INVALID', 4]);
+      expect(await codeOf(otp.verify({ phone, code: SMS_CODE }))).toBe('OK');
+      expect(validChecks()).toBe(before + 2);
     });
 
     it('MinApp: a code sent by user id verifies by phone, for that same user_id', async () => {
@@ -123,10 +143,10 @@ describe.each(ALL_KITS.map((make) => [make().name, make] as const))(
         }),
         resolvePhone: (userId) => (userId === '4242' ? phone : undefined),
       });
-      expect(await codeOf(otp.send({ userId: '4242' }))).toBe('OK');
+      const { requestId } = await otp.send({ userId: '4242' });
       expect(minapp.requests.at(-1)!.json).toMatchObject({ user_id: 4242 });
-      expect(await codeOf(otp.verify({ phone, code: '000000' }))).toBe('CODE_INVALID');
-      expect(await codeOf(otp.verify({ phone, code: '352353' }))).toBe('OK');
+      expect(await codeOf(otp.verify({ phone, code: '000000', requestId }))).toBe('CODE_INVALID');
+      expect(await codeOf(otp.verify({ phone, code: '352353', requestId }))).toBe('OK');
       expect(minapp.requests.at(-1)!.json).toMatchObject({ code: '352353', user_id: 4242 });
       expect(minapp.mismatches).toEqual([]);
     });
@@ -142,9 +162,9 @@ describe.each(ALL_KITS.map((make) => [make().name, make] as const))(
       expect(await codeOf(otp.send({ phone, captchaKey: key, captcha: 'wrong' }))).toMatch(
         /CAPTCHA_INVALID|SEND_FAILED/,
       );
-      expect(await codeOf(otp.send({ phone, captchaKey: key, captcha: 'cnxdg' }))).toBe('OK');
+      const { requestId } = await otp.send({ phone, captchaKey: key, captcha: 'cnxdg' });
       expect(deepcloud.requests.at(-1)!.path).toMatch(/\/captcha\/send$/);
-      expect(await codeOf(otp.verify({ phone, code: '267540' }))).toBe('OK');
+      expect(await codeOf(otp.verify({ phone, code: '267540', requestId }))).toBe('OK');
       expect(deepcloud.mismatches).toEqual([]);
     });
   },

@@ -20,6 +20,8 @@ export interface StoreKit {
   dump?(): Promise<string[]>;
   /** The raw server handle, for outage tests (standalone Redis only). */
   server?(): RedisServer;
+  /** Loses every key the store holds (`FLUSHALL` on each master), as a restart without persistence would (Redis only). */
+  flush?(): Promise<void>;
 }
 
 export function memoryKit(): StoreKit {
@@ -68,6 +70,9 @@ export function redisKit(): StoreKit {
     },
     dump: () => dumpAll(admin),
     server: () => server,
+    async flush() {
+      await server.client().flushall();
+    },
   };
 }
 
@@ -83,6 +88,12 @@ export function clusterKit(): StoreKit {
     },
     instance() {
       return new RedisStore({ client: cluster.client() as Cluster });
+    },
+    async flush() {
+      const client = cluster.client();
+      // The first command waits for the slots map, so that every master is known.
+      await client.ping();
+      await Promise.all(client.nodes('master').map((node) => node.flushall()));
     },
     async dump() {
       const out: string[] = [];

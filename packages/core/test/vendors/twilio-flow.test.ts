@@ -34,11 +34,11 @@ describe.each([memoryKit, redisKit].map((make) => [make().name, make] as const))
     it('twilioSender: send, wrong code, right code', async () => {
       const otp = engine({ sender: twilioSender({ ...TWILIO, from: TWILIO_FROM, baseUrl: fake.url }) });
       const phone = nextPhone();
-      await otp.send({ phone });
+      const { requestId } = await otp.send({ phone });
       const body = fake.messages.find((m) => m.To === phone)!.Body!;
       const code = /\d{6}/.exec(body)![0];
-      expect(await codeOf(otp.verify({ phone, code: wrongOf(code) }))).toBe('CODE_INVALID');
-      const { phone: verified } = await otp.verify({ phone, code });
+      expect(await codeOf(otp.verify({ phone, code: wrongOf(code), requestId }))).toBe('CODE_INVALID');
+      const { phone: verified } = await otp.verify({ phone, code, requestId });
       expect(verified).toBe(phone);
       await otp.close();
     });
@@ -48,11 +48,11 @@ describe.each([memoryKit, redisKit].map((make) => [make().name, make] as const))
         sender: twilioVerify({ ...TWILIO, serviceSid: TWILIO_SERVICE_SID, baseUrl: fake.url }),
       });
       const phone = nextPhone();
-      await otp.send({ phone });
+      const { requestId } = await otp.send({ phone });
       const code = fake.codeFor(phone)!;
-      expect(await codeOf(otp.verify({ phone, code: wrongOf(code) }))).toBe('CODE_INVALID');
-      expect(await codeOf(otp.verify({ phone, code }))).toBe('OK');
-      expect(await codeOf(otp.verify({ phone, code }))).not.toBe('OK');
+      expect(await codeOf(otp.verify({ phone, code: wrongOf(code), requestId }))).toBe('CODE_INVALID');
+      expect(await codeOf(otp.verify({ phone, code, requestId }))).toBe('OK');
+      expect(await codeOf(otp.verify({ phone, code, requestId }))).not.toBe('OK');
       await otp.close();
     });
 
@@ -63,7 +63,7 @@ describe.each([memoryKit, redisKit].map((make) => [make().name, make] as const))
         resendCooldown: 60,
       });
       const phone = nextPhone();
-      await otp.send({ phone });
+      const { requestId } = await otp.send({ phone });
       const starts = () => fake.requests.filter((r) => r.path.endsWith('/Verifications')).length;
       const checks = () => fake.requests.filter((r) => r.path.endsWith('/VerificationCheck')).length;
       const startsBefore = starts();
@@ -73,9 +73,9 @@ describe.each([memoryKit, redisKit].map((make) => [make().name, make] as const))
       const code = fake.codeFor(phone)!;
       const checksBefore = checks();
       for (let i = 0; i < 3; i++)
-        expect(await codeOf(otp.verify({ phone, code: wrongOf(code) }))).toBe('CODE_INVALID');
+        expect(await codeOf(otp.verify({ phone, code: wrongOf(code), requestId }))).toBe('CODE_INVALID');
       // Twilio would allow five checks: the engine's maxAttempts (3) stops the fourth, right code or not.
-      expect(await codeOf(otp.verify({ phone, code }))).toBe('TOO_MANY_ATTEMPTS');
+      expect(await codeOf(otp.verify({ phone, code, requestId }))).toBe('TOO_MANY_ATTEMPTS');
       expect(checks() - checksBefore).toBe(3);
       await otp.close();
     });
