@@ -3,6 +3,10 @@
  * `POST /api/me`, and the API as OpenAPI 3.1 at `GET /openapi.json`.
  *
  *   npx -y pnpm@10 example:fastify          # from the repository root, http://localhost:3000
+ *
+ * A client posts `{ phone, code, requestId }` to verify, with the `requestId` its send answered: the engine binds a
+ * code to its send (`requireRequestId`, on by default). Past 20 wrong codes for a number, its sends and verifies
+ * also carry `captchaKey` + `captcha` (the image of `GET /sms/captcha`) until the day's window ends.
  */
 import { pathToFileURL } from 'node:url';
 import { createSmsOtp, isProduction, openApiDocument, type SmsOtpOptions } from '@sms-otp/core';

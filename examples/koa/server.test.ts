@@ -23,9 +23,20 @@ it('send → verify → the guarded route answers the phone', async () => {
   expect(sent).toMatchObject({ status: 200, body: { sent: true, resendIn: 60 } });
   const code = sent.body.devCode as string;
   expect(code).toMatch(/^\d{6}$/);
+  // The verify names its send: the requestId the send answered.
+  const requestId = sent.body.requestId as string;
+  expect(requestId).toEqual(expect.any(String));
 
   expect((await post('/api/me', {})).status).toBe(401);
-  const verified = await post('/sms/verify', { phone: '13800138000', code });
+  expect(await post('/sms/verify', { phone: '13800138000', code })).toMatchObject({
+    status: 400,
+    body: { error: { code: 'INVALID_REQUEST', issues: [{ path: 'requestId' }] } },
+  });
+  expect(await post('/sms/verify', { phone: '13800138000', code, requestId: 'another-send' })).toMatchObject({
+    status: 400,
+    body: { error: { code: 'CODE_INVALID', attemptsLeft: 5 } },
+  });
+  const verified = await post('/sms/verify', { phone: '13800138000', code, requestId });
   expect(verified).toMatchObject({ status: 200, body: { verified: true } });
 
   const me = await post('/api/me', {}, { 'x-sms-token': verified.body.token as string });

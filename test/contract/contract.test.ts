@@ -42,6 +42,9 @@ const NATIONAL = '13800138000';
 const OTHER = '+8613900139000';
 const START = Date.parse('2030-01-01T00:00:00Z');
 
+/** A wrong code for `code`. */
+const wrongOf = (code: string) => (code === '000000' ? '111111' : '000000');
+
 /** The error body of DESIGN.md, with its status. */
 function expectError(res: Response, status: number, code: string, details: Record<string, unknown> = {}) {
   expect({ status: res.status, body: res.body }).toEqual({
@@ -74,15 +77,39 @@ describe.each(APPS)('%s', (_name, makeApp) => {
     open.push({ app, otp });
     const send = (body: unknown) => app.request.post('/sms/send').send(body as object);
     const verify = (body: unknown) => app.request.post('/sms/verify').send(body as object);
-    /** Sends a code to `phone` and verifies it: the token. */
+    /** Sends a code to `phone`: the code delivered and the `requestId` the send answered, as a client keeps it. */
+    const sendCode = async (phone = PHONE, purpose = 'login', extra: Record<string, unknown> = {}) => {
+      const res = await send({ phone, purpose, ...extra });
+      expect({ status: res.status, requestId: res.body.requestId }).toEqual({
+        status: 200,
+        requestId: expect.any(String),
+      });
+      return { code: sender.outbox.last(phone)!.code, requestId: res.body.requestId as string };
+    };
+    /** Sends a code to `phone` and verifies it (with the send's requestId): the token. */
     const tokenFor = async (purpose = 'login', phone = PHONE) => {
-      expect((await send({ phone, purpose })).status).toBe(200);
-      const code = sender.outbox.last(phone)!.code;
-      const res = await verify({ phone, purpose, code });
+      const { code, requestId } = await sendCode(phone, purpose);
+      const res = await verify({ phone, purpose, code, requestId });
       expect(res.status).toBe(200);
       return res.body.token as string;
     };
-    return { app, otp, sender, send, verify, tokenFor, post: (path: string) => app.request.post(path) };
+    /** A built-in captcha and its answer (the test reads the texts the image module made). */
+    const captcha = async () => {
+      const res = await app.request.get('/sms/captcha');
+      expect(res.status).toBe(200);
+      return { captchaKey: res.body.captchaKey as string, captcha: captchaAnswers.at(-1)! };
+    };
+    return {
+      app,
+      otp,
+      sender,
+      send,
+      verify,
+      sendCode,
+      tokenFor,
+      captcha,
+      post: (path: string) => app.request.post(path),
+    };
   }
 
   describe('success bodies', () => {
@@ -104,9 +131,9 @@ describe.each(APPS)('%s', (_name, makeApp) => {
     });
 
     it('verify answers exactly { verified, token, expiresIn } and the token passes the guard', async () => {
-      const { send, verify, sender, post } = await setup();
-      await send({ phone: PHONE, purpose: 'login' });
-      const res = await verify({ phone: NATIONAL, code: sender.outbox.last(PHONE)!.code });
+      const { sendCode, verify, post } = await setup();
+      const { code, requestId } = await sendCode(PHONE, 'login');
+      const res = await verify({ phone: NATIONAL, code, requestId });
       expect(res.status).toBe(200);
       expect(res.body).toEqual({ verified: true, token: expect.any(String), expiresIn: 600 });
       expect(res.headers['set-cookie']).toBeUndefined();
@@ -133,10 +160,10 @@ describe.each(APPS)('%s', (_name, makeApp) => {
     });
 
     it('works when the host installed its own JSON parser', async () => {
-      const { send, verify, sender } = await setup({}, { hostParser: true });
-      expect((await send({ phone: PHONE })).status).toBe(200);
+      const { send, sendCode, verify } = await setup({}, { hostParser: true });
+      const { code, requestId } = await sendCode();
       expectError(await send({ phone: 13800138000 }), 400, 'INVALID_REQUEST', { issues: expect.any(Array) });
-      const res = await verify({ phone: PHONE, code: sender.outbox.last(PHONE)!.code });
+      const res = await verify({ phone: PHONE, code, requestId });
       expect(res.body.verified).toBe(true);
     });
   });
@@ -154,6 +181,7 @@ describe.each(APPS)('%s', (_name, makeApp) => {
       ['bad channel', '/sms/send', JSON.stringify({ phone: PHONE, channel: 'fax' }), 'channel'],
       ['missing phone', '/sms/send', JSON.stringify({ purpose: 'login' }), 'phone'],
       ['missing code', '/sms/verify', JSON.stringify({ phone: PHONE }), 'code'],
+      ['missing requestId', '/sms/verify', JSON.stringify({ phone: PHONE, code: '123456' }), 'requestId'],
       ['wrong-typed code', '/sms/verify', JSON.stringify({ phone: PHONE, code: 123456 }), 'code'],
       ['non-ASCII digits', '/sms/verify', JSON.stringify({ phone: PHONE, code: '１２３４５６' }), 'code'],
       ['over-size body', '/sms/send', JSON.stringify({ phone: PHONE, pad: 'x'.repeat(20_000) }), ''],
@@ -255,8 +283,33 @@ describe.each(APPS)('%s', (_name, makeApp) => {
       expect((await send({ phone: PHONE })).status).toBe(200);
     });
 
-    it('RATE_LIMITED when the phone hour window is full', async () => {
-      const { send } = await setup();
+    it('a full phone hour window asks for a captcha (scope phone) up to twice its size, then RATE_LIMITED', async () => {
+      const { send, captcha, sender } = await setup();
+      for (let i = 0; i < 5; i++) {
+        expect((await send({ phone: PHONE, purpose: 'login' })).status).toBe(200);
+        now += 61_000;
+      }
+      expectError(await send({ phone: PHONE, purpose: 'register' }), 400, 'CAPTCHA_REQUIRED', {
+        scope: 'phone',
+      });
+      for (let i = 0; i < 5; i++) {
+        expect((await send({ phone: PHONE, purpose: 'register', ...(await captcha()) })).status).toBe(200);
+        now += 61_000;
+      }
+      expect(sender.outbox.size).toBe(10);
+      const res = await send({ phone: PHONE, purpose: 'login', ...(await captcha()) });
+      expectError(res, 429, 'RATE_LIMITED', {
+        retryAfter: expect.any(Number),
+        scope: 'phone',
+        limit: 5,
+        window: 3600,
+      });
+      expect(Number(res.headers['retry-after'])).toBe(res.body.error.retryAfter);
+      expect(res.headers['ratelimit-policy']).toBe('5;w=3600');
+    });
+
+    it('RATE_LIMITED when the phone hour window is full (captchaPastSendLimits: false)', async () => {
+      const { send } = await setup({ captchaPastSendLimits: false });
       for (let i = 0; i < 5; i++) {
         expect((await send({ phone: PHONE, purpose: 'login' })).status).toBe(200);
         now += 61_000;
@@ -304,45 +357,179 @@ describe.each(APPS)('%s', (_name, makeApp) => {
 
   describe('verify', () => {
     it('CODE_INVALID (400) with attemptsLeft', async () => {
-      const { send, verify, sender } = await setup();
-      await send({ phone: PHONE });
-      const wrong = sender.outbox.last(PHONE)!.code === '000000' ? '111111' : '000000';
-      expectError(await verify({ phone: PHONE, code: wrong }), 400, 'CODE_INVALID', { attemptsLeft: 4 });
-      expectError(await verify({ phone: PHONE, code: wrong }), 400, 'CODE_INVALID', { attemptsLeft: 3 });
+      const { sendCode, verify } = await setup();
+      const { code, requestId } = await sendCode();
+      const wrong = wrongOf(code);
+      expectError(await verify({ phone: PHONE, code: wrong, requestId }), 400, 'CODE_INVALID', {
+        attemptsLeft: 4,
+      });
+      expectError(await verify({ phone: PHONE, code: wrong, requestId }), 400, 'CODE_INVALID', {
+        attemptsLeft: 3,
+      });
+    });
+
+    it("verify is bound to its send: another send's requestId, or none pending, is CODE_INVALID at no cost", async () => {
+      const { sendCode, verify } = await setup();
+      const other = await sendCode(OTHER);
+      // No code pending for PHONE: the same answer as a wrong requestId while one is.
+      expectError(
+        await verify({ phone: PHONE, code: other.code, requestId: other.requestId }),
+        400,
+        'CODE_INVALID',
+        {
+          attemptsLeft: 5,
+        },
+      );
+      const { code, requestId } = await sendCode();
+      for (let i = 0; i < 8; i++) {
+        for (const wrongId of [
+          other.requestId,
+          `${requestId.slice(0, -1)}${requestId.endsWith('A') ? 'B' : 'A'}`,
+        ]) {
+          expectError(await verify({ phone: PHONE, code, requestId: wrongId }), 400, 'CODE_INVALID', {
+            attemptsLeft: 5,
+          });
+        }
+      }
+      // Sixteen refusals cost the code no attempt and the phone no failure.
+      expectError(await verify({ phone: PHONE, code: wrongOf(code), requestId }), 400, 'CODE_INVALID', {
+        attemptsLeft: 4,
+      });
+      expect((await verify({ phone: PHONE, code, requestId })).status).toBe(200);
+    });
+
+    it('requireRequestId: false checks phone + code alone', async () => {
+      const { sendCode, verify } = await setup({ requireRequestId: false });
+      const { code } = await sendCode();
+      expectError(await verify({ phone: PHONE, code: wrongOf(code) }), 400, 'CODE_INVALID', {
+        attemptsLeft: 4,
+      });
+      expect((await verify({ phone: PHONE, code })).status).toBe(200);
     });
 
     it('TOO_MANY_ATTEMPTS (429): the code is dead after 5 wrong guesses, even for the right code', async () => {
-      const { send, verify, sender } = await setup();
-      await send({ phone: PHONE });
-      const code = sender.outbox.last(PHONE)!.code;
-      const wrong = code === '000000' ? '111111' : '000000';
+      const { sendCode, verify } = await setup();
+      const { code, requestId } = await sendCode();
+      const wrong = wrongOf(code);
       for (let i = 4; i >= 1; i--) {
-        expectError(await verify({ phone: PHONE, code: wrong }), 400, 'CODE_INVALID', { attemptsLeft: i });
+        expectError(await verify({ phone: PHONE, code: wrong, requestId }), 400, 'CODE_INVALID', {
+          attemptsLeft: i,
+        });
       }
-      await verify({ phone: PHONE, code: wrong });
-      const res = await verify({ phone: PHONE, code });
+      await verify({ phone: PHONE, code: wrong, requestId });
+      const res = await verify({ phone: PHONE, code, requestId });
       expectError(res, 429, 'TOO_MANY_ATTEMPTS', { retryAfter: expect.any(Number), scope: 'code' });
       expect(res.headers['retry-after']).toBe(String(res.body.error.retryAfter));
     });
 
-    it('CODE_EXPIRED (400): never sent, past its ttl, already used', async () => {
-      const { send, verify, sender } = await setup();
-      expectError(await verify({ phone: PHONE, code: '123456' }), 400, 'CODE_EXPIRED');
-      await send({ phone: PHONE });
+    it('CODE_EXPIRED (400): past its ttl, already used (and never sent, without requestIds)', async () => {
+      const { sendCode, verify } = await setup();
+      const first = await sendCode();
       now += 301_000;
-      expectError(await verify({ phone: PHONE, code: sender.outbox.last(PHONE)!.code }), 400, 'CODE_EXPIRED');
-      await send({ phone: PHONE });
-      const code = sender.outbox.last(PHONE)!.code;
-      expect((await verify({ phone: PHONE, code })).status).toBe(200);
-      expectError(await verify({ phone: PHONE, code }), 400, 'CODE_EXPIRED');
+      expectError(await verify({ phone: PHONE, ...first }), 400, 'CODE_EXPIRED');
+      const second = await sendCode();
+      expect((await verify({ phone: PHONE, ...second })).status).toBe(200);
+      expectError(await verify({ phone: PHONE, ...second }), 400, 'CODE_EXPIRED');
+      const unbound = await setup({ requireRequestId: false });
+      expectError(await unbound.verify({ phone: PHONE, code: '123456' }), 400, 'CODE_EXPIRED');
     });
 
     it('a code is bound to its purpose', async () => {
-      const { send, verify, sender } = await setup();
-      await send({ phone: PHONE, purpose: 'register' });
-      const code = sender.outbox.last(PHONE)!.code;
-      expectError(await verify({ phone: PHONE, purpose: 'login', code }), 400, 'CODE_EXPIRED');
-      expect((await verify({ phone: PHONE, purpose: 'register', code })).status).toBe(200);
+      const { sendCode, verify } = await setup();
+      const { code, requestId } = await sendCode(PHONE, 'register');
+      expectError(await verify({ phone: PHONE, purpose: 'login', code, requestId }), 400, 'CODE_INVALID', {
+        attemptsLeft: 5,
+      });
+      expect((await verify({ phone: PHONE, purpose: 'register', code, requestId })).status).toBe(200);
+    });
+
+    it('past maxFailuresPerPhone (20) sends and verifies need a captcha (scope phone); a solved one lets them through', async () => {
+      const { sendCode, send, verify, captcha, sender } = await setup();
+      // Four codes, five wrong guesses each: 20 failures across codes.
+      for (let round = 0; round < 4; round++) {
+        const { code, requestId } = await sendCode();
+        for (let i = 0; i < 5; i++) {
+          expect((await verify({ phone: PHONE, code: wrongOf(code), requestId })).body.error.code).toBe(
+            'CODE_INVALID',
+          );
+        }
+        now += 61_000;
+      }
+      expectError(await send({ phone: PHONE }), 400, 'CAPTCHA_REQUIRED', { scope: 'phone' });
+      const { code, requestId } = await sendCode(PHONE, 'login', await captcha());
+      expect(sender.outbox.size).toBe(5);
+      expectError(await verify({ phone: PHONE, code, requestId }), 400, 'CAPTCHA_REQUIRED', {
+        scope: 'phone',
+      });
+      const wrong = await captcha();
+      expectError(
+        await verify({
+          phone: PHONE,
+          code,
+          requestId,
+          captchaKey: wrong.captchaKey,
+          captcha: `${wrong.captcha}9`,
+        }),
+        400,
+        'CAPTCHA_INVALID',
+      );
+      const res = await verify({ phone: PHONE, code, requestId, ...(await captcha()) });
+      expect({ status: res.status, verified: res.body.verified }).toEqual({ status: 200, verified: true });
+    });
+
+    it('TOO_MANY_ATTEMPTS (429, scope phone) at lockAfterFailures, captcha or not', async () => {
+      const { sendCode, send, verify, captcha } = await setup({
+        maxFailuresPerPhone: 2,
+        lockAfterFailures: 4,
+      });
+      const { code, requestId } = await sendCode();
+      // attemptsLeft is the lesser of the code's attempts and the failures left before the lock.
+      for (const attemptsLeft of [3, 2]) {
+        expectError(await verify({ phone: PHONE, code: wrongOf(code), requestId }), 400, 'CODE_INVALID', {
+          attemptsLeft,
+        });
+      }
+      expectError(await verify({ phone: PHONE, code: wrongOf(code), requestId }), 400, 'CAPTCHA_REQUIRED', {
+        scope: 'phone',
+      });
+      for (const attemptsLeft of [1, 0]) {
+        expectError(
+          await verify({ phone: PHONE, code: wrongOf(code), requestId, ...(await captcha()) }),
+          400,
+          'CODE_INVALID',
+          { attemptsLeft },
+        );
+      }
+      const refused = await verify({ phone: PHONE, code, requestId, ...(await captcha()) });
+      expectError(refused, 429, 'TOO_MANY_ATTEMPTS', { retryAfter: expect.any(Number), scope: 'phone' });
+      expect(refused.headers['retry-after']).toBe(String(refused.body.error.retryAfter));
+      now += 61_000;
+      expectError(await send({ phone: PHONE, ...(await captcha()) }), 429, 'TOO_MANY_ATTEMPTS', {
+        retryAfter: expect.any(Number),
+        scope: 'phone',
+      });
+    });
+
+    it('RATE_LIMITED (429, scope ip) past the per-IP window of failed verifies; successes do not count', async () => {
+      const { sendCode, verify } = await setup({ verifyLimits: { perIpHour: 3 } });
+      const first = await sendCode();
+      expect((await verify({ phone: PHONE, ...first })).status).toBe(200);
+      const { code, requestId } = await sendCode(OTHER);
+      for (let i = 0; i < 3; i++) {
+        expect((await verify({ phone: OTHER, code: wrongOf(code), requestId })).body.error.code).toBe(
+          'CODE_INVALID',
+        );
+      }
+      const res = await verify({ phone: OTHER, code, requestId });
+      expectError(res, 429, 'RATE_LIMITED', {
+        retryAfter: expect.any(Number),
+        scope: 'ip',
+        limit: 3,
+        window: 3600,
+      });
+      expect(res.headers['retry-after']).toBe(String(res.body.error.retryAfter));
+      now += 3_600_000;
+      expect((await verify({ phone: OTHER, code, requestId })).status).toBe(400);
     });
   });
 
@@ -367,7 +554,7 @@ describe.each(APPS)('%s', (_name, makeApp) => {
       }) as OtpStore;
       const { send, verify, sender } = await setup({ store, storeTimeout: 100 });
       expectError(await send({ phone: PHONE }), 503, 'STORE_UNAVAILABLE');
-      expectError(await verify({ phone: PHONE, code: '123456' }), 503, 'STORE_UNAVAILABLE');
+      expectError(await verify({ phone: PHONE, code: '123456', requestId: 'r' }), 503, 'STORE_UNAVAILABLE');
       expect(sender.outbox.size).toBe(0);
     });
   });
@@ -493,9 +680,8 @@ describe.each(APPS)('%s', (_name, makeApp) => {
 
   describe('route options', () => {
     it('cookie mode: verify sets sms_token (HttpOnly; SameSite=Strict; Path=/), the body has no token, and the guard accepts it', async () => {
-      const { send, verify, sender, post } = await setup({}, { cookie: true });
-      await send({ phone: PHONE });
-      const res = await verify({ phone: PHONE, code: sender.outbox.last(PHONE)!.code });
+      const { sendCode, verify, post } = await setup({}, { cookie: true });
+      const res = await verify({ phone: PHONE, ...(await sendCode()) });
       expect({ status: res.status, body: res.body }).toEqual({
         status: 200,
         body: { verified: true, expiresIn: 600 },
@@ -558,8 +744,9 @@ describe.each(APPS)('%s', (_name, makeApp) => {
         {},
         { cookie: { name: 'otp_tok' }, messages: 'zh-CN', formatResponse, bareGuards: true },
       );
-      await send({ phone: PHONE });
-      const res = await verify({ phone: PHONE, code: sender.outbox.last(PHONE)!.code });
+      const sent = await send({ phone: PHONE });
+      const requestId = sent.body.data.requestId as string;
+      const res = await verify({ phone: PHONE, code: sender.outbox.last(PHONE)!.code, requestId });
       expect(res.body).toEqual({ ok: true, data: { verified: true, expiresIn: 600 } });
       const cookie = ([] as string[]).concat(res.headers['set-cookie'] ?? [])[0]!;
       expect(cookie).toMatch(/^otp_tok=/);

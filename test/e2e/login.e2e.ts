@@ -89,7 +89,9 @@ it('signs in: send, read the development code, verify, see the phone', async () 
   await expect.poll(() => page.title()).toContain('Sign in with your phone');
   expect(await page.locator('#country').inputValue()).toBe('CN');
 
+  const sendResponse = page.waitForResponse((response) => new URL(response.url()).pathname === '/sms/send');
   await sendCode('138 0013 8000');
+  const sent = (await (await sendResponse).json()) as { requestId: string };
   const code = await devCode();
   expect(code).toMatch(/^\d{6}$/);
   const send = page.locator('#send');
@@ -99,7 +101,17 @@ it('signs in: send, read the development code, verify, see the phone', async () 
 
   await page.getByLabel('Code', { exact: true }).fill(code);
   await screenshot('code-sent');
+  // The page names its send in the verify: the requestId the send answered.
+  const verifyRequest = page.waitForRequest((request) => new URL(request.url()).pathname === '/sms/verify');
   await page.getByRole('button', { name: 'Verify and sign in' }).click();
+  const verifyBody = (await verifyRequest).postDataJSON() as Record<string, unknown>;
+  expect(verifyBody).toEqual({
+    phone: '138 0013 8000',
+    country: 'CN',
+    purpose: 'login',
+    code,
+    requestId: sent.requestId,
+  });
 
   await page.locator('#who').waitFor({ state: 'visible' });
   expect(await page.locator('#who').textContent()).toBe('Signed in as +8613800138000');
@@ -208,4 +220,117 @@ it('asks for the image captcha after the adaptive threshold; a wrong answer brin
   } finally {
     await demo.close();
   }
+});
+
+it('past 20 wrong codes for the number, the send and the verify each ask for the captcha; solved, it signs in', async () => {
+  // The engine's own limits (maxFailuresPerPhone 20), a clock the test moves past each resend cooldown, and a
+  // verifier whose right answer is known (the page still shows the built-in image of GET /sms/captcha). No
+  // adaptive policy: every captcha here is the phone's.
+  let skew = 0;
+  const verifier: CaptchaVerifier = { name: 'e2e', verify: async ({ token }) => token === 'RIGHT' };
+  const demo = await startServer(0, {
+    exposeCode: true,
+    otp: {
+      secret: SECRET,
+      sender: memorySender(),
+      captcha: { policy: 'never', verifier },
+      clock: () => Date.now() + skew,
+    },
+  });
+  const api = async (route: string, body: Record<string, unknown>) => {
+    const response = await fetch(`${demo.url}${route}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    return {
+      status: response.status,
+      body: (await response.json()) as {
+        devCode?: string;
+        requestId?: string;
+        error?: { code: string };
+      },
+    };
+  };
+  try {
+    // Through the API: 4 codes, 5 wrong guesses each, 20 failures for the number.
+    const phone = '13600136000';
+    for (let round = 0; round < 4; round++) {
+      const sent = await api('/sms/send', { phone });
+      expect(sent.status).toBe(200);
+      const wrong = sent.body.devCode === '000000' ? '111111' : '000000';
+      for (let i = 0; i < 5; i++) {
+        const res = await api('/sms/verify', { phone, code: wrong, requestId: sent.body.requestId });
+        expect(res.body.error?.code).toBe('CODE_INVALID');
+      }
+      skew += 61_000;
+    }
+
+    await page.goto(demo.url);
+    const captcha = page.locator('#captcha');
+    const message = page.locator('#message');
+    const answer = page.getByLabel('Characters in the picture');
+    const image = page.locator('#captcha-image');
+    // The send asks for the captcha first.
+    await sendCode('136 0013 6000');
+    await captcha.waitFor({ state: 'visible' });
+    expect(await message.textContent()).toBe('Please solve the captcha first.');
+    expect(await message.getAttribute('class')).toBe('message prompt');
+    await answer.fill('RIGHT');
+    await answer.press('Enter');
+    const code = await devCode();
+    expect(await captcha.isHidden()).toBe(true);
+
+    // Then the verify: the captcha again, a prompt with a fresh image; the code stays in its field.
+    await page.getByLabel('Code', { exact: true }).fill(code);
+    await page.getByRole('button', { name: 'Verify and sign in' }).click();
+    await captcha.waitFor({ state: 'visible' });
+    expect(await message.textContent()).toBe('Please solve the captcha first.');
+    expect(await message.getAttribute('class')).toBe('message prompt');
+    await expect.poll(() => image.getAttribute('src')).toMatch(/^data:image\/png;base64,/);
+    await expect.poll(() => page.locator('#captcha-answer:focus').count()).toBe(1);
+    expect(await page.getByLabel('Code', { exact: true }).inputValue()).toBe(code);
+    await screenshot('verify-captcha');
+
+    // A wrong answer: the API's message and a fresh image, still for the verify.
+    const before = await image.getAttribute('src');
+    await answer.fill('WRONG');
+    await page.getByRole('button', { name: 'Verify and sign in' }).click();
+    await expect
+      .poll(() => page.locator('#message.error').textContent())
+      .toBe('The captcha answer is wrong.');
+    await expect.poll(() => image.getAttribute('src')).not.toBe(before);
+    expect(await page.locator('#who').isHidden()).toBe(true);
+
+    // The right one (Enter in the field verifies): signed in, the captcha gone.
+    const verifyRequest = page.waitForRequest((request) => new URL(request.url()).pathname === '/sms/verify');
+    await answer.fill('RIGHT');
+    await answer.press('Enter');
+    expect((await verifyRequest).postDataJSON()).toMatchObject({
+      code,
+      requestId: expect.any(String),
+      captchaKey: expect.any(String),
+      captcha: 'RIGHT',
+    });
+    await page.locator('#who').waitFor({ state: 'visible' });
+    expect(await page.locator('#who').textContent()).toBe('Signed in as +8613600136000');
+    expect(await captcha.isHidden()).toBe(true);
+    await screenshot('verify-captcha-solved');
+  } finally {
+    await demo.close();
+  }
+});
+
+it('a verify without a code sent from this page asks for one first, and posts nothing', async () => {
+  const verifies: string[] = [];
+  page.on('request', (request) => {
+    if (new URL(request.url()).pathname === '/sms/verify') verifies.push(request.url());
+  });
+  await page.getByLabel('Phone number').fill('13500135000');
+  await page.getByLabel('Code', { exact: true }).fill('123456');
+  await page.getByRole('button', { name: 'Verify and sign in' }).click();
+  await expect
+    .poll(() => page.locator('#message.error').textContent())
+    .toBe('Please ask for a code for this number first.');
+  expect(verifies).toEqual([]);
 });

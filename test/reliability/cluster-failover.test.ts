@@ -92,20 +92,20 @@ describe('Redis Cluster failover under load', () => {
           abandoned += 1;
           continue;
         }
-        const code = sender.outbox.last(phone)!.code;
+        const { code, requestId } = sender.outbox.last(phone)!;
         const wrong = String((Number(code) + 1) % 1_000_000).padStart(6, '0');
-        if (!(await step('verify-wrong', otp.verify({ phone, code: wrong }), 'CODE_INVALID'))) {
+        if (!(await step('verify-wrong', otp.verify({ phone, code: wrong, requestId }), 'CODE_INVALID'))) {
           abandoned += 1;
           continue;
         }
-        const right = await outcome(otp.verify({ phone, code }));
+        const right = await outcome(otp.verify({ phone, code, requestId }));
         operations += 1;
         tally[`${phase} verify-right ${right}`] = (tally[`${phase} verify-right ${right}`] ?? 0) + 1;
         if (right === 'OK') successesByCode.set(phone, (successesByCode.get(phone) ?? 0) + 1);
         else if (right !== 'STORE_UNAVAILABLE' || phase !== 'during')
           unexpected.push(`verify-right ${right}`);
         // Replay: never a second success, whatever happened to the first verify.
-        const replay = await outcome(otp.verify({ phone, code }));
+        const replay = await outcome(otp.verify({ phone, code, requestId }));
         operations += 1;
         if (replay === 'OK') successesByCode.set(phone, (successesByCode.get(phone) ?? 0) + 1);
         else if (replay !== 'CODE_EXPIRED' && (replay !== 'STORE_UNAVAILABLE' || phase !== 'during')) {

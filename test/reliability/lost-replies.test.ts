@@ -109,13 +109,13 @@ describe('lost replies: ioredis re-sends a command whose reply a dropped connect
     const { otp, sender, client } = engine(100);
     await client.ping();
     const phone = '+8613800138904';
-    await otp.send({ phone });
+    const { requestId } = await otp.send({ phone });
     const code = sender.outbox.last(phone)!.code;
     const before = proxy.dropped();
     proxy.dropNextReply();
-    expect(await codeOf(otp.verify({ phone, code }))).toBe('OK');
+    expect(await codeOf(otp.verify({ phone, code, requestId }))).toBe('OK');
     expect(proxy.dropped()).toBe(before + 1);
-    expect(await codeOf(otp.verify({ phone, code }))).toBe('CODE_EXPIRED');
+    expect(await codeOf(otp.verify({ phone, code, requestId }))).toBe('CODE_EXPIRED');
     await otp.close();
     client.disconnect();
   });

@@ -79,6 +79,8 @@ beforeAll(async () => {
     defaultCountry: 'CN',
     storeTimeout: STORE_TIMEOUT,
     sendLimits: { perPhoneHour: 100, perPhoneDay: 100, perIpHour: 1_000_000 },
+    // Every client is 127.0.0.1: its window of failed verifies (wrong codes, replays) must not fill here.
+    verifyLimits: { perIpHour: 1_000_000 },
   });
   const app = express();
   app.use(smsOtp(otp));
@@ -201,7 +203,10 @@ describe('Redis killed under load behind an Express app', () => {
           }
         } else if (roll < 11) {
           const issued = fresh.shift()!;
-          const answer = await post('verify', JSON.stringify({ phone: issued.phone, code: issued.code }));
+          const answer = await post(
+            'verify',
+            JSON.stringify({ phone: issued.phone, code: issued.code, requestId: issued.requestId }),
+          );
           // A code issued before an outage is gone after the empty restart: 400 CODE_EXPIRED is right then.
           record('verify-right', started, answer, issued.epoch === startedEpoch ? [200] : [200, 400]);
           if (answer !== 'aborted' && answer.status === 200) issued.successes += 1;
@@ -209,7 +214,11 @@ describe('Redis killed under load behind an Express app', () => {
         } else if (roll < 13) {
           // Two app requests race for one code: at most one may win.
           const issued = fresh.shift()!;
-          const body = JSON.stringify({ phone: issued.phone, code: issued.code });
+          const body = JSON.stringify({
+            phone: issued.phone,
+            code: issued.code,
+            requestId: issued.requestId,
+          });
           const answers = await Promise.all([post('verify', body), post('verify', body)]);
           stats.doubleVerifies += 1;
           for (const answer of answers) {
@@ -221,13 +230,19 @@ describe('Redis killed under load behind an Express app', () => {
           const issued = fresh[fresh.length - 1]!;
           issued.wrongs += 1;
           const wrong = String((Number(issued.code) + 1) % 1_000_000).padStart(6, '0');
-          const answer = await post('verify', JSON.stringify({ phone: issued.phone, code: wrong }));
+          const answer = await post(
+            'verify',
+            JSON.stringify({ phone: issued.phone, code: wrong, requestId: issued.requestId }),
+          );
           record('verify-wrong', started, answer, [400]);
           if (answer !== 'aborted' && answer.status === 200)
             stats.unexpected.push('a wrong code was accepted');
         } else if (roll < 18 && used.length > 0) {
           const issued = used[(turn * 31 + id) % used.length]!;
-          const answer = await post('verify', JSON.stringify({ phone: issued.phone, code: issued.code }));
+          const answer = await post(
+            'verify',
+            JSON.stringify({ phone: issued.phone, code: issued.code, requestId: issued.requestId }),
+          );
           record('replay', started, answer, [400]);
           if (answer !== 'aborted' && answer.status === 200) issued.successes += 1;
           else if (answer !== 'aborted' && answer.status === 400) stats.replaysRefused += 1;

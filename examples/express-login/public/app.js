@@ -1,6 +1,6 @@
-// Phone login page: send a code, verify it, then call a route guarded by requireSmsVerified. When a send
-// needs a captcha (CAPTCHA_REQUIRED), it shows the image of GET /sms/captcha and sends again with the answer.
-// Plain browser JavaScript, no build step.
+// Phone login page: send a code, verify it with the send's requestId, then call a route guarded by
+// requireSmsVerified. When a send or a verify needs a captcha (CAPTCHA_REQUIRED), it shows the image of
+// GET /sms/captcha and tries again with the answer. Plain browser JavaScript, no build step.
 
 const $ = (id) => document.getElementById(id);
 const form = $('login');
@@ -22,6 +22,40 @@ let countdownTimer;
 /** The shown captcha's key, sent back with its answer; `undefined` while no captcha is shown. */
 let captchaKey;
 let captchaTimer;
+/** What the shown captcha is for: the next send, or the next verify (Enter in its field does that). */
+let captchaFor = 'send';
+
+/**
+ * The requestId of the last send, with the number it went to: the verify names its send with it. Kept in
+ * sessionStorage, so a reload of the page (this tab only) can still verify the code it asked for.
+ */
+const PENDING = 'sms-otp-pending';
+/** `{ to, requestId }` of this page's last send. */
+let lastSend;
+function pendingRequestId(to) {
+  try {
+    const pending = JSON.parse(sessionStorage.getItem(PENDING) ?? 'null');
+    return pending && pending.to === to ? pending.requestId : undefined;
+  } catch {
+    return undefined;
+  }
+}
+function keepRequestId(to, requestId) {
+  try {
+    sessionStorage.setItem(PENDING, JSON.stringify({ to, requestId }));
+  } catch {
+    // Storage refused (private mode): the verify still works until the page is reloaded.
+  }
+  lastSend = { to, requestId };
+}
+function forgetRequestId() {
+  lastSend = undefined;
+  try {
+    sessionStorage.removeItem(PENDING);
+  } catch {
+    // Nothing kept to forget.
+  }
+}
 
 /** POSTs JSON; answers `{ ok, status, body }` (body `{ error: { code, message } }` on network trouble). */
 async function post(path, body, headers = {}) {
@@ -134,14 +168,38 @@ function recipient() {
   return { phone: phone.value.trim(), country: country.value, purpose: 'login' };
 }
 
+/** The number as typed, with its country: which send a requestId belongs to. */
+function recipientKey() {
+  return `${country.value} ${phone.value.replace(/\D/g, '')}`;
+}
+
+function requestIdFor(to) {
+  return lastSend && lastSend.to === to ? lastSend.requestId : pendingRequestId(to);
+}
+
+/** Shows a captcha for the next `step` (send or verify), with the API's prompt. */
+async function askCaptcha(step, error) {
+  captchaFor = step;
+  show(describe(error), error.code === 'CAPTCHA_REQUIRED' ? 'prompt' : 'error');
+  await loadCaptcha();
+  captchaAnswer.focus();
+}
+
+/** The captcha answer to send with this step, if one is shown for it: `{ captchaKey, captcha }` or `{}`. */
+function captchaFields(step) {
+  const answer = captchaAnswer.value.trim();
+  return !captchaBox.hidden && captchaFor === step && captchaKey !== undefined && answer
+    ? { captchaKey, captcha: answer }
+    : {};
+}
+
 sendButton.addEventListener('click', async () => {
   if (!phone.value.trim()) {
     show('Please enter your phone number.', 'error');
     phone.focus();
     return;
   }
-  const answer = captchaAnswer.value.trim();
-  if (!captchaBox.hidden && !answer) {
+  if (!captchaBox.hidden && captchaFor === 'send' && !captchaAnswer.value.trim()) {
     show('Please type the characters in the picture.', 'error');
     captchaAnswer.focus();
     return;
@@ -149,16 +207,15 @@ sendButton.addEventListener('click', async () => {
   clearMessage();
   sendButton.disabled = true;
   sendButton.textContent = 'Sending…';
-  const withCaptcha = !captchaBox.hidden && captchaKey !== undefined;
-  const { ok, body } = await post('/sms/send', {
-    ...recipient(),
-    ...(withCaptcha ? { captchaKey, captcha: answer } : {}),
-  });
+  const to = recipientKey();
+  const { ok, body } = await post('/sms/send', { ...recipient(), ...captchaFields('send') });
   const error = body.error ?? {};
   const captchaAgain = error.code === 'CAPTCHA_REQUIRED' || error.code === 'CAPTCHA_INVALID';
-  // A captcha answers one send, right or wrong: it goes, or a fresh one replaces it below.
+  // A captcha answers one request, right or wrong: it goes, or a fresh one replaces it below.
   if (!captchaAgain) hideCaptcha();
   if (ok) {
+    // The verify names this send: a code another send asked for is not this one.
+    keepRequestId(to, body.requestId);
     startCountdown(body.resendIn);
     show(`Code sent. It is valid for ${duration(body.expiresIn)}.`, 'info');
     devCode.hidden = !body.devCode;
@@ -172,14 +229,15 @@ sendButton.addEventListener('click', async () => {
     code.focus();
     return;
   }
-  // A captcha to solve is a step to take, not an error and not a success: a prompt.
-  show(describe(error), error.code === 'CAPTCHA_REQUIRED' ? 'prompt' : 'error');
   if (captchaAgain) {
     sendButton.disabled = false;
     sendButton.textContent = 'Send code';
-    await loadCaptcha();
-    captchaAnswer.focus();
-  } else if (error.code === 'RESEND_TOO_SOON' && typeof error.retryAfter === 'number') {
+    // A captcha to solve is a step to take, not an error and not a success: a prompt.
+    await askCaptcha('send', error);
+    return;
+  }
+  show(describe(error), 'error');
+  if (error.code === 'RESEND_TOO_SOON' && typeof error.retryAfter === 'number') {
     startCountdown(error.retryAfter);
   } else {
     sendButton.disabled = false;
@@ -192,11 +250,12 @@ captchaRefresh.addEventListener('click', async () => {
   captchaAnswer.focus();
 });
 
-// Enter in the captcha field sends the code (the form's own submit is "Verify and sign in").
+// Enter in the captcha field takes the step the captcha is for: the send, or the verify (the form's submit).
 captchaAnswer.addEventListener('keydown', (event) => {
   if (event.key !== 'Enter') return;
   event.preventDefault();
-  if (!sendButton.disabled) sendButton.click();
+  if (captchaFor === 'verify') form.requestSubmit();
+  else if (!sendButton.disabled) sendButton.click();
 });
 
 form.addEventListener('submit', async (event) => {
@@ -209,15 +268,39 @@ form.addEventListener('submit', async (event) => {
     (phone.value.trim() ? code : phone).focus();
     return;
   }
+  const requestId = requestIdFor(recipientKey());
+  if (requestId === undefined) {
+    show('Please ask for a code for this number first.', 'error');
+    sendButton.focus();
+    return;
+  }
+  if (!captchaBox.hidden && captchaFor === 'verify' && !captchaAnswer.value.trim()) {
+    show('Please type the characters in the picture.', 'error');
+    captchaAnswer.focus();
+    return;
+  }
   clearMessage();
   verifyButton.disabled = true;
   try {
-    const verified = await post('/sms/verify', { ...recipient(), code: code.value.trim() });
+    const verified = await post('/sms/verify', {
+      ...recipient(),
+      code: code.value.trim(),
+      requestId,
+      ...captchaFields('verify'),
+    });
+    const error = verified.body.error ?? {};
+    // Past too many wrong codes for this number, a verify needs a solved captcha as a send may.
+    if (error.code === 'CAPTCHA_REQUIRED' || error.code === 'CAPTCHA_INVALID') {
+      await askCaptcha('verify', error);
+      return;
+    }
+    if (captchaFor === 'verify') hideCaptcha();
     if (!verified.ok) {
-      show(describe(verified.body.error), 'error');
+      show(describe(error), 'error');
       code.select();
       return;
     }
+    forgetRequestId();
     // The token proves the verification to the app's own guarded routes.
     const me = await post('/api/me', {}, { 'x-sms-token': verified.body.token });
     if (!me.ok) {
@@ -236,6 +319,7 @@ form.addEventListener('submit', async (event) => {
 
 $('sign-out').addEventListener('click', () => {
   form.reset();
+  forgetRequestId();
   clearMessage();
   hideCaptcha();
   devCode.hidden = true;
