@@ -61,7 +61,10 @@ async function expressAdapter(major: 4 | 5): Promise<typeof import('@sms-otp/exp
     const specifier = '../../packages/express/src/index.ts?express4';
     const adapter = (await import(/* @vite-ignore */ specifier)) as typeof import('@sms-otp/express');
     // Proves the mock took: the router the adapter builds is an Express 4 router.
-    const probe = createSmsOtp({ secret: 'p'.repeat(32), sender: memorySender() });
+    const probe = createSmsOtp({
+      secret: 'probe-0123456789-abcdefghijklmnopqrstuvwxyz',
+      sender: memorySender(),
+    });
     const router = adapter.smsOtp(probe);
     await probe.close();
     if (Object.getPrototypeOf(router) !== Object.getPrototypeOf(express4.Router())) {

@@ -699,10 +699,12 @@ describe.each(APPS)('%s', (_name, makeApp) => {
     it('cookie mode: Secure unless the request is plain HTTP to a loopback host', async () => {
       const { send, sender, app } = await setup({}, { cookie: true, trustProxy: true });
       const cookieFor = async (headers: Record<string, string>, phone: string) => {
-        expect((await send({ phone })).status).toBe(200);
+        const sent = await send({ phone });
+        expect(sent.status).toBe(200);
         let request = app.request.post('/sms/verify');
         for (const [name, value] of Object.entries(headers)) request = request.set(name, value);
-        const res = await request.send({ phone, code: sender.outbox.last(phone)!.code });
+        const { requestId } = sent.body as { requestId: string };
+        const res = await request.send({ phone, code: sender.outbox.last(phone)!.code, requestId });
         expect(res.status).toBe(200);
         expect(res.body.token).toBeUndefined();
         return ([] as string[]).concat(res.headers['set-cookie'] ?? [])[0]!;

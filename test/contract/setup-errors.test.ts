@@ -5,7 +5,11 @@ import * as koaPackage from '@sms-otp/koa';
 import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
 
-const otp = createSmsOtp({ secret: 's'.repeat(32), sender: memorySender(), purposes: ['login'] });
+const otp = createSmsOtp({
+  secret: 'setup-errors-0123456789-abcdefghijklmnopqrstuvwxyz',
+  sender: memorySender(),
+  purposes: ['login'],
+});
 
 /** The error `build` throws or rejects with (`undefined` if none). */
 async function failure(build: () => unknown): Promise<unknown> {

@@ -28,7 +28,7 @@ vi.mock('../src/captcha/image.js', async (importOriginal) => {
   };
 });
 
-const SECRET = 'secure-defaults-secret-secure-defaults!';
+const SECRET = 'secure-defaults-0123456789-abcdefghijklmnopqrstuvwxyz';
 let seq = 0;
 /** Fresh numbers per test: `block` is a number prefix of their own (all but the last 4 digits). */
 const nextBlock = () => `+86136${String(1000 + (process.pid % 1000) * 10 + ++seq).padStart(4, '0')}`;
@@ -110,6 +110,37 @@ describe.each(ALL_KITS.map((make) => [make().name, make] as const))(
         const verified = await owner.otp.verify({ phone, code, requestId, ...(await solved(owner.otp)) });
         expect(verified).toMatchObject({ phone, purpose: 'login' });
         expect(await codeOf(owner.otp.checkToken(verified.token))).toBe('OK');
+      });
+
+      it('a user who signs in by user id is asked for the phone’s captcha, not answered as sent and left waiting', async () => {
+        const phone = nextPhone();
+        const attacker = engine();
+        const owner = engine({
+          sender: attacker.sender,
+          resolvePhone: (id) => (id === 'owner' ? phone : null),
+        });
+        // Twenty failures through the phone, as an attacker who knows the number makes them.
+        for (let round = 0; round < 4; round++) {
+          const { requestId } = await attacker.otp.send({ phone });
+          const code = attacker.sender.outbox.last(phone)!.code;
+          for (let i = 0; i < 5; i++)
+            await errorOf(attacker.otp.verify({ phone, code: wrong(code), requestId }));
+          advance(61);
+        }
+        const sent = attacker.sender.outbox.size;
+        const asked = await errorOf(owner.otp.send({ userId: 'owner' }));
+        expect([asked.code, asked.details.scope]).toEqual(['CAPTCHA_REQUIRED', 'phone']);
+        expect(attacker.sender.outbox.size).toBe(sent);
+        const { requestId } = await owner.otp.send({ userId: 'owner', ...(await solved(owner.otp)) });
+        expect(attacker.sender.outbox.size).toBe(sent + 1);
+        const code = owner.sender.outbox.last(phone)!.code;
+        const verified = await owner.otp.verify({
+          userId: 'owner',
+          code,
+          requestId,
+          ...(await solved(owner.otp)),
+        });
+        expect(verified).toMatchObject({ phone, purpose: 'login' });
       });
 
       it('30 guesses with a foreign requestId after 4 sends cost nothing: the owner needs no captcha', async () => {

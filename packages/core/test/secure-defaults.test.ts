@@ -14,7 +14,7 @@ import { numberTypeOf } from '../src/phone.js';
 import { codeOf, errorOf } from './support/outcomes.js';
 import { ALL_KITS } from './support/store-kits.js';
 
-const SECRET = 'secure-defaults-secret-secure-defaults';
+const SECRET = 'secure-defaults-0123456789-abcdefghijklmnopqrstuvwxyz';
 let seq = 0;
 /** Fresh numbers per test and process: `+86 139 xxxx xxxx`, `+855 12 xxx xxx`. */
 const base = (process.pid % 1000) * 1000;
@@ -90,7 +90,8 @@ describe('the daily SMS ceiling, said at start-up in production', () => {
       ...options,
       logger: { warn: (m) => warnings.push(m) },
     });
-    return warnings;
+    // The ceiling's line (production also warns about the MemoryStore these engines use).
+    return warnings.filter((line) => line.includes('daily SMS ceiling'));
   }
 
   it('names the ceiling the options imply, or "unbounded", and how to set dailyBudget, in one line', () => {

@@ -29,7 +29,10 @@ function answersAsSent(error: unknown): boolean {
     case 'RATE_LIMITED':
       return scope === 'phone' || scope === 'country' || scope === 'breaker';
     case 'CAPTCHA_REQUIRED':
-      return scope === 'phone' || scope === 'breaker';
+      // Not the phone's own captcha (past its failure ceiling or a full send window): answered as sent, a real
+      // user signing in by user id could never solve it and would wait out the window, which decision 2 rules
+      // out. It tells a client who already knows the number that the user has it (see the README).
+      return scope === 'breaker';
     default:
       return false;
   }
