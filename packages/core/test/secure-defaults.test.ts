@@ -116,6 +116,15 @@ describe('the daily SMS ceiling, said at start-up in production', () => {
     vi.stubEnv('NODE_ENV', 'test');
     expect(startUp({ defaultCountry: 'CN' })).toEqual([]);
   });
+
+  it('counts as production whatever decision 11 names so: NODE_ENV=prod, Production, or mode', () => {
+    for (const env of ['prod', 'Production']) {
+      vi.stubEnv('NODE_ENV', env);
+      expect(startUp({ defaultCountry: 'CN' })).toHaveLength(1);
+    }
+    vi.stubEnv('NODE_ENV', 'test');
+    expect(startUp({ defaultCountry: 'CN', mode: 'production' })).toHaveLength(1);
+  });
 });
 
 describe('the stand-in delay of unknown user ids', () => {

@@ -81,7 +81,7 @@ export function createContext(options: ResolvedOptions): EngineContext {
   const vendor: Vendor = options.sender ?? consoleSender();
   checkVendor(options, vendor, logger);
   // In production, one line naming the most SMS a day the options allow: the bill's ceiling, made visible.
-  if (process.env.NODE_ENV === 'production') logger.warn(ceilingWarning(options));
+  if (production) logger.warn(ceilingWarning(options));
   const keys = deriveKeys(secret);
   const purposes = new Set(options.purposes);
   const clock = options.clock ?? Date.now;
