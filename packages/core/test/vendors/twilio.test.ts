@@ -2,6 +2,7 @@ import { inspect } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createSmsOtp } from '../../src/create-sms-otp.js';
 import { SmsOtpConfigError } from '../../src/errors.js';
+import { aliyunSender } from '../../src/vendors/aliyun.js';
 import { failover } from '../../src/vendors/failover.js';
 import { ronglianSender } from '../../src/vendors/ronglian.js';
 import {
@@ -10,6 +11,7 @@ import {
   twilioSender,
   twilioVerify,
 } from '../../src/vendors/twilio.js';
+import { ALIYUN, startAliyunFake } from './fakes/aliyun.js';
 import { RONGLIAN, startRonglianFake } from './fakes/ronglian.js';
 import { closedPortUrl } from './fakes/server.js';
 import {
@@ -306,6 +308,31 @@ describe('failover across an international pair', () => {
       expect(ronglian.mismatches).toEqual([]);
     } finally {
       await ronglian.close();
+    }
+  });
+
+  it('Twilio → Aliyun: a +86 number Twilio may not send to (21408) goes out through Aliyun', async () => {
+    const aliyun = await startAliyunFake();
+    try {
+      const sender = failover([
+        twilioSender({ ...TWILIO, from: TWILIO_FROM, baseUrl: fake.url }),
+        aliyunSender({
+          ...ALIYUN,
+          signName: '阿里云短信测试',
+          templateCode: 'SMS_154950909',
+          baseUrl: aliyun.url,
+        }),
+      ]);
+      fake.sendError = '21408';
+      const cn = await sender.send(codeMessage({ phone: '+8613800138000' }));
+      expect(cn.vendor).toBe('aliyun');
+      expect(aliyun.sent.map((s) => s.phoneNumbers)).toEqual(['13800138000']);
+      expect([...aliyun.mismatches, ...aliyun.refused]).toEqual([]);
+      fake.sendError = undefined;
+      expect((await sender.send(usMessage())).vendor).toBe('twilio');
+      expect(aliyun.sent).toHaveLength(1);
+    } finally {
+      await aliyun.close();
     }
   });
 });
