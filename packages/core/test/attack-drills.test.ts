@@ -31,7 +31,7 @@ vi.mock('../src/captcha/image.js', async (importOriginal) => {
 const SECRET = 'secure-defaults-0123456789-abcdefghijklmnopqrstuvwxyz';
 let seq = 0;
 /** Fresh numbers per test: `block` is a number prefix of their own (all but the last 4 digits). */
-const nextBlock = () => `+86136${String(1000 + (process.pid % 1000) * 10 + ++seq).padStart(4, '0')}`;
+const nextBlock = () => `+86136${String(((process.pid % 900) * 10 + ++seq) % 10_000).padStart(4, '0')}`;
 const nextPhone = () => `${nextBlock()}0001`;
 /** A code guaranteed to differ from `code`. */
 const wrong = (code: string) => code.replace(/^./, (d) => String((Number(d) + 1) % 10));
