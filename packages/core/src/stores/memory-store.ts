@@ -473,14 +473,7 @@ export class MemoryStore implements OtpStore {
       return;
     }
     if (this.#dropExpiredOldest(kind)) return;
-    const at = Date.now();
-    if (at - (this.#swept.get(kind) ?? 0) >= 1000) {
-      this.#swept.set(kind, at);
-      this.#sweepKind(kind);
-    }
-    if (map.size >= this.#quotas[kind]) {
-      throw new SmsOtpError('STORE_UNAVAILABLE', { reason: 'memory_store_full', kind });
-    }
+    this.#sweepOrRefuse(kind, 1);
   }
 
   /** Drops the oldest record of `kind` if it has expired (the cheap first try, before a sweep). */
@@ -497,12 +490,20 @@ export class MemoryStore implements OtpStore {
     const map = this.#map(kind);
     const needed = keys.filter((key) => !map.has(key)).length;
     if (needed === 0 || map.size + needed <= this.#quotas[kind]) return;
+    this.#sweepOrRefuse(kind, needed);
+  }
+
+  /**
+   * For a full `kind` that needs `needed` more records: sweeps it of expired ones (at most once a second, so
+   * a full store is never swept per request) and refuses with `STORE_UNAVAILABLE` if that made too little room.
+   */
+  #sweepOrRefuse(kind: MemoryStoreKind, needed: number): void {
     const at = Date.now();
     if (at - (this.#swept.get(kind) ?? 0) >= 1000) {
       this.#swept.set(kind, at);
       this.#sweepKind(kind);
     }
-    if (map.size + needed > this.#quotas[kind]) {
+    if (this.#map(kind).size + needed > this.#quotas[kind]) {
       throw new SmsOtpError('STORE_UNAVAILABLE', { reason: 'memory_store_full', kind });
     }
   }
@@ -608,30 +609,8 @@ interface BreakerState {
 export function rollBreaker(state: BreakerState | undefined, spec: BreakerSpec, now: number): BreakerState {
   const half = spec.windowMs / 2;
   const s =
-    state && now < state.expiresAt
-      ? state
-      : {
-          start: now,
-          sends: 0,
-          verifies: 0,
-          prevSends: 0,
-          prevVerifies: 0,
-          subnets: [],
-          prevSubnets: [],
-          openUntil: 0,
-          open: false,
-          expiresAt: 0,
-        };
-  if (now >= s.start + 2 * half)
-    Object.assign(s, {
-      start: now,
-      sends: 0,
-      verifies: 0,
-      prevSends: 0,
-      prevVerifies: 0,
-      subnets: [],
-      prevSubnets: [],
-    });
+    state && now < state.expiresAt ? state : { ...emptyWindow(now), openUntil: 0, open: false, expiresAt: 0 };
+  if (now >= s.start + 2 * half) Object.assign(s, emptyWindow(now));
   else if (now >= s.start + half)
     Object.assign(s, {
       start: s.start + half,
@@ -644,6 +623,11 @@ export function rollBreaker(state: BreakerState | undefined, spec: BreakerSpec, 
     });
   keepBreaker(s, spec.windowMs);
   return s;
+}
+
+/** A breaker window starting at `now` with nothing counted. */
+function emptyWindow(now: number) {
+  return { start: now, sends: 0, verifies: 0, prevSends: 0, prevVerifies: 0, subnets: [], prevSubnets: [] };
 }
 
 /** Kept while its window runs, and while open until a window after its cool-off. */
