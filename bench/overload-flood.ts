@@ -2,13 +2,14 @@
  * Child process of bench/overload.ts: floods `GET /sms/captcha` with autocannon (so that the flood's own CPU
  * does not stall the parent, which times the real user), then prints its result as one JSON line.
  *
- *   node --import tsx bench/overload-flood.ts <port> <connections> <seconds>
+ *   node --import tsx bench/overload-flood.ts <port> <connections> <seconds> [path]
  */
 import autocannon from 'autocannon';
 
-const [port, connections, seconds] = process.argv.slice(2).map(Number);
+const [port, connections, seconds] = process.argv.slice(2, 5).map(Number);
+const path = process.argv[5] ?? '/sms/captcha';
 const result = await autocannon({
-  url: `http://127.0.0.1:${port}/sms/captcha`,
+  url: `http://127.0.0.1:${port}${path}`,
   connections: connections!,
   duration: seconds!,
   timeout: 10,

@@ -19,6 +19,14 @@ const otp = createSmsOtp({
   captcha: { perIpHour: 1_000_000, maxPending },
 });
 const app = express();
+// The flood floor: what answering a refused captcha costs without sms-otp (the same status and a body of
+// the same shape), so that the user's latency under a flood of it shows what the HTTP stack alone costs.
+app.get('/trivial', (_req, res) => {
+  res
+    .status(429)
+    .set('Retry-After', '1')
+    .json({ error: { code: 'RATE_LIMITED', message: 'Too many captchas.' } });
+});
 app.use(smsOtp(otp));
 const server = app.listen(0, '127.0.0.1', () => {
   console.log(`READY ${(server.address() as AddressInfo).port}`);

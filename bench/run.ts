@@ -116,6 +116,7 @@ async function main() {
     );
     const lines = await benchOverload(log);
     summary.push(`overload (no assertion): ${lines[0] ?? 'not run'}`);
+    summary.push(`overload (no assertion): ${lines[1] ?? 'not run'}`);
   }
   if (sections.includes('cluster')) {
     log('\n## Redis Cluster (3 masters): ops/s with RedisStore write coalescing on against off (no target)');

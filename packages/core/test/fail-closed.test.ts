@@ -297,4 +297,26 @@ describe('overload: built-in captchas', () => {
     );
     await otp.close();
   });
+
+  it('answers a refused captcha only after the Retry-After it gives, so a flood waiting for answers slows down', async () => {
+    const otp = createSmsOtp({ secret: SECRET, logger: quiet, captcha: { maxPending: 1, perIpHour: 1000 } });
+    vi.useFakeTimers({ toFake: ['setTimeout'] });
+    try {
+      const first = otp.createCaptcha({ ip: '203.0.113.1' });
+      let refused: unknown;
+      const second = otp.createCaptcha({ ip: '203.0.113.2' }).catch((error: unknown) => {
+        refused = error;
+      });
+      await first;
+      expect(refused).toBeUndefined();
+      await vi.advanceTimersByTimeAsync(999);
+      expect(refused).toBeUndefined();
+      await vi.advanceTimersByTimeAsync(1);
+      await second;
+      expect(refused).toMatchObject({ code: 'RATE_LIMITED', details: { scope: 'captcha' } });
+    } finally {
+      vi.useRealTimers();
+      await otp.close();
+    }
+  });
 });

@@ -109,6 +109,10 @@ export function captchas(ctx: EngineContext): Captchas {
   async function create(input: { ip?: string } = {}): Promise<Captcha> {
     // Overload: past `maxPending` renders waiting in this process, refused before any store call.
     if (!renders.reserve(policy.maxPending)) {
+      // Answered after the wait it asks for, not at once: a flood whose connections each wait for their answer
+      // (as load tools and most scripts do) would otherwise come straight back, and its cheap refusals would
+      // take the event loop from real users' requests (BENCHMARKS.md, "Overload").
+      await new Promise((resolve) => setTimeout(resolve, RENDER_RETRY_MS));
       throw tooMany('RATE_LIMITED', RENDER_RETRY_MS, { scope: 'captcha', limit: policy.maxPending });
     }
     try {
