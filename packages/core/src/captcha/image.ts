@@ -1,5 +1,5 @@
-import { randomInt } from 'node:crypto';
-import { deflateSync } from 'node:zlib';
+import { randomFillSync, randomInt } from 'node:crypto';
+import * as zlib from 'node:zlib';
 import { SmsOtpConfigError } from '../errors.js';
 import { GLYPH_HEIGHT, GLYPH_WIDTH, STROKE_FONT, type Stroke } from './stroke-font.js';
 
@@ -154,7 +154,9 @@ class Canvas {
     background: Rgb,
   ) {
     this.#pixels = new Uint8Array(width * height * 3);
-    for (let i = 0; i < width * height; i++) this.#pixels.set(background, i * 3);
+    this.#pixels.set(background);
+    for (let filled = 3; filled < this.#pixels.length; filled *= 2)
+      this.#pixels.copyWithin(filled, 0, filled);
   }
 
   polyline(points: readonly Point[], strokeWidth: number, color: Rgb): void {
@@ -169,8 +171,8 @@ class Canvas {
   speckle(share: number): void {
     const count = Math.round(this.width * this.height * share);
     for (let i = 0; i < count; i++) {
-      const at = randomInt(this.width * this.height) * 3;
-      const [r, g, b] = hsl(rand(0, 360), rand(0, 70), randomInt(2) === 1 ? rand(70, 95) : rand(30, 60));
+      const at = Math.floor(rand(0, this.width * this.height)) * 3;
+      const [r, g, b] = hsl(rand(0, 360), rand(0, 70), rand(0, 1) < 0.5 ? rand(70, 95) : rand(30, 60));
       this.#pixels[at] = r;
       this.#pixels[at + 1] = g;
       this.#pixels[at + 2] = b;
@@ -186,14 +188,15 @@ class Canvas {
     const source = this.#pixels.slice();
     const phaseX = rand(0, 2 * Math.PI);
     const phaseY = rand(0, 2 * Math.PI);
+    const dys = Array.from(
+      { length: width },
+      (_, x) => amplitudeY * Math.sin((2 * Math.PI * x) / periodX + phaseY),
+    );
     for (let y = 0; y < height; y++) {
       const dx = amplitudeX * Math.sin((2 * Math.PI * y) / periodY + phaseX);
       for (let x = 0; x < width; x++) {
         const sx = Math.min(width - 1, Math.max(0, x + dx));
-        const sy = Math.min(
-          height - 1,
-          Math.max(0, y + amplitudeY * Math.sin((2 * Math.PI * x) / periodX + phaseY)),
-        );
+        const sy = Math.min(height - 1, Math.max(0, y + dys[x]!));
         const x0 = Math.floor(sx);
         const y0 = Math.floor(sy);
         const x1 = Math.min(width - 1, x0 + 1);
@@ -254,7 +257,7 @@ class Canvas {
     return Buffer.concat([
       PNG_SIGNATURE,
       chunk('IHDR', header),
-      chunk('IDAT', deflateSync(raw)),
+      chunk('IDAT', zlib.deflateSync(raw, { level: 1 })),
       chunk('IEND', Buffer.alloc(0)),
     ]);
   }
@@ -277,12 +280,16 @@ const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
   return c >>> 0;
 });
 
-/** CRC-32 as PNG chunks carry it (ISO 3309). */
-export function crc32(bytes: Uint8Array): number {
+/** CRC-32 as PNG chunks carry it (ISO 3309), by table: for Node versions whose zlib has no `crc32`. */
+export function tableCrc32(bytes: Uint8Array): number {
   let c = 0xffffffff;
   for (const byte of bytes) c = CRC_TABLE[(c ^ byte) & 0xff]! ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
 }
+
+/** CRC-32 as PNG chunks carry it: zlib's own where Node has it (20.15 and later), else by table. */
+export const crc32: (bytes: Uint8Array) => number =
+  (zlib as { crc32?: (data: Uint8Array) => number }).crc32 ?? tableCrc32;
 
 /** A curve from one side of the image to the other, as points; `bend` is how far it may leave the middle. */
 function curve(width: number, height: number, bend = 0.8): Point[] {
@@ -369,9 +376,17 @@ function checkedCaptchaText(text: unknown): string[] {
   return chars;
 }
 
-/** A uniform random number in [min, max), from `crypto.randomInt` (distortions must not be predictable). */
+/** Random words from the CSPRNG, drawn a block at a time (one `randomFillSync` per 4 096 numbers). */
+const pool = new Uint32Array(4096);
+let drawn = pool.length;
+
+/** A uniform random number in [min, max), from `crypto` (distortions must not be predictable). */
 function rand(min: number, max: number): number {
-  return min + (randomInt(0, 1_000_000) / 1_000_000) * (max - min);
+  if (drawn === pool.length) {
+    randomFillSync(pool);
+    drawn = 0;
+  }
+  return min + (pool[drawn++]! / 2 ** 32) * (max - min);
 }
 
 function numberOption(name: string, value: unknown, fallback: number, min: number, max: number): number {
